@@ -1,0 +1,7 @@
+# Dependencies come from the system (Debian 12: nlohmann-json3-dev, libfmt-dev, libcpp-httplib-dev,
+# doctest-dev). Nothing is downloaded.
+find_package(fmt 9 CONFIG REQUIRED)
+find_package(nlohmann_json 3.11 CONFIG REQUIRED)
+if(SELFALIGN_WITH_HTTP)
+  include(selfalign_find_httplib)
+endif()

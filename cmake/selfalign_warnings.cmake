@@ -1,0 +1,11 @@
+# Warnings and sanitizers for our own tests, examples and benchmarks; never on the INTERFACE targets.
+function(selfalign_developer_target target)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Werror)
+  endif()
+  if(SELFALIGN_SANITIZE)
+    string(REPLACE ";" "," _san "${SELFALIGN_SANITIZE}")
+    target_compile_options(${target} PRIVATE -fsanitize=${_san} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    target_link_options(${target} PRIVATE -fsanitize=${_san})
+  endif()
+endfunction()

@@ -1,0 +1,186 @@
+// selfalign: any_generator, any_judge, any_embedder — type erasure so a backend can be chosen at
+// run time; each models the concept it erases
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/batch.hpp>
+#include <selfalign/capabilities.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+namespace detail {
+
+struct generator_iface {
+  virtual ~generator_iface() = default;
+  virtual result<generation> generate(const generation_request&) = 0;
+  virtual std::vector<result<generation>> generate_batch(std::span<const generation_request>, const batch_options&) = 0;
+  virtual result<scoring> score(const scoring_request&) = 0;
+  virtual std::vector<result<scoring>> score_batch(std::span<const scoring_request>, const batch_options&) = 0;
+  virtual result<std::vector<token_id>> tokenize(std::string_view, bool) = 0;
+  virtual result<std::string> detokenize(std::span<const token_id>) = 0;
+  virtual selfalign::capabilities capabilities() = 0;
+  virtual void* target() noexcept = 0;
+};
+
+template <class G>
+struct generator_model final : generator_iface {
+  G g;
+  template <class U>
+  explicit generator_model(U&& inner) : g(std::forward<U>(inner)) {}
+  result<generation> generate(const generation_request& r) override { return as_result<generation>(g.generate(r)); }
+  std::vector<result<generation>> generate_batch(std::span<const generation_request> rs, const batch_options& o) override {
+    return selfalign::generate_batch(g, rs, o);
+  }
+  result<scoring> score(const scoring_request& r) override {
+    if constexpr (ScoringGenerator<G>) {
+      return as_result<scoring>(g.score(r));
+    } else {
+      return fail(errc::unsupported, "this generator cannot score continuations (it has no score member)");
+    }
+  }
+  std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs, const batch_options& o) override {
+    if constexpr (ScoringGenerator<G>) {
+      return selfalign::score_batch(g, rs, o);
+    } else {
+      return std::vector<result<scoring>>(rs.size(), result<scoring>(fail(errc::unsupported,
+          "this generator cannot score continuations (it has no score member)")));
+    }
+  }
+  result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) override {
+    if constexpr (Tokenizer<G>) {
+      return as_result<std::vector<token_id>>(g.tokenize(text, add_special));
+    } else {
+      return fail(errc::unsupported, "this generator has no tokenizer");
+    }
+  }
+  result<std::string> detokenize(std::span<const token_id> ids) override {
+    if constexpr (Tokenizer<G>) {
+      return as_result<std::string>(g.detokenize(ids));
+    } else {
+      return fail(errc::unsupported, "this generator has no tokenizer");
+    }
+  }
+  selfalign::capabilities capabilities() override { return capabilities_of(g); }
+  void* target() noexcept override { return &g; }
+};
+
+}  // namespace detail
+
+/// Holds any Generator and is one itself (also a ScoringGenerator and a Tokenizer: the calls a
+/// held generator lacks return errc::unsupported, and capabilities() says so). Move-only.
+/// Batches forward to the held generator's own batch path.
+class any_generator {
+ public:
+  template <class G>
+    requires(!std::is_same_v<std::remove_cvref_t<G>, any_generator> && Generator<std::remove_cvref_t<G>>)
+  any_generator(G&& g)  // NOLINT: implicit, as std::function
+      : impl_(std::make_unique<detail::generator_model<std::remove_cvref_t<G>>>(std::forward<G>(g))) {}
+  any_generator(any_generator&&) noexcept = default;
+  any_generator& operator=(any_generator&&) noexcept = default;
+  any_generator(const any_generator&) = delete;
+  any_generator& operator=(const any_generator&) = delete;
+
+  [[nodiscard]] result<generation> generate(const generation_request& r) { return impl_->generate(r); }
+  [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> rs,
+                                                               const batch_options& o = {}) {
+    return impl_->generate_batch(rs, o);
+  }
+  [[nodiscard]] result<scoring> score(const scoring_request& r) { return impl_->score(r); }
+  [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs,
+                                                         const batch_options& o = {}) {
+    return impl_->score_batch(rs, o);
+  }
+  [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) {
+    return impl_->tokenize(text, add_special);
+  }
+  [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids) { return impl_->detokenize(ids); }
+  [[nodiscard]] selfalign::capabilities capabilities() const { return impl_->capabilities(); }
+
+  /// The held generator if it is a G, else nullptr (as std::any_cast).
+  template <class G>
+  [[nodiscard]] G* target() noexcept {
+    return dynamic_cast<detail::generator_model<G>*>(impl_.get()) ? static_cast<G*>(impl_->target()) : nullptr;
+  }
+
+ private:
+  std::unique_ptr<detail::generator_iface> impl_;
+};
+
+namespace detail {
+struct judge_iface {
+  virtual ~judge_iface() = default;
+  virtual result<judgement> judge(const judge_request&) = 0;
+  virtual std::vector<result<judgement>> judge_batch(std::span<const judge_request>, const batch_options&) = 0;
+};
+template <class J>
+struct judge_model final : judge_iface {
+  J j;
+  template <class U>
+  explicit judge_model(U&& inner) : j(std::forward<U>(inner)) {}
+  result<judgement> judge(const judge_request& r) override { return as_result<judgement>(j.judge(r)); }
+  std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs, const batch_options& o) override {
+    return selfalign::judge_batch(j, rs, o);
+  }
+};
+
+struct embedder_iface {
+  virtual ~embedder_iface() = default;
+  virtual result<embeddings> embed(const embedding_request&) = 0;
+};
+template <class E>
+struct embedder_model final : embedder_iface {
+  E e;
+  template <class U>
+  explicit embedder_model(U&& inner) : e(std::forward<U>(inner)) {}
+  result<embeddings> embed(const embedding_request& r) override { return as_result<embeddings>(e.embed(r)); }
+};
+}  // namespace detail
+
+/// Holds any Judge and is one itself. Move-only.
+class any_judge {
+ public:
+  template <class J>
+    requires(!std::is_same_v<std::remove_cvref_t<J>, any_judge> && Judge<std::remove_cvref_t<J>>)
+  any_judge(J&& j)  // NOLINT
+      : impl_(std::make_unique<detail::judge_model<std::remove_cvref_t<J>>>(std::forward<J>(j))) {}
+  any_judge(any_judge&&) noexcept = default;
+  any_judge& operator=(any_judge&&) noexcept = default;
+
+  [[nodiscard]] result<judgement> judge(const judge_request& r) { return impl_->judge(r); }
+  [[nodiscard]] std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs,
+                                                           const batch_options& o = {}) {
+    return impl_->judge_batch(rs, o);
+  }
+
+ private:
+  std::unique_ptr<detail::judge_iface> impl_;
+};
+
+/// Holds any Embedder and is one itself. Move-only.
+class any_embedder {
+ public:
+  template <class E>
+    requires(!std::is_same_v<std::remove_cvref_t<E>, any_embedder> && Embedder<std::remove_cvref_t<E>>)
+  any_embedder(E&& e)  // NOLINT
+      : impl_(std::make_unique<detail::embedder_model<std::remove_cvref_t<E>>>(std::forward<E>(e))) {}
+  any_embedder(any_embedder&&) noexcept = default;
+  any_embedder& operator=(any_embedder&&) noexcept = default;
+
+  [[nodiscard]] result<embeddings> embed(const embedding_request& r) { return impl_->embed(r); }
+
+ private:
+  std::unique_ptr<detail::embedder_iface> impl_;
+};
+
+static_assert(Generator<any_generator> && ScoringGenerator<any_generator> && Tokenizer<any_generator>);
+
+SELFALIGN_END_NAMESPACE

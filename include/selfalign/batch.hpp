@@ -1,0 +1,165 @@
+// selfalign: generate_batch / score_batch / judge_batch / embed_batch and the bounded parallel
+// executor they run on
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/result.hpp>
+#include <selfalign/types.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <stop_token>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+/// How a batch runs.
+struct batch_options {
+  std::size_t max_concurrency = 8;  ///< calls in flight at once (1: sequential, on the caller's thread)
+  std::stop_token stop;             ///< when stop is requested, calls not yet started end as errc::cancelled
+};
+
+/// Runs `f(i)` for every i in [0, n) with at most `max_concurrency` calls at once and returns the
+/// answers in index order. The caller's thread works too; no threads outlive the call and there is
+/// no global pool. If a call throws, no new calls start, the running ones finish, and the first
+/// exception is rethrown.
+template <class F>
+[[nodiscard]] auto parallel_map(std::size_t n, std::size_t max_concurrency, F&& f)
+    -> std::vector<std::invoke_result_t<F&, std::size_t>> {
+  using R = std::invoke_result_t<F&, std::size_t>;
+  std::vector<std::optional<R>> slots(n);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+
+  auto worker = [&] {
+    for (;;) {
+      if (failed.load(std::memory_order_relaxed)) return;
+      const std::size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      try {
+        slots[i].emplace(f(i));
+      } catch (...) {
+        std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        failed = true;
+        return;
+      }
+    }
+  };
+
+  const std::size_t width = std::max<std::size_t>(1, std::min(max_concurrency, n));
+  {
+    std::vector<std::jthread> helpers;
+    helpers.reserve(width - 1);
+    for (std::size_t t = 1; t < width; ++t) helpers.emplace_back(worker);
+    worker();
+  }  // jthreads join here
+  if (first_error) std::rethrow_exception(first_error);
+
+  std::vector<R> out;
+  out.reserve(n);
+  for (auto& s : slots) out.push_back(std::move(*s));
+  return out;
+}
+
+namespace detail {
+
+inline unexpected cancelled_error() { return fail(errc::cancelled, "the batch was cancelled before this call started"); }
+
+// Calls `single(request)` for each request on the bounded executor, honouring cancellation.
+template <class T, class Req, class Single>
+std::vector<result<T>> run_batch(std::span<const Req> requests, const batch_options& options, Single&& single) {
+  return parallel_map(requests.size(), options.max_concurrency, [&](std::size_t i) -> result<T> {
+    if (options.stop.stop_requested()) return cancelled_error();
+    return single(requests[i]);
+  });
+}
+
+struct generate_batch_fn {
+  template <Generator G>
+  std::vector<result<generation>> operator()(G& g, std::span<const generation_request> requests,
+                                             const batch_options& options = {}) const {
+    if constexpr (requires { { g.generate_batch(requests, options) } -> std::convertible_to<std::vector<result<generation>>>; }) {
+      return g.generate_batch(requests, options);
+    } else if constexpr (requires { { g.generate_batch(requests) } -> std::convertible_to<std::vector<result<generation>>>; }) {
+      return g.generate_batch(requests);
+    } else {
+      return run_batch<generation>(requests, options, [&g](const generation_request& r) {
+        return detail::as_result<generation>(g.generate(r));
+      });
+    }
+  }
+};
+
+struct score_batch_fn {
+  template <ScoringGenerator G>
+  std::vector<result<scoring>> operator()(G& g, std::span<const scoring_request> requests,
+                                          const batch_options& options = {}) const {
+    if constexpr (requires { { g.score_batch(requests, options) } -> std::convertible_to<std::vector<result<scoring>>>; }) {
+      return g.score_batch(requests, options);
+    } else if constexpr (requires { { g.score_batch(requests) } -> std::convertible_to<std::vector<result<scoring>>>; }) {
+      return g.score_batch(requests);
+    } else {
+      return run_batch<scoring>(requests, options, [&g](const scoring_request& r) {
+        return detail::as_result<scoring>(g.score(r));
+      });
+    }
+  }
+};
+
+struct judge_batch_fn {
+  template <Judge J>
+  std::vector<result<judgement>> operator()(J& j, std::span<const judge_request> requests,
+                                            const batch_options& options = {}) const {
+    if constexpr (requires { { j.judge_batch(requests, options) } -> std::convertible_to<std::vector<result<judgement>>>; }) {
+      return j.judge_batch(requests, options);
+    } else if constexpr (requires { { j.judge_batch(requests) } -> std::convertible_to<std::vector<result<judgement>>>; }) {
+      return j.judge_batch(requests);
+    } else {
+      return run_batch<judgement>(requests, options, [&j](const judge_request& r) {
+        return detail::as_result<judgement>(j.judge(r));
+      });
+    }
+  }
+};
+
+struct embed_batch_fn {
+  template <Embedder E>
+  std::vector<result<embeddings>> operator()(E& e, std::span<const embedding_request> requests,
+                                             const batch_options& options = {}) const {
+    if constexpr (requires { { e.embed_batch(requests, options) } -> std::convertible_to<std::vector<result<embeddings>>>; }) {
+      return e.embed_batch(requests, options);
+    } else {
+      return run_batch<embeddings>(requests, options, [&e](const embedding_request& r) {
+        return detail::as_result<embeddings>(e.embed(r));
+      });
+    }
+  }
+};
+
+}  // namespace detail
+
+/// generate_batch(g, requests, options): one result per request, in request order. Uses
+/// `g.generate_batch(requests[, options])` when the adapter has it, else runs `g.generate` on the
+/// bounded executor. Adapter exceptions propagate.
+inline constexpr detail::generate_batch_fn generate_batch{};
+/// score_batch(g, requests, options): as generate_batch, for ScoringGenerator::score.
+inline constexpr detail::score_batch_fn score_batch{};
+/// judge_batch(j, requests, options): as generate_batch, for Judge::judge.
+inline constexpr detail::judge_batch_fn judge_batch{};
+/// embed_batch(e, requests, options): as generate_batch, for Embedder::embed.
+inline constexpr detail::embed_batch_fn embed_batch{};
+
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,49 @@
+// selfalign: fail_after<B> — lets n calls through, then fails every call with a given errc
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/wrappers/forwarding.hpp>
+
+#include <atomic>
+#include <fmt/format.h>
+#include <memory>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace testing {
+
+/// Wraps a backend: the first `n` calls (of any operation) reach it, every later call returns
+/// `code` without reaching it. For testing retries, partial reports and resume. Copies share the
+/// counter.
+template <class B>
+class fail_after : public detail::forwarding_wrapper<fail_after<B>, B> {
+  using base = detail::forwarding_wrapper<fail_after<B>, B>;
+  friend base;
+
+ public:
+  fail_after(B inner, std::size_t n, errc code = errc::server_error)
+      : base(std::move(inner)), limit_(n), code_(code), count_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+
+  /// Calls seen so far (passed and failed).
+  [[nodiscard]] std::size_t calls() const noexcept { return count_->load(); }
+
+ private:
+  template <class T, class Req, class Call>
+  result<T> through(std::string_view op, const Req&, Call&& call) {
+    const std::size_t i = count_->fetch_add(1);
+    if (i >= limit_) {
+      error e(code_, fmt::format("fail_after: injected {} on call {} ({}; {} calls allowed)", to_string(code_), i + 1, op, limit_));
+      if (code_ == errc::rate_limited) e.http_status = 429;
+      if (code_ == errc::server_error) e.http_status = 500;
+      return unexpected(std::move(e));
+    }
+    return call();
+  }
+
+  std::size_t limit_;
+  errc code_;
+  std::shared_ptr<std::atomic<std::size_t>> count_;
+};
+
+}  // namespace testing
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,69 @@
+// selfalign: the shared shape of the wrappers (cached, metered, observed): every call of the
+// wrapped backend goes through one hook, whatever the operation
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/capabilities.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace detail {
+
+/// CRTP base: `Derived::through<T>(op, request, call)` sees every call, where `call()` invokes the
+/// inner backend and returns result<T>. The wrapper models each concept its inner type models.
+template <class Derived, class Inner>
+class forwarding_wrapper {
+ public:
+  explicit forwarding_wrapper(Inner inner) : inner_(std::move(inner)) {}
+
+  [[nodiscard]] result<generation> generate(const generation_request& r)
+    requires Generator<Inner>
+  {
+    return self().template through<generation>("generate", r, [&] { return as_result<generation>(inner_.generate(r)); });
+  }
+  [[nodiscard]] result<scoring> score(const scoring_request& r)
+    requires ScoringGenerator<Inner>
+  {
+    return self().template through<scoring>("score", r, [&] { return as_result<scoring>(inner_.score(r)); });
+  }
+  [[nodiscard]] result<judgement> judge(const judge_request& r)
+    requires Judge<Inner>
+  {
+    return self().template through<judgement>("judge", r, [&] { return as_result<judgement>(inner_.judge(r)); });
+  }
+  [[nodiscard]] result<embeddings> embed(const embedding_request& r)
+    requires Embedder<Inner>
+  {
+    return self().template through<embeddings>("embed", r, [&] { return as_result<embeddings>(inner_.embed(r)); });
+  }
+  // Tokenization is cheap and deterministic: forwarded unmetered and uncached.
+  [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special)
+    requires Tokenizer<Inner>
+  {
+    return as_result<std::vector<token_id>>(inner_.tokenize(text, add_special));
+  }
+  [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids)
+    requires Tokenizer<Inner>
+  {
+    return as_result<std::string>(inner_.detokenize(ids));
+  }
+  [[nodiscard]] selfalign::capabilities capabilities() { return capabilities_of(inner_); }
+
+  [[nodiscard]] Inner& inner() noexcept { return inner_; }
+  [[nodiscard]] const Inner& inner() const noexcept { return inner_; }
+
+ protected:
+  Inner inner_;
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
+}  // namespace detail
+SELFALIGN_END_NAMESPACE

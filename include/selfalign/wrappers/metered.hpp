@@ -1,0 +1,202 @@
+// selfalign: metered<B> — usage, cost and budgets (calls, tokens, money, wall time)
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/json.hpp>
+#include <selfalign/wrappers/forwarding.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+/// The price of a model, in US dollars per million tokens.
+struct price {
+  double prompt_per_million = 0.0;
+  double completion_per_million = 0.0;
+};
+
+/// Prices by model name; `fallback` applies to models not listed.
+struct price_table {
+  std::map<std::string, price> models;
+  price fallback;
+
+  [[nodiscard]] double cost(const std::string& model, const usage& u) const {
+    auto it = models.find(model);
+    const price& p = it == models.end() ? fallback : it->second;
+    return (static_cast<double>(u.prompt_tokens) * p.prompt_per_million +
+            static_cast<double>(u.completion_tokens) * p.completion_per_million) / 1e6;
+  }
+
+  /// Reads `{"model-name": {"prompt": 2.5, "completion": 10.0}, "*": {...}}` (USD per million
+  /// tokens; "*" is the fallback).
+  [[nodiscard]] static result<price_table> from_json(const nlohmann::json& j) {
+    if (!j.is_object()) return fail(errc::invalid_argument, "a price table is a JSON object of model -> {prompt, completion}");
+    price_table t;
+    for (const auto& [name, v] : j.items()) {
+      if (!v.is_object() || !v.contains("prompt") || !v.contains("completion") || !v["prompt"].is_number() ||
+          !v["completion"].is_number())
+        return fail(errc::invalid_argument,
+                    fmt::format("price table entry '{}' needs numeric \"prompt\" and \"completion\" (USD per million tokens)", name));
+      price p{v["prompt"].get<double>(), v["completion"].get<double>()};
+      if (name == "*") t.fallback = p;
+      else t.models[name] = p;
+    }
+    return t;
+  }
+};
+
+/// Limits; an empty optional means no limit.
+struct budget {
+  std::optional<std::int64_t> max_calls;   ///< billed calls (cache hits are free when the cache wraps the meter)
+  std::optional<std::int64_t> max_tokens;  ///< prompt + completion tokens
+  std::optional<double> max_cost;          ///< USD, from the price table
+  std::optional<std::chrono::milliseconds> max_wall_time;  ///< since the meter was created
+};
+
+/// Usage of one role (or of everything).
+struct usage_totals {
+  std::int64_t calls = 0;   ///< calls answered by the backend
+  std::int64_t failed = 0;  ///< calls that returned an error
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  std::int64_t cache_hits = 0;  ///< answers replayed from a cache below the meter (not billed)
+  double cost = 0.0;
+};
+
+inline void to_json(nlohmann::json& j, const usage_totals& u) {
+  j = {{"calls", u.calls}, {"failed", u.failed}, {"prompt_tokens", u.prompt_tokens},
+       {"completion_tokens", u.completion_tokens}, {"cache_hits", u.cache_hits}, {"cost_usd", u.cost}};
+}
+inline void from_json(const nlohmann::json& j, usage_totals& u) {
+  detail::get_if_present(j, "calls", u.calls);
+  detail::get_if_present(j, "failed", u.failed);
+  detail::get_if_present(j, "prompt_tokens", u.prompt_tokens);
+  detail::get_if_present(j, "completion_tokens", u.completion_tokens);
+  detail::get_if_present(j, "cache_hits", u.cache_hits);
+  detail::get_if_present(j, "cost_usd", u.cost);
+}
+
+/// Counts usage and enforces a budget. Thread-safe; share one meter between the wrappers of all
+/// roles so that the budget covers the whole run.
+class meter {
+ public:
+  explicit meter(selfalign::budget b = {}, price_table prices = {})
+      : budget_(std::move(b)), prices_(std::move(prices)), start_(std::chrono::steady_clock::now()) {}
+
+  /// Reserves one call against the budget, or says which budget ran out.
+  [[nodiscard]] result<void> admit() {
+    std::lock_guard lock(mutex_);
+    if (auto why = exhausted_locked()) return fail(errc::budget_exhausted, *why);
+    ++reserved_;
+    return {};
+  }
+
+  /// Records the answer of an admitted call.
+  void record(const std::string& role, const std::string& model, const usage* u, bool failed) {
+    std::lock_guard lock(mutex_);
+    --reserved_;
+    for (usage_totals* t : {&total_, &by_role_[role]}) {
+      if (failed) {
+        ++t->failed;
+        continue;
+      }
+      if (u && u->from_cache) {
+        ++t->cache_hits;
+        continue;
+      }
+      ++t->calls;
+      if (u) {
+        t->prompt_tokens += u->prompt_tokens;
+        t->completion_tokens += u->completion_tokens;
+        t->cost += prices_.cost(model, *u);
+      }
+    }
+  }
+
+  /// Which budget is exhausted, if any ("call budget of 40 calls used up").
+  [[nodiscard]] std::optional<std::string> exhausted() const {
+    std::lock_guard lock(mutex_);
+    return exhausted_locked();
+  }
+
+  [[nodiscard]] usage_totals totals() const {
+    std::lock_guard lock(mutex_);
+    return total_;
+  }
+  [[nodiscard]] std::map<std::string, usage_totals> by_role() const {
+    std::lock_guard lock(mutex_);
+    return by_role_;
+  }
+  [[nodiscard]] std::chrono::milliseconds elapsed() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+  }
+  [[nodiscard]] const selfalign::budget& budget() const noexcept { return budget_; }
+
+ private:
+  std::optional<std::string> exhausted_locked() const {
+    // Calls in flight count against the call budget so that concurrency cannot overshoot it.
+    if (budget_.max_calls && total_.calls + total_.failed + reserved_ >= *budget_.max_calls)
+      return fmt::format("the call budget of {} calls is used up", *budget_.max_calls);
+    if (budget_.max_tokens && total_.prompt_tokens + total_.completion_tokens >= *budget_.max_tokens)
+      return fmt::format("the token budget of {} tokens is used up", *budget_.max_tokens);
+    if (budget_.max_cost && total_.cost >= *budget_.max_cost)
+      return fmt::format("the cost budget of ${:.4f} is used up", *budget_.max_cost);
+    if (budget_.max_wall_time && elapsed() >= *budget_.max_wall_time)
+      return fmt::format("the wall-time budget of {:.1f} s is used up",
+                         static_cast<double>(budget_.max_wall_time->count()) / 1000.0);
+    return std::nullopt;
+  }
+
+  selfalign::budget budget_;
+  price_table prices_;
+  std::chrono::steady_clock::time_point start_;
+  mutable std::mutex mutex_;
+  usage_totals total_;
+  std::map<std::string, usage_totals> by_role_;
+  std::int64_t reserved_ = 0;
+};
+
+/// Wraps a backend; every call is admitted against the meter's budget first (an exhausted budget
+/// answers errc::budget_exhausted without calling the backend) and its usage is recorded under
+/// `role`. Put a cached<> wrapper outside the meter (cached<metered<B>>) so that replayed calls
+/// are free and do not count against the budget.
+template <class B>
+class metered : public detail::forwarding_wrapper<metered<B>, B> {
+  using base = detail::forwarding_wrapper<metered<B>, B>;
+  friend base;
+
+ public:
+  metered(B inner, std::shared_ptr<meter> m, std::string role = {}, std::string model = {})
+      : base(std::move(inner)), meter_(std::move(m)), role_(std::move(role)), model_(std::move(model)) {}
+
+  [[nodiscard]] selfalign::meter& get_meter() noexcept { return *meter_; }
+
+ private:
+  template <class T, class Req, class Call>
+  result<T> through(std::string_view, const Req& r, Call&& call) {
+    if (auto ok = meter_->admit(); !ok) return unexpected(std::move(ok).error());
+    result<T> answer = call();
+    std::string model = model_;
+    if constexpr (requires { r.model; }) {
+      if (!r.model.empty()) model = r.model;
+    }
+    meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value());
+    return answer;
+  }
+
+  std::shared_ptr<meter> meter_;
+  std::string role_;
+  std::string model_;
+};
+
+SELFALIGN_END_NAMESPACE

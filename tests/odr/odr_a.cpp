@@ -1,0 +1,18 @@
+// Includes every public header in a second translation unit; with odr_b.cpp and odr_main.cpp
+// this proves that the headers can be included in several translation units of one program.
+#include <selfalign/core.hpp>
+#include <selfalign/testing/archetypes.hpp>
+#include <selfalign/testing/fail_after.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
+#include <selfalign/testing/scripted_judge.hpp>
+#if SELFALIGN_ODR_WITH_HTTP
+#include <selfalign/selfalign.hpp>
+#endif
+
+int odr_a() {
+  selfalign::testing::scripted_generator g;
+  g.otherwise("a");
+  selfalign::any_generator any(g);
+  selfalign::generation_request r;
+  return any.generate(r)->text() == "a" ? 1 : 0;
+}
