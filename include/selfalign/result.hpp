@@ -65,9 +65,6 @@ enum class errc {
   return false;
 }
 
-/// fmt support: `fmt::format("{}", errc::timeout)` prints "timeout".
-[[nodiscard]] inline std::string_view format_as(errc e) noexcept { return to_string(e); }
-
 /// Whether a retry of the same call could succeed, judged from the category alone.
 [[nodiscard]] constexpr bool retryable_by_default(errc e) noexcept {
   return e == errc::transport || e == errc::timeout || e == errc::rate_limited ||
@@ -135,7 +132,9 @@ class [[nodiscard]] result {
              !std::is_same_v<std::remove_cvref_t<U>, result> &&
              !std::is_same_v<std::remove_cvref_t<U>, unexpected> &&
              !std::is_same_v<std::remove_cvref_t<U>, std::in_place_t>)
-  result(U&& v) : v_(std::in_place_index<0>, std::forward<U>(v)) {}  // NOLINT: implicit like expected
+  // Implicit only where U converts implicitly to T (as std::expected): a judge returning a plain
+  // double must not silently become a judgement through aggregate initialization.
+  explicit(!std::is_convertible_v<U&&, T>) result(U&& v) : v_(std::in_place_index<0>, std::forward<U>(v)) {}
   template <class... Args>
   explicit result(std::in_place_t, Args&&... args)
       : v_(std::in_place_index<0>, std::forward<Args>(args)...) {}
@@ -230,3 +229,13 @@ class [[nodiscard]] result<void> {
 }
 
 SELFALIGN_END_NAMESPACE
+
+/// fmt support: `fmt::format("{}", errc::timeout)` prints "timeout". (A formatter specialization
+/// rather than format_as, which fmt 9 — Debian 12's — does not know.)
+template <>
+struct fmt::formatter<selfalign::errc> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(selfalign::errc e, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(selfalign::to_string(e), ctx);
+  }
+};

@@ -45,6 +45,7 @@ template <class... Parts>
     byte(0xff);
   };
   (part(parts), ...);
+  (void)part;  // unused when there are no parts
   // SplitMix64 finalizer: spreads the FNV state over all bits.
   std::uint64_t z = h + 0x9e3779b97f4a7c15ULL;
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -1,0 +1,71 @@
+// Static concept tests: positive and negative archetypes. Everything here is checked at compile
+// time; the one runtime case only makes the file a test binary.
+#include <doctest/doctest.h>
+#include <selfalign/any.hpp>
+#include <selfalign/embedding.hpp>
+#include <selfalign/testing/archetypes.hpp>
+#include <selfalign/testing/fail_after.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
+#include <selfalign/testing/scripted_judge.hpp>
+#include <selfalign/wrappers/cached.hpp>
+#include <selfalign/wrappers/metered.hpp>
+#include <selfalign/wrappers/observed.hpp>
+
+namespace sa = selfalign;
+namespace arch = selfalign::testing::archetypes;
+
+namespace {
+struct returns_plain_generation {  // a mock may return a plain value
+  sa::generation generate(const sa::generation_request&) { return {}; }
+};
+struct returns_wrong_type {
+  int generate(const sa::generation_request&) { return 0; }
+};
+struct takes_wrong_argument {
+  sa::result<sa::generation> generate(const std::string&) { return sa::generation{}; }
+};
+struct const_only_generate {
+  sa::result<sa::generation> generate(const sa::generation_request&) const { return sa::generation{}; }
+};
+struct not_movable {
+  not_movable() = default;
+  not_movable(not_movable&&) = delete;
+  sa::result<sa::generation> generate(const sa::generation_request&) { return sa::generation{}; }
+};
+struct judge_returning_double {
+  double judge(const sa::judge_request&) { return 1.0; }
+};
+struct problem_without_state {
+  sa::result<int> initial() { return 0; }
+};
+}  // namespace
+
+static_assert(sa::Generator<arch::minimal_generator>);
+static_assert(sa::Generator<returns_plain_generation>);
+static_assert(sa::Generator<const_only_generate>);
+static_assert(!sa::Generator<returns_wrong_type>);
+static_assert(!sa::Generator<takes_wrong_argument>);
+static_assert(!sa::Generator<not_movable>);
+static_assert(!sa::Generator<arch::minimal_judge>);
+static_assert(!sa::ScoringGenerator<arch::minimal_generator>);
+static_assert(sa::ScoringGenerator<arch::minimal_scoring_generator>);
+static_assert(!sa::Tokenizer<arch::minimal_generator>);
+static_assert(sa::Judge<arch::minimal_judge>);
+static_assert(!sa::Judge<judge_returning_double>);
+static_assert(sa::Embedder<arch::minimal_embedder> && sa::Embedder<sa::hashed_ngram_embedder>);
+static_assert(!sa::SearchProblem<problem_without_state>);
+static_assert(sa::SearchStrategy<arch::minimal_search_strategy, arch::minimal_search_problem>);
+static_assert(!sa::SearchStrategy<arch::minimal_generator, arch::minimal_search_problem>);
+
+// Wrappers model what they wrap, and only that.
+using scripted = sa::testing::scripted_generator;
+static_assert(sa::Generator<sa::cached<scripted>> && !sa::ScoringGenerator<sa::cached<scripted>>);
+static_assert(sa::ScoringGenerator<sa::cached<arch::minimal_scoring_generator>>);
+static_assert(sa::ScoringGenerator<sa::metered<arch::minimal_scoring_generator>>);
+static_assert(sa::Judge<sa::observed<sa::testing::scripted_judge>> && !sa::Generator<sa::observed<sa::testing::scripted_judge>>);
+static_assert(sa::Generator<sa::observed<sa::cached<sa::metered<scripted>>>>);
+static_assert(sa::Generator<sa::testing::fail_after<scripted>>);
+static_assert(sa::Generator<sa::cached<scripted&>>);  // wrapping by reference
+static_assert(sa::Generator<sa::any_generator> && sa::ScoringGenerator<sa::any_generator> && sa::Tokenizer<sa::any_generator>);
+
+TEST_CASE("concept checks compiled" * doctest::test_suite("concepts")) { CHECK(true); }

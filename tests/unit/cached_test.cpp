@@ -1,0 +1,229 @@
+#include <doctest/doctest.h>
+#include "test_support.hpp"
+#include <selfalign/batch.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
+#include <selfalign/testing/scripted_judge.hpp>
+#include <selfalign/wrappers/cached.hpp>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace selfalign;
+using namespace selfalign::test_support;
+using selfalign::testing::scripted_generator;
+
+namespace {
+std::filesystem::path temp_file(const std::string& name) {
+  const char* dir = std::getenv("SELFALIGN_TEST_TMP");
+  auto base = dir ? std::filesystem::path(dir) : std::filesystem::temp_directory_path();
+  std::filesystem::create_directories(base);
+  auto p = base / (name + "." + std::to_string(::getpid()) + ".jsonl");
+  std::filesystem::remove(p);
+  return p;
+}
+generation_request ask(const std::string& text, std::uint64_t seed = 1) {
+  generation_request r;
+  r.prompt = text;
+  r.sampling.seed = seed;
+  return r;
+}
+std::size_t count_lines(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::size_t n = 0;
+  for (std::string line; std::getline(in, line);) n += line.empty() ? 0 : 1;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("cached answers a repeated request from memory and counts hits and misses" * doctest::test_suite("cached")) {
+  scripted_generator backend;
+  backend.otherwise("answer");
+  cached g(backend);
+  static_assert(Generator<cached<scripted_generator>>);
+  auto first = g.generate(ask("q"));
+  auto second = g.generate(ask("q"));
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(second->text() == "answer");
+  CHECK_FALSE(first->usage.from_cache);
+  CHECK(second->usage.from_cache);
+  CHECK(backend.call_count() == 1);
+  CHECK(g.stats().hits == 1);
+  CHECK(g.stats().misses == 1);
+  CHECK(g.stats().entries == 1);
+}
+
+TEST_CASE("the cache key covers every field that can change the answer" * doctest::test_suite("cached")) {
+  scripted_generator backend;
+  backend.otherwise("x");
+  cached g(backend);
+  (void)g.generate(ask("q", 1));
+  (void)g.generate(ask("q", 2));  // another seed: another sample
+  auto r = ask("q", 1);
+  r.sampling.n = 2;  // more choices
+  (void)g.generate(r);
+  r = ask("q", 1);
+  r.sampling.temperature = 0.5;
+  (void)g.generate(r);
+  r = ask("q", 1);
+  r.model = "other";
+  (void)g.generate(r);
+  r = ask("q", 1);
+  r.prompt = prompt::chat({message::user("q")});  // same text, different prompt kind
+  (void)g.generate(r);
+  CHECK(backend.call_count() == 6);
+  (void)g.generate(ask("q", 1));
+  CHECK(backend.call_count() == 6);
+}
+
+TEST_CASE("errors are not cached" * doctest::test_suite("cached")) {
+  scripted_generator backend;
+  backend.fail_on("bad", error(errc::server_error, "down", 503));
+  cached g(backend);
+  CHECK_FALSE(g.generate(ask("bad")).has_value());
+  CHECK_FALSE(g.generate(ask("bad")).has_value());
+  CHECK(backend.call_count() == 2);
+  CHECK(g.stats().entries == 0);
+}
+
+TEST_CASE("a durable cache replays a finished run with zero backend calls" * doctest::test_suite("cached")) {
+  const auto path = temp_file("durable");
+  {
+    scripted_generator backend;
+    backend.otherwise("stored");
+    auto store = cache_store::open(path);
+    REQUIRE(store);
+    cached g(backend, *store, "base");
+    for (int i = 0; i < 5; ++i) REQUIRE(g.generate(ask("q" + std::to_string(i))));
+    CHECK(backend.call_count() == 5);
+  }
+  CHECK(count_lines(path) == 5);
+  scripted_generator fresh;  // no rules: any call would fail
+  auto store = cache_store::open(path);
+  REQUIRE(store);
+  CHECK((*store)->stats().loaded == 5);
+  cached g(fresh, *store, "base");
+  for (int i = 0; i < 5; ++i) {
+    auto r = g.generate(ask("q" + std::to_string(i)));
+    REQUIRE(r);
+    CHECK(r->text() == "stored");
+    CHECK(r->usage.from_cache);
+  }
+  CHECK(fresh.call_count() == 0);
+  // Another scope does not see the "base" answers.
+  cached other(fresh, *store, "judge");
+  CHECK_FALSE(other.generate(ask("q0")).has_value());
+  CHECK(fresh.call_count() == 1);
+}
+
+TEST_CASE("a killed run's cache file replays every finished call" * doctest::test_suite("cached")) {
+  const auto path = temp_file("killed");
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    scripted_generator backend;
+    backend.otherwise("done before the kill");
+    auto store = cache_store::open(path);
+    if (!store) ::_exit(3);
+    cached g(backend, *store);
+    for (int i = 0; i < 7; ++i)
+      if (!g.generate(ask("call " + std::to_string(i)))) ::_exit(4);
+    std::raise(SIGKILL);  // no destructors, no clean close: as a crash or kill -9
+    ::_exit(5);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+
+  scripted_generator backend;  // would fail every call
+  auto store = cache_store::open(path);
+  REQUIRE(store);
+  cached g(backend, *store);
+  for (int i = 0; i < 7; ++i) CHECK(g.generate(ask("call " + std::to_string(i)))->text() == "done before the kill");
+  CHECK(backend.call_count() == 0);
+}
+
+TEST_CASE("a torn last line is skipped with a warning and later records start on a fresh line" * doctest::test_suite("cached")) {
+  const auto path = temp_file("torn");
+  {
+    scripted_generator backend;
+    backend.otherwise("ok");
+    auto store = cache_store::open(path);
+    REQUIRE(store);
+    cached g(backend, *store);
+    REQUIRE(g.generate(ask("a")));
+    REQUIRE(g.generate(ask("b")));
+  }
+  {
+    std::ofstream out(path, std::ios::app | std::ios::binary);
+    out << R"({"key":"generate||{\"model\":\"\",\"prom)";  // a write cut short by a crash
+  }
+  std::vector<std::string> warnings;
+  cache_options opts;
+  opts.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  auto store = cache_store::open(path, opts);
+  REQUIRE(store);
+  CHECK((*store)->stats().loaded == 2);
+  CHECK((*store)->stats().skipped_lines == 1);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find(":3: skipped an unreadable cache record") != std::string::npos);
+
+  scripted_generator backend;
+  backend.otherwise("new");
+  cached g(backend, *store);
+  REQUIRE(g.generate(ask("c")));
+  CHECK(backend.call_count() == 1);
+
+  // The next open reads the two old records and the new one; only the torn line is lost.
+  auto again = cache_store::open(path);
+  REQUIRE(again);
+  CHECK((*again)->stats().loaded == 3);
+  CHECK((*again)->stats().skipped_lines == 1);
+}
+
+TEST_CASE("the durable cache is safe under concurrent use" * doctest::test_suite("cached")) {
+  const auto path = temp_file("concurrent");
+  scripted_generator backend;
+  backend.otherwise("v");
+  {
+    auto store = cache_store::open(path);
+    REQUIRE(store);
+    cached g(backend, *store);
+    std::vector<generation_request> reqs;
+    for (int i = 0; i < 200; ++i) reqs.push_back(ask("q" + std::to_string(i % 100)));  // every request twice
+    auto out = generate_batch(g, reqs, width(8));
+    for (const auto& r : out) CHECK(r.has_value());
+    // Identical requests in flight at the same time are made once.
+    CHECK(backend.call_count() == 100);
+    CHECK(g.stats().hits == 100);
+  }
+  CHECK(count_lines(path) == 100);
+  auto store = cache_store::open(path);
+  REQUIRE(store);
+  CHECK((*store)->stats().loaded == 100);
+  CHECK((*store)->stats().skipped_lines == 0);
+}
+
+TEST_CASE("cached wraps judges too" * doctest::test_suite("cached")) {
+  selfalign::testing::scripted_judge j(3.0);
+  cached cj(j);
+  static_assert(Judge<cached<selfalign::testing::scripted_judge>>);
+  judge_request r;
+  r.query = "q";
+  r.response = "a";
+  CHECK(*cj.judge(r)->score == 3.0);
+  CHECK(cj.judge(r)->usage.from_cache);
+  CHECK(j.call_count() == 1);
+}
+
+TEST_CASE("opening a cache in a missing directory is an io error" * doctest::test_suite("cached")) {
+  auto store = cache_store::open("/nonexistent-dir-selfalign/cache.jsonl");
+  REQUIRE_FALSE(store);
+  CHECK(store.error().code == errc::io);
+  CHECK(store.error().message == "cannot open cache file /nonexistent-dir-selfalign/cache.jsonl for appending");
+}

@@ -1,0 +1,142 @@
+#include <doctest/doctest.h>
+#include "test_support.hpp"
+#include <selfalign/batch.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
+#include <selfalign/wrappers/cached.hpp>
+#include <selfalign/wrappers/metered.hpp>
+
+using namespace selfalign;
+using namespace selfalign::test_support;
+using selfalign::testing::scripted_generator;
+
+namespace {
+generation_request ask(const std::string& text, std::uint64_t seed = 1) {
+  generation_request r;
+  r.prompt = text;
+  r.sampling.seed = seed;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("a call budget stops calls cleanly with budget_exhausted" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.otherwise("two words");
+  auto m = std::make_shared<meter>(call_budget(3));
+  metered g(backend, m, "base");
+  for (int i = 0; i < 3; ++i) REQUIRE(g.generate(ask("q" + std::to_string(i))));
+  auto over = g.generate(ask("q3"));
+  REQUIRE_FALSE(over);
+  CHECK(over.error().code == errc::budget_exhausted);
+  CHECK(over.error().message == "the call budget of 3 calls is used up");
+  CHECK_FALSE(over.error().retryable);
+  CHECK(backend.call_count() == 3);
+  CHECK(m->totals().calls == 3);
+  CHECK(m->exhausted().has_value());
+}
+
+TEST_CASE("concurrency cannot overshoot the call budget" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.otherwise("x");
+  auto m = std::make_shared<meter>(call_budget(7));
+  metered g(backend, m);
+  std::vector<generation_request> reqs;
+  for (int i = 0; i < 20; ++i) reqs.push_back(ask("q" + std::to_string(i)));
+  auto out = generate_batch(g, reqs, width(8));
+  const auto ok = std::count_if(out.begin(), out.end(), [](const auto& r) { return r.has_value(); });
+  CHECK(ok == 7);
+  CHECK(backend.call_count() == 7);
+  for (const auto& r : out)
+    if (!r) CHECK(r.error().code == errc::budget_exhausted);
+}
+
+TEST_CASE("tokens and cost are counted per role from the price table" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.otherwise("one two three");  // 3 completion tokens
+  auto prices = price_table::from_json(nlohmann::json::parse(R"({"big": {"prompt": 10, "completion": 30}, "*": {"prompt": 1, "completion": 2}})"));
+  REQUIRE(prices);
+  auto m = std::make_shared<meter>(budget{}, *prices);
+  metered judge(backend, m, "judge", "big");
+  metered base(backend, m, "base", "small");
+  REQUIRE(judge.generate(ask("a b c d")));  // 4 prompt tokens
+  REQUIRE(base.generate(ask("a b")));       // 2 prompt tokens
+  const auto roles = m->by_role();
+  CHECK(roles.at("judge").prompt_tokens == 4);
+  CHECK(roles.at("judge").completion_tokens == 3);
+  CHECK(roles.at("judge").cost == doctest::Approx((4 * 10 + 3 * 30) / 1e6));
+  CHECK(roles.at("base").cost == doctest::Approx((2 * 1 + 3 * 2) / 1e6));
+  CHECK(m->totals().calls == 2);
+  CHECK(m->totals().cost == doctest::Approx(138e-6));
+}
+
+TEST_CASE("token, cost and wall-time budgets" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.otherwise("one two three");
+  {
+    auto m = std::make_shared<meter>(token_budget(10));
+    metered g(backend, m);
+    REQUIRE(g.generate(ask("a b c")));  // 6 tokens
+    REQUIRE(g.generate(ask("a b c")));  // 12: over after this call
+    auto r = g.generate(ask("a"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "the token budget of 10 tokens is used up");
+  }
+  {
+    price_table p;
+    p.fallback = price{1e6, 1e6};  // $1 per token
+    auto m = std::make_shared<meter>(cost_budget(5.0), p);
+    metered g(backend, m);
+    REQUIRE(g.generate(ask("a b c")));
+    auto r = g.generate(ask("a"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "the cost budget of $5.0000 is used up");
+  }
+  {
+    auto m = std::make_shared<meter>(wall_budget_ms(0));
+    metered g(backend, m);
+    auto r = g.generate(ask("a"));
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "the wall-time budget of 0.0 s is used up");
+  }
+}
+
+TEST_CASE("a cache outside the meter makes replayed calls free and uncounted" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.otherwise("x");
+  auto m = std::make_shared<meter>(call_budget(2));
+  cached g(metered(backend, m, "base"));
+  REQUIRE(g.generate(ask("a")));
+  REQUIRE(g.generate(ask("b")));
+  for (int i = 0; i < 5; ++i) REQUIRE(g.generate(ask("a")));  // hits never reach the meter
+  CHECK_FALSE(g.generate(ask("c")).has_value());
+  CHECK(m->totals().calls == 2);
+  CHECK(backend.call_count() == 2);
+}
+
+TEST_CASE("a meter below the cache counts replayed answers as hits" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.otherwise("x");
+  auto m = std::make_shared<meter>();
+  metered g(cached<scripted_generator>(backend), m);
+  REQUIRE(g.generate(ask("a")));
+  REQUIRE(g.generate(ask("a")));
+  CHECK(m->totals().calls == 1);
+  CHECK(m->totals().cache_hits == 1);
+}
+
+TEST_CASE("failed calls are counted as failed" * doctest::test_suite("metered")) {
+  scripted_generator backend;
+  backend.fail_on("bad", error(errc::server_error, "down", 500));
+  auto m = std::make_shared<meter>();
+  metered g(backend, m, "base");
+  CHECK_FALSE(g.generate(ask("bad")).has_value());
+  CHECK(m->totals().failed == 1);
+  CHECK(m->totals().calls == 0);
+}
+
+TEST_CASE("price tables reject malformed entries" * doctest::test_suite("metered")) {
+  auto bad = price_table::from_json(nlohmann::json::parse(R"({"m": {"prompt": "cheap"}})"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == errc::invalid_argument);
+  CHECK(bad.error().message == "price table entry 'm' needs numeric \"prompt\" and \"completion\" (USD per million tokens)");
+  CHECK_FALSE(price_table::from_json(nlohmann::json::array()).has_value());
+}
