@@ -1,0 +1,184 @@
+// selfalign: lenient JSON extraction from model output (code fences, prose, trailing commas)
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/detail/strings.hpp>
+#include <selfalign/result.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace detail {
+
+/// A JSON value read from model output, and whether any repair was needed to read it.
+struct lenient_json {
+  nlohmann::json value;
+  bool repaired = false;            ///< true unless the whole text parsed strictly as it was
+  std::vector<std::string> repairs; ///< what was done ("code fence", "surrounding prose", ...)
+};
+
+namespace lenient {
+
+// The body of the first ``` fence (the language tag line dropped), if the text has one.
+inline std::optional<std::string_view> fenced_body(std::string_view text) {
+  const auto open = text.find("```");
+  if (open == std::string_view::npos) return std::nullopt;
+  auto body_start = text.find('\n', open + 3);
+  if (body_start == std::string_view::npos) return std::nullopt;
+  ++body_start;
+  auto close = text.find("```", body_start);
+  if (close == std::string_view::npos) close = text.size();  // an unclosed fence: take the rest
+  return text.substr(body_start, close - body_start);
+}
+
+// The first balanced {...} (or [...]) span, string-aware; nullopt when none closes.
+inline std::optional<std::string_view> balanced_span(std::string_view text) {
+  const auto start = text.find_first_of("{[");
+  if (start == std::string_view::npos) return std::nullopt;
+  std::vector<char> stack;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = start; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') stack.push_back(c == '{' ? '}' : ']');
+    else if (c == '}' || c == ']') {
+      if (stack.empty() || stack.back() != c) return std::nullopt;
+      stack.pop_back();
+      if (stack.empty()) return text.substr(start, i - start + 1);
+    }
+  }
+  return std::nullopt;
+}
+
+// Drops commas that precede a closing bracket and escapes raw control characters inside strings
+// (Python's json.loads(strict=False), which the original code uses, accepts them).
+inline std::string clean(std::string_view text, bool& changed) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      } else if (c == '\n' || c == '\r' || c == '\t') {
+        out += c == '\n' ? "\\n" : c == '\r' ? "\\r" : "\\t";
+        changed = true;
+        continue;
+      }
+      out += c;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c == ',') {
+      std::size_t j = i + 1;
+      while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j]))) ++j;
+      if (j < text.size() && (text[j] == '}' || text[j] == ']')) {
+        changed = true;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+inline std::optional<nlohmann::json> try_parse(std::string_view text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  return j;
+}
+
+}  // namespace lenient
+
+/// Reads the JSON object (or array) a model wrote, tolerating what models do: a ```json fence,
+/// prose before and after, trailing commas, raw newlines inside strings. Returns
+/// errc::parse_failure (quoting the start of the text) when nothing readable is found.
+[[nodiscard]] inline result<lenient_json> parse_lenient_json(std::string_view text) {
+  lenient_json out;
+  if (auto strict = lenient::try_parse(trim(text)); strict && (strict->is_object() || strict->is_array())) {
+    out.value = std::move(*strict);
+    return out;
+  }
+  out.repaired = true;
+  std::string_view body = text;
+  if (auto fenced = lenient::fenced_body(text)) {
+    body = *fenced;
+    out.repairs.emplace_back("code fence");
+  }
+  std::string_view span = trim(body);
+  if (auto b = lenient::balanced_span(body)) {
+    if (trim(*b).size() != trim(body).size()) out.repairs.emplace_back("surrounding prose");
+    span = *b;
+  }
+  if (auto j = lenient::try_parse(span); j && (j->is_object() || j->is_array())) {
+    out.value = std::move(*j);
+    return out;
+  }
+  bool changed = false;
+  const std::string cleaned = lenient::clean(span, changed);
+  if (changed) out.repairs.emplace_back("trailing commas or raw control characters");
+  // Cleaning can make an unbalanced span balanced (a comma before a bracket was not the issue,
+  // but an escaped newline was), so look for the span again.
+  std::string_view again = cleaned;
+  if (auto b = lenient::balanced_span(cleaned)) again = *b;
+  if (auto j = lenient::try_parse(again); j && (j->is_object() || j->is_array())) {
+    out.value = std::move(*j);
+    return out;
+  }
+  return fail(errc::parse_failure, "no readable JSON object in the model output: \"" + excerpt(trim(text), 160) + "\"");
+}
+
+/// Reads a 1..5-style score that a model may have written as a number, "4", "4/5", "4.0",
+/// "Score: 4" or ["4"]. Sets `repaired` when it was not a plain number. nullopt when unreadable.
+[[nodiscard]] inline std::optional<double> lenient_number(const nlohmann::json& v, bool& repaired) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_array() && v.size() == 1) {
+    repaired = true;
+    return lenient_number(v.front(), repaired);
+  }
+  if (!v.is_string()) return std::nullopt;
+  const std::string& s = v.get_ref<const std::string&>();
+  std::size_t i = 0;
+  while (i < s.size() && !(std::isdigit(static_cast<unsigned char>(s[i])) ||
+                           (s[i] == '-' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))))
+    ++i;
+  if (i == s.size()) return std::nullopt;
+  // Only accept a single number: "4", "4/5", "Score: 4", "4 (good)"; not "3 or 4".
+  const char* begin = s.c_str() + i;
+  char* end = nullptr;
+  const double x = std::strtod(begin, &end);
+  if (end == begin) return std::nullopt;
+  std::string_view rest(end);
+  if (detail::starts_with(rest, "/")) {
+    // "4/5": drop the denominator.
+    std::size_t k = 1;
+    while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) ++k;
+    rest.remove_prefix(k);
+  }
+  for (char c : rest)
+    if (std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+  repaired = true;
+  return x;
+}
+
+}  // namespace detail
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,308 @@
+// selfalign: aspect selection for the dynamic reward — which aspects matter for this query
+// (DRPO's metrics model), cached per query
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/batch.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/detail/lenient_json.hpp>
+#include <selfalign/judges/aspects.hpp>
+#include <selfalign/judges/prompts.hpp>
+#include <selfalign/seed.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace judges {
+
+/// Asks which aspects matter for one query.
+struct selection_request {
+  std::string query;
+  int min_aspects = 2;   ///< DRPO prompt stage: 2..5; ICL stage: 3..6 [C]
+  int max_aspects = 5;
+  std::string guidance;  ///< extra instructions for the selector (e.g. DRPO's ICL-stage critic note)
+  std::optional<std::uint64_t> seed;
+  friend bool operator==(const selection_request&, const selection_request&) = default;
+};
+
+/// The aspects chosen for a query and why. On a parse failure `status` is failed and `aspects`
+/// holds the configured fallback aspects (so scoring can go on), which the report shows.
+struct aspect_selection {
+  std::vector<std::string> aspects;
+  std::string reasoning;
+  std::string analysis;  ///< the selector's query analysis, as compact JSON text
+  parse_status status = parse_status::ok;
+  int attempts = 0;      ///< selector calls made (0 when answered from the per-query memo)
+  std::string raw;       ///< the last raw output
+  selfalign::usage usage;
+  friend bool operator==(const aspect_selection&, const aspect_selection&) = default;
+};
+
+/// Something that selects aspects for a batch of queries.
+///
+/// Requirements, for `s` an lvalue of S: `s.select_batch(requests, options)` with a
+/// `std::span<const selection_request>` and a `const batch_options&` returns something convertible
+/// to `std::vector<result<aspect_selection>>`, one per request, in order.
+template <class S>
+concept AspectSelector = std::move_constructible<S> &&
+    requires(S& s, std::span<const selection_request> requests, const batch_options& options) {
+      { s.select_batch(requests, options) } -> std::convertible_to<std::vector<result<aspect_selection>>>;
+    };
+
+/// Options of llm_aspect_selector. Defaults follow the DRPO code unless marked.
+struct selector_options {
+  aspect_catalogue catalogue = default_aspects();
+  std::string template_text = std::string(default_selection_template);
+  std::string model;  ///< request model name; empty: the backend's default
+  /// [C] T 0, top_p 1, max_tokens 2048.
+  selfalign::sampling sampling = [] {
+    selfalign::sampling s;
+    s.temperature = 0.0;
+    s.top_p = 1.0;
+    s.max_tokens = 2048;
+    return s;
+  }();
+  int parse_retries = 1;           ///< ours: the original has none (a parse failure crashed it)
+  double retry_temperature = 0.7;  ///< ours: a retry at T 0 would repeat the same output
+  /// ours: used when the output cannot be read (the three most frequent in the released cache [D]).
+  std::vector<std::string> fallback_aspects{"Helpfulness", "Clarity", "Factuality"};
+  /// ours: drop aspect names the catalogue does not know (false: keep them; they get the generic rubric).
+  bool clamp_to_catalogue = false;
+};
+
+namespace detail {
+// The memo key of a selection: everything that changes its answer except the seed.
+inline std::string selection_key(const selection_request& r) {
+  return r.query + '\x1f' + r.guidance + '\x1f' + std::to_string(r.min_aspects) + '\x1f' + std::to_string(r.max_aspects);
+}
+
+// Reads a selector output; nullopt when it cannot.
+inline std::optional<aspect_selection> parse_selection(const std::string& text, const selection_request& req,
+                                                       const selector_options& opt) {
+  auto parsed = selfalign::detail::parse_lenient_json(text);
+  if (!parsed || !parsed->value.is_object()) return std::nullopt;
+  const nlohmann::json& j = parsed->value;
+  const nlohmann::json* sel = j.contains("aspects_selection") && j["aspects_selection"].is_object() ? &j["aspects_selection"] : &j;
+  if (!sel->contains("selected_aspects") || !(*sel)["selected_aspects"].is_array()) return std::nullopt;
+  aspect_selection out;
+  bool repaired = parsed->repaired;
+  for (const auto& a : (*sel)["selected_aspects"]) {
+    if (!a.is_string()) return std::nullopt;
+    const std::string& name = a.get_ref<const std::string&>();
+    const aspect* known = opt.catalogue.find(name);
+    if (!known && opt.clamp_to_catalogue) {
+      repaired = true;
+      continue;
+    }
+    std::string canonical = known ? known->name : name;
+    bool dup = false;
+    for (const auto& x : out.aspects) dup = dup || normalize_aspect_name(x) == normalize_aspect_name(canonical);
+    if (dup) {
+      repaired = true;
+      continue;
+    }
+    out.aspects.push_back(std::move(canonical));
+  }
+  if (out.aspects.empty()) return std::nullopt;
+  if (req.max_aspects > 0 && static_cast<int>(out.aspects.size()) > req.max_aspects) {
+    out.aspects.resize(static_cast<std::size_t>(req.max_aspects));
+    repaired = true;
+  }
+  if (sel->contains("reasoning") && (*sel)["reasoning"].is_string()) out.reasoning = (*sel)["reasoning"].get<std::string>();
+  if (j.contains("query_analysis")) out.analysis = j["query_analysis"].dump();
+  out.status = repaired ? parse_status::repaired : parse_status::ok;
+  return out;
+}
+}  // namespace detail
+
+/// Selects aspects with an LLM (DRPO's "metrics model"), remembering the answer per query: the
+/// same query (with the same guidance and bounds) is asked once per selector and its copies.
+/// Thread-safe.
+template <Generator G>
+class llm_aspect_selector {
+ public:
+  explicit llm_aspect_selector(G model, selector_options options = {})
+      : model_(std::move(model)), opt_(std::make_shared<const selector_options>(std::move(options))),
+        memo_(std::make_shared<memo>()) {}
+
+  [[nodiscard]] const selector_options& options() const noexcept { return *opt_; }
+
+  [[nodiscard]] result<aspect_selection> select(const selection_request& r) {
+    auto out = select_batch(std::span<const selection_request>(&r, 1), batch_options{1, {}});
+    return std::move(out.front());
+  }
+
+  [[nodiscard]] std::vector<result<aspect_selection>> select_batch(std::span<const selection_request> requests,
+                                                                   const batch_options& options = {}) {
+    std::vector<std::optional<result<aspect_selection>>> out(requests.size());
+    // Distinct queries not yet in the memo, each asked once even if repeated in the batch.
+    std::vector<std::size_t> todo;
+    std::map<std::string, std::size_t> first_of;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const auto key = detail::selection_key(requests[i]);
+      if (auto hit = lookup(key)) {
+        hit->attempts = 0;
+        hit->usage = {};
+        out[i] = std::move(*hit);
+      } else if (!first_of.count(key)) {
+        first_of.emplace(key, i);
+        todo.push_back(i);
+      }
+    }
+    std::vector<generation_request> calls;
+    std::vector<std::optional<aspect_selection>> parsed(todo.size());
+    std::vector<std::optional<error>> errors(todo.size());
+    std::vector<aspect_selection> acc(todo.size());
+    std::vector<std::size_t> pending(todo.size());
+    for (std::size_t k = 0; k < todo.size(); ++k) pending[k] = k;
+    for (int attempt = 0; attempt <= opt_->parse_retries && !pending.empty(); ++attempt) {
+      calls.clear();
+      std::vector<std::size_t> asked;
+      for (std::size_t k : pending) {
+        const auto& r = requests[todo[k]];
+        auto text = render(r);
+        if (!text) {
+          errors[k] = text.error();
+          continue;
+        }
+        generation_request g;
+        g.model = opt_->model;
+        g.prompt = prompt::chat({message::user(std::move(*text))});
+        g.sampling = opt_->sampling;
+        const std::uint64_t base = r.seed.value_or(0);
+        g.sampling.seed = attempt == 0 ? base : derive_seed(base, "judges/select/retry", attempt);
+        if (attempt > 0) g.sampling.temperature = opt_->retry_temperature;
+        calls.push_back(std::move(g));
+        asked.push_back(k);
+      }
+      auto answers = generate_batch(model_, std::span<const generation_request>(calls), options);
+      std::vector<std::size_t> still;
+      for (std::size_t a = 0; a < asked.size(); ++a) {
+        const std::size_t k = asked[a];
+        if (!answers[a]) {
+          errors[k] = answers[a].error();
+          continue;
+        }
+        acc[k].attempts += 1;
+        acc[k].usage += answers[a]->usage;
+        acc[k].usage.from_cache = (attempt == 0 || acc[k].usage.from_cache) && answers[a]->usage.from_cache;
+        acc[k].raw = answers[a]->text();
+        if (auto p = detail::parse_selection(acc[k].raw, requests[todo[k]], *opt_)) parsed[k] = std::move(p);
+        else still.push_back(k);
+      }
+      pending = std::move(still);
+    }
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      const std::size_t i = todo[k];
+      if (errors[k]) {
+        out[i] = unexpected(*errors[k]);
+        continue;
+      }
+      aspect_selection s;
+      if (parsed[k]) {
+        s = std::move(*parsed[k]);
+        if (acc[k].attempts > 1) s.status = parse_status::repaired;
+      } else {
+        s.aspects = opt_->fallback_aspects;
+        s.status = parse_status::failed;
+      }
+      s.attempts = acc[k].attempts;
+      s.raw = std::move(acc[k].raw);
+      s.usage = acc[k].usage;
+      remember(detail::selection_key(requests[i]), s);
+      out[i] = std::move(s);
+    }
+    // Repeats inside the batch take the first one's answer, free.
+    std::vector<result<aspect_selection>> done;
+    done.reserve(requests.size());
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (!out[i]) {
+        const auto& first = out[first_of.at(detail::selection_key(requests[i]))];
+        if (first && first->has_value()) {
+          aspect_selection copy = **first;
+          copy.attempts = 0;
+          copy.usage = {};
+          out[i] = std::move(copy);
+        } else {
+          out[i] = *first;
+        }
+      }
+      done.push_back(std::move(*out[i]));
+    }
+    return done;
+  }
+
+  /// Queries remembered so far.
+  [[nodiscard]] std::size_t memo_size() const {
+    std::lock_guard lock(memo_->mutex);
+    return memo_->map.size();
+  }
+
+ private:
+  struct memo {
+    std::mutex mutex;
+    std::map<std::string, aspect_selection> map;
+  };
+
+  result<std::string> render(const selection_request& r) const {
+    std::string guidance = r.guidance.empty() ? std::string() : "\n" + r.guidance + "\n";
+    return render_prompt(opt_->template_text,
+                         {{"aspect_list", opt_->catalogue.describe()},
+                          {"query", r.query},
+                          {"min_aspects", std::to_string(r.min_aspects)},
+                          {"max_aspects", std::to_string(r.max_aspects)},
+                          {"guidance", std::move(guidance)}},
+                         "aspect selection");
+  }
+  std::optional<aspect_selection> lookup(const std::string& key) const {
+    std::lock_guard lock(memo_->mutex);
+    auto it = memo_->map.find(key);
+    if (it == memo_->map.end()) return std::nullopt;
+    return it->second;
+  }
+  void remember(const std::string& key, const aspect_selection& s) {
+    std::lock_guard lock(memo_->mutex);
+    memo_->map.emplace(key, s);
+  }
+
+  G model_;
+  std::shared_ptr<const selector_options> opt_;
+  std::shared_ptr<memo> memo_;
+};
+
+/// Always selects the same aspects (no model call): for tests, or to reproduce a fixed rubric.
+class fixed_aspect_selector {
+ public:
+  explicit fixed_aspect_selector(std::vector<std::string> aspects, std::string reasoning = {})
+      : aspects_(std::move(aspects)), reasoning_(std::move(reasoning)) {}
+  [[nodiscard]] std::vector<result<aspect_selection>> select_batch(std::span<const selection_request> requests,
+                                                                   const batch_options& = {}) const {
+    std::vector<result<aspect_selection>> out;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      aspect_selection s;
+      s.aspects = aspects_;
+      s.reasoning = reasoning_;
+      out.emplace_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::string> aspects_;
+  std::string reasoning_;
+};
+
+static_assert(AspectSelector<fixed_aspect_selector>);
+
+}  // namespace judges
+SELFALIGN_END_NAMESPACE

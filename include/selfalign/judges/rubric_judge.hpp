@@ -1,0 +1,249 @@
+// selfalign: rubric_judge — a Judge over a Generator that scores a response on rubric criteria
+// (DRPO's dynamic reward: reward = mean score), with lenient parsing and retries
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/batch.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/detail/lenient_json.hpp>
+#include <selfalign/judges/aspects.hpp>
+#include <selfalign/judges/prompts.hpp>
+#include <selfalign/seed.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace judges {
+
+/// Options of rubric_judge. Defaults follow the DRPO code unless marked.
+struct rubric_judge_options {
+  std::string template_text = std::string(default_judge_template);
+  std::string model;  ///< request model name; empty: the backend's default
+  /// [C] T 0, top_p 1, max_tokens 2048 (the seed comes from the request, else default_seed).
+  selfalign::sampling sampling = [] {
+    selfalign::sampling s;
+    s.temperature = 0.0;
+    s.top_p = 1.0;
+    s.max_tokens = 2048;
+    return s;
+  }();
+  std::uint64_t default_seed = 0;  ///< [C] the judge call uses seed 0
+  int parse_retries = 1;           ///< [C] ICL stage retries once; the prompt stage scored a failure as 0
+  double retry_temperature = 0.7;  ///< ours: a retry at T 0 would repeat the same output
+  double min_score = 1.0;          ///< [C] a 1..5 Likert scale
+  double max_score = 5.0;
+  /// Rubrics for criteria that arrive without one, and the criteria used when a request has none.
+  aspect_catalogue catalogue = default_aspects();
+  std::vector<std::string> default_criteria{"Helpfulness", "Clarity", "Factuality"};  ///< ours
+};
+
+namespace detail {
+
+inline std::string rubric_lines(const std::vector<criterion>& criteria) {
+  std::string out;
+  for (const auto& c : criteria) out += "- " + c.name + ": " + c.rubric + "\n";
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+inline std::string json_skeleton(const std::vector<criterion>& criteria) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const auto& c : criteria) j[c.name] = {{"rationale", "..."}, {"score", "1-5"}};
+  return j.dump(2);
+}
+
+// Reads a judge output for these criteria. An error message when it cannot, for the raw log.
+inline result<judgement> parse_rubric_judgement(const std::string& text, const std::vector<criterion>& criteria,
+                                                const rubric_judge_options& opt) {
+  auto parsed = selfalign::detail::parse_lenient_json(text);
+  if (!parsed) return unexpected(parsed.error());
+  if (!parsed->value.is_object()) return fail(errc::parse_failure, "the judge output is JSON but not an object");
+  const nlohmann::json& j = parsed->value;
+  bool repaired = parsed->repaired;
+  judgement out;
+  double sum = 0, weights = 0;
+  for (const auto& c : criteria) {
+    const auto key = normalize_aspect_name(c.name);
+    const aspect* known = opt.catalogue.find(c.name);
+    const nlohmann::json* entry = nullptr;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const auto k = normalize_aspect_name(it.key());
+      const aspect* other = known ? opt.catalogue.find(it.key()) : nullptr;
+      if (k == key || (known && other == known)) {
+        entry = &it.value();
+        break;
+      }
+    }
+    if (!entry) return fail(errc::parse_failure, fmt::format("the judge output has no score for '{}'", c.name));
+    criterion_score cs;
+    cs.name = c.name;
+    std::optional<double> score;
+    if (entry->is_object()) {
+      if (entry->contains("score")) score = selfalign::detail::lenient_number((*entry)["score"], repaired);
+      if (entry->contains("rationale") && (*entry)["rationale"].is_string()) cs.rationale = (*entry)["rationale"].get<std::string>();
+    } else {
+      score = selfalign::detail::lenient_number(*entry, repaired);
+      repaired = true;
+    }
+    if (!score) return fail(errc::parse_failure, fmt::format("the judge's score for '{}' is not a number", c.name));
+    if (*score < opt.min_score || *score > opt.max_score)
+      return fail(errc::parse_failure, fmt::format("the judge's score for '{}' is {}, outside {}..{}", c.name, *score,
+                                                   opt.min_score, opt.max_score));
+    cs.score = *score;
+    sum += c.weight * *score;
+    weights += c.weight;
+    out.criteria.push_back(std::move(cs));
+  }
+  if (weights <= 0) return fail(errc::parse_failure, "no criteria to score");
+  out.score = sum / weights;
+  out.status = repaired ? parse_status::repaired : parse_status::ok;
+  return out;
+}
+
+}  // namespace detail
+
+/// A Judge that asks a Generator to score a response on the request's criteria, each with its
+/// rubric, and returns per-criterion scores with rationales and their (weighted) mean.
+///
+/// Output is read leniently (code fences, prose, trailing commas, scores as strings such as "4"
+/// or "4/5"); each repair marks the judgement `repaired`. When it still cannot be read, the judge
+/// asks again up to `parse_retries` times with a new seed and `retry_temperature`; after that the
+/// judgement has status failed and no score. Criteria without a rubric take the catalogue's (or
+/// the generic rubric for an unknown name). Holds G by value: use `rubric_judge<B&>` to share a
+/// backend by reference.
+template <Generator G>
+class rubric_judge {
+ public:
+  explicit rubric_judge(G model, rubric_judge_options options = {})
+      : model_(std::forward<G>(model)), opt_(std::make_shared<const rubric_judge_options>(std::move(options))) {}
+
+  [[nodiscard]] const rubric_judge_options& options() const noexcept { return *opt_; }
+
+  [[nodiscard]] result<judgement> judge(const judge_request& r) {
+    auto out = judge_batch(std::span<const judge_request>(&r, 1), batch_options{1, {}});
+    return std::move(out.front());
+  }
+
+  [[nodiscard]] std::vector<result<judgement>> judge_batch(std::span<const judge_request> requests,
+                                                           const batch_options& options = {}) {
+    const std::size_t n = requests.size();
+    std::vector<std::vector<criterion>> criteria(n);
+    std::vector<std::string> prompts(n);
+    std::vector<std::optional<error>> errors(n);
+    std::vector<std::optional<judgement>> done(n);
+    std::vector<judgement> acc(n);
+    std::vector<std::size_t> pending;
+    for (std::size_t i = 0; i < n; ++i) {
+      criteria[i] = resolve(requests[i].criteria);
+      auto text = render(requests[i], criteria[i]);
+      if (!text) errors[i] = text.error();
+      else {
+        prompts[i] = std::move(*text);
+        pending.push_back(i);
+      }
+    }
+    for (int attempt = 0; attempt <= opt_->parse_retries && !pending.empty(); ++attempt) {
+      std::vector<generation_request> calls;
+      calls.reserve(pending.size());
+      for (std::size_t i : pending) {
+        generation_request g;
+        g.model = opt_->model;
+        g.prompt = prompt::chat({message::user(prompts[i])});
+        g.sampling = opt_->sampling;
+        const std::uint64_t base = requests[i].seed.value_or(opt_->default_seed);
+        g.sampling.seed = attempt == 0 ? base : derive_seed(base, "judges/rubric/retry", attempt);
+        if (attempt > 0) g.sampling.temperature = opt_->retry_temperature;
+        calls.push_back(std::move(g));
+      }
+      auto answers = generate_batch(model_, std::span<const generation_request>(calls), options);
+      std::vector<std::size_t> still;
+      for (std::size_t a = 0; a < pending.size(); ++a) {
+        const std::size_t i = pending[a];
+        if (!answers[a]) {
+          errors[i] = answers[a].error();
+          continue;
+        }
+        const bool all_cached = (attempt == 0 || acc[i].usage.from_cache) && answers[a]->usage.from_cache;
+        acc[i].usage += answers[a]->usage;
+        acc[i].usage.from_cache = all_cached;
+        acc[i].attempts = attempt + 1;
+        acc[i].raw = answers[a]->text();
+        auto parsed = detail::parse_rubric_judgement(acc[i].raw, criteria[i], *opt_);
+        if (parsed) {
+          judgement j = std::move(*parsed);
+          if (attempt > 0) j.status = parse_status::repaired;
+          j.attempts = acc[i].attempts;
+          j.raw = std::move(acc[i].raw);
+          j.usage = acc[i].usage;
+          done[i] = std::move(j);
+        } else {
+          acc[i].rationale = parsed.error().message;
+          still.push_back(i);
+        }
+      }
+      pending = std::move(still);
+    }
+    std::vector<result<judgement>> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (errors[i]) out.emplace_back(unexpected(*errors[i]));
+      else if (done[i]) out.emplace_back(std::move(*done[i]));
+      else {
+        judgement j = std::move(acc[i]);
+        j.status = parse_status::failed;
+        j.score.reset();
+        j.criteria.clear();
+        out.emplace_back(std::move(j));  // rationale says why it could not be read
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::vector<criterion> resolve(const std::vector<criterion>& given) const {
+    std::vector<criterion> out;
+    if (given.empty()) {
+      for (const auto& name : opt_->default_criteria) out.push_back(opt_->catalogue.resolve(name).to_criterion());
+      return out;
+    }
+    for (criterion c : given) {
+      if (c.rubric.empty()) {
+        const aspect a = opt_->catalogue.resolve(c.name);
+        c.rubric = a.rubric;
+        if (c.description.empty()) c.description = a.description;
+      }
+      out.push_back(std::move(c));
+    }
+    return out;
+  }
+  result<std::string> render(const judge_request& r, const std::vector<criterion>& criteria) const {
+    std::string guidance = r.guidance.empty() ? std::string() : "\n## Context\n" + r.guidance + "\n";
+    return render_prompt(opt_->template_text,
+                         {{"query", r.query},
+                          {"response", r.response},
+                          {"aspect_rubrics", detail::rubric_lines(criteria)},
+                          {"guidance", std::move(guidance)},
+                          {"json_skeleton", detail::json_skeleton(criteria)}},
+                         "judge");
+  }
+
+  G model_;
+  std::shared_ptr<const rubric_judge_options> opt_;
+};
+
+template <class G>
+rubric_judge(G, rubric_judge_options) -> rubric_judge<G>;
+template <class G>
+rubric_judge(G) -> rubric_judge<G>;
+
+}  // namespace judges
+SELFALIGN_END_NAMESPACE
