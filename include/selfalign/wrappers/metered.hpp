@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -93,8 +94,14 @@ class meter {
   explicit meter(selfalign::budget b = {}, price_table prices = {})
       : budget_(std::move(b)), prices_(std::move(prices)), start_(std::chrono::steady_clock::now()) {}
 
+  /// Makes every later admit() fail with errc::cancelled once `*flag` is true. For Ctrl-C: a
+  /// signal handler may set a lock-free std::atomic<bool>, which is all this reads. The flag must
+  /// outlive the meter.
+  void set_interrupt_flag(const std::atomic<bool>* flag) noexcept { interrupt_ = flag; }
+
   /// Reserves one call against the budget, or says which budget ran out.
   [[nodiscard]] result<void> admit() {
+    if (interrupt_ && interrupt_->load()) return fail(errc::cancelled, "interrupted");
     std::lock_guard lock(mutex_);
     if (auto why = exhausted_locked()) return fail(errc::budget_exhausted, *why);
     ++reserved_;
@@ -164,6 +171,7 @@ class meter {
   usage_totals total_;
   std::map<std::string, usage_totals> by_role_;
   std::int64_t reserved_ = 0;
+  const std::atomic<bool>* interrupt_ = nullptr;
 };
 
 /// Wraps a backend; every call is admitted against the meter's budget first (an exhausted budget

@@ -1,0 +1,68 @@
+// selfalign: event serialization and the JSONL trace writer (--trace FILE)
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/events.hpp>
+#include <selfalign/json.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+inline void to_json(nlohmann::json& j, const event& e) {
+  j = {{"kind", to_string(e.kind)}, {"source", e.source}};
+  if (!e.role.empty()) j["role"] = e.role;
+  if (e.call_id != 0) j["call_id"] = e.call_id;
+  if (e.kind == event_kind::call_finished || e.kind == event_kind::call_failed) j["latency_ms"] = e.latency_ms;
+  if (e.kind == event_kind::call_finished) j["usage"] = e.usage;
+  if (e.error) j["error"] = *e.error;
+  if (!e.message.empty()) j["message"] = e.message;
+  if (!e.values.empty()) j["values"] = e.values;
+}
+
+namespace io {
+
+/// Appends every event it receives to a JSONL file, one line each, with the milliseconds since the
+/// writer was opened in "t_ms". Thread-safe; flushed per line.
+class trace_writer {
+ public:
+  [[nodiscard]] static result<std::shared_ptr<trace_writer>> open(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (!f) return fail(errc::io, fmt::format("cannot write trace file {}: {}", path, std::strerror(errno)));
+    return std::shared_ptr<trace_writer>(new trace_writer(f));
+  }
+  ~trace_writer() {
+    if (file_) std::fclose(file_);
+  }
+  trace_writer(const trace_writer&) = delete;
+  trace_writer& operator=(const trace_writer&) = delete;
+
+  void write(const event& e) {
+    nlohmann::json j = e;
+    j["t_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
+    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    line += '\n';
+    std::lock_guard lock(mutex_);
+    std::fwrite(line.data(), 1, line.size(), file_);
+    std::fflush(file_);
+  }
+
+ private:
+  explicit trace_writer(std::FILE* f) : file_(f), start_(std::chrono::steady_clock::now()) {}
+  std::FILE* file_;
+  std::chrono::steady_clock::time_point start_;
+  std::mutex mutex_;
+};
+
+}  // namespace io
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,104 @@
+#include <doctest/doctest.h>
+#include <selfalign/events.hpp>
+#include <selfalign/io/output.hpp>
+#include <selfalign/io/progress.hpp>
+#include <selfalign/io/trace.hpp>
+
+#include "test_support.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace selfalign;
+
+namespace {
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("atomic_output leaves the destination untouched until commit" * doctest::test_suite("io")) {
+  const auto dir = test_support::temp_path("atomic");
+  std::filesystem::create_directories(dir);
+  const auto dest = dir / "out.jsonl";
+  { std::ofstream(dest) << "old complete output\n"; }
+  {
+    auto out = io::atomic_output::open(dest.string());
+    REQUIRE(out);
+    REQUIRE(out->write_line(R"({"id":1})"));
+    CHECK(slurp(out->temp_path()) == "{\"id\":1}\n");  // flushed as written
+    CHECK(slurp(dest) == "old complete output\n");
+    // destroyed without commit: the temporary file goes, the old output stays
+  }
+  CHECK(slurp(dest) == "old complete output\n");
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator{}) == 1);
+
+  auto out = io::atomic_output::open(dest.string());
+  REQUIRE(out);
+  REQUIRE(out->write_line(R"({"id":2})"));
+  REQUIRE(out->commit());
+  CHECK(slurp(dest) == "{\"id\":2}\n");
+  CHECK_FALSE(std::filesystem::exists(out->temp_path()));
+  CHECK(out->write("x").error().message == "output already committed");
+}
+
+TEST_CASE("atomic_output reports an unwritable destination" * doctest::test_suite("io")) {
+  auto out = io::atomic_output::open("/nonexistent-dir-selfalign/out.jsonl");
+  REQUIRE_FALSE(out);
+  CHECK(out.error().code == errc::io);
+  CHECK(out.error().message.find("cannot write /nonexistent-dir-selfalign/out.jsonl.tmp.") == 0);
+}
+
+TEST_CASE("the trace writer records every event as one JSON line" * doctest::test_suite("io")) {
+  const auto path = test_support::temp_path("trace");
+  {
+    auto trace = io::trace_writer::open(path.string());
+    REQUIRE(trace);
+    event e;
+    e.kind = event_kind::call_finished;
+    e.source = "generate";
+    e.role = "base";
+    e.call_id = 3;
+    e.latency_ms = 12.5;
+    e.usage.prompt_tokens = 7;
+    (*trace)->write(e);
+    event f;
+    f.kind = event_kind::call_failed;
+    f.source = "judge";
+    f.error = error(errc::timeout, "deadline");
+    (*trace)->write(f);
+  }
+  std::ifstream in(path);
+  std::string l1, l2;
+  std::getline(in, l1);
+  std::getline(in, l2);
+  auto j1 = nlohmann::json::parse(l1);
+  CHECK(j1["kind"] == "call_finished");
+  CHECK(j1["role"] == "base");
+  CHECK(j1["call_id"] == 3);
+  CHECK(j1["latency_ms"] == 12.5);
+  CHECK(j1["usage"]["prompt_tokens"] == 7);
+  CHECK(j1.contains("t_ms"));
+  auto j2 = nlohmann::json::parse(l2);
+  CHECK(j2["error"]["code"] == "timeout");
+  CHECK(j2["error"]["message"] == "deadline");
+}
+
+TEST_CASE("the progress line counts calls, cache hits, tokens and items" * doctest::test_suite("io")) {
+  io::progress_display p(stderr, false);
+  p.set_total(4);
+  event call;
+  call.kind = event_kind::call_finished;
+  call.usage.prompt_tokens = 1200;
+  call.usage.completion_tokens = 300;
+  p.on_event(call);
+  call.usage.from_cache = true;
+  p.on_event(call);
+  p.item_done();
+  const std::string line = p.line();
+  CHECK(line.rfind("[1/4] calls 1 (1 cached)  tokens 1.5k  0s elapsed, ETA 0s", 0) == 0);
+}
