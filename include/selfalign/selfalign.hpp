@@ -3,3 +3,4 @@
 #pragma once
 
 #include <selfalign/core.hpp>
+#include <selfalign/backends/openai.hpp>

@@ -1,0 +1,871 @@
+// selfalign: openai_backend — the OpenAI-compatible HTTP backend (vLLM, llama.cpp, Ollama, SGLang,
+// TGI, OpenAI) over a bounded pool of keep-alive cpp-httplib connections
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/backends/detail/errors.hpp>
+#include <selfalign/backends/detail/pool.hpp>
+#include <selfalign/backends/detail/retry.hpp>
+#include <selfalign/backends/detail/url.hpp>
+#include <selfalign/backends/detail/wire.hpp>
+#include <selfalign/backends/options.hpp>
+#include <selfalign/backends/sse.hpp>
+#include <selfalign/batch.hpp>
+#include <selfalign/capabilities.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/detail/strings.hpp>
+#include <selfalign/result.hpp>
+#include <selfalign/seed.hpp>
+#include <selfalign/types.hpp>
+
+// The only selfalign header that includes cpp-httplib. Link selfalign::openai so that the
+// CPPHTTPLIB_*_SUPPORT macros match the compiled library (Debian ships it compiled).
+#include <httplib.h>
+#ifdef _res
+#undef _res  // <resolv.h> leaks this macro on Linux (cpp-httplib < 0.28)
+#endif
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+/// What probe() found at the base URL.
+struct server_info {
+  server_preset preset = server_preset::generic;  ///< the server it behaves as
+  std::vector<model_info> models;                 ///< GET /v1/models
+};
+
+/// Counters of the transport, for tests and monitoring.
+struct transport_stats {
+  std::uint64_t attempts = 0;         ///< HTTP requests sent (every retry included)
+  std::uint64_t retries = 0;          ///< retries after a retryable failure (with a wait)
+  std::uint64_t stale_retries = 0;    ///< free retries of a reused keep-alive socket that failed at once
+  std::uint64_t deadline_aborts = 0;  ///< requests aborted because the call's deadline passed
+};
+
+/// A streaming callback: receives each delta; returns false to cancel the call.
+using stream_callback = std::function<bool(const stream_chunk&)>;
+
+/// The OpenAI-compatible HTTP backend. Models Generator, ScoringGenerator, Tokenizer and Embedder.
+///
+/// Copies share one connection pool and one probe cache. All members may be called from several
+/// threads at once; at most `max_concurrency` requests per base URL are in flight, the others wait
+/// for a connection. Nothing throws: every failure is a result error (HTTP errors carry the
+/// server's status, type, code, message and request id).
+///
+/// @code
+/// selfalign::openai_options o = selfalign::openai_options::from_env();
+/// o.preset = selfalign::server_preset::vllm;
+/// selfalign::openai_backend llm(o);
+/// auto g = llm.generate({.prompt = "The capital of France is", .sampling = {.max_tokens = 8}});
+/// @endcode
+class openai_backend {
+  struct state;
+
+ public:
+  using clock = std::chrono::steady_clock;
+
+  /// Configures the backend; no connection is made yet. A bad configuration (unparsable URL,
+  /// https:// without OpenSSL) is reported by every call.
+  explicit openai_backend(openai_options options = openai_options::from_env())
+      : s_(std::make_shared<state>(std::move(options))) {}
+
+  /// As the constructor, but reports a bad configuration here.
+  [[nodiscard]] static result<openai_backend> create(openai_options options) {
+    openai_backend b(std::move(options));
+    if (b.s_->config_error) return unexpected(*b.s_->config_error);
+    return b;
+  }
+
+  [[nodiscard]] const openai_options& options() const noexcept { return s_->opts; }
+  [[nodiscard]] transport_stats stats() const noexcept {
+    return {s_->attempts.load(), s_->retries.load(), s_->stale_retries.load(), s_->deadline_aborts.load()};
+  }
+
+  // -- Generator ---------------------------------------------------------------------------------
+
+  /// Chat prompts go to /chat/completions, raw text and token ids to /completions. n > 1 is sent
+  /// natively where the server honours it and emulated by parallel requests (seeds derived from
+  /// sampling.seed and the choice index) elsewhere or when the server returned fewer choices.
+  [[nodiscard]] result<generation> generate(const generation_request& req) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    const auto deadline = call_deadline();
+    auto prof = profile();
+    auto check = detail::check_sampling(prof, req.sampling, req.prompt.is_chat());
+    if (!check) return unexpected(check.error());
+    if (req.prompt.is_tokens() && !prof.token_id_prompts)
+      return fail(errc::unsupported, fmt::format("the '{}' server does not accept token-id prompts; vLLM, SGLang and llama.cpp do",
+                                                 to_string(prof.preset)));
+    const std::string model = resolve_model(req.model, deadline);
+    const int n = req.sampling.n;
+    if (n == 1 || prof.native_n) {
+      auto first = generate_once(prof, model, req, req.sampling.seed, n, deadline);
+      if (!first || static_cast<int>(first->choices.size()) >= n) {
+        if (first && static_cast<int>(first->choices.size()) > n) first->choices.resize(static_cast<std::size_t>(n));
+        if (first && first->choices.empty()) return unexpected(detail::bad_body("/completions", "the answer has no choices", "{}"));
+        return first;
+      }
+      // The server ignored n: ask for the missing choices one by one.
+      return emulate_n(prof, model, req, std::move(*first), deadline);
+    }
+    return emulate_n(prof, model, req, generation{}, deadline);
+  }
+
+  /// generate() for many requests at once: up to min(options.max_concurrency, pool capacity)
+  /// requests in flight over the pool's keep-alive connections. Answers in request order.
+  [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> reqs,
+                                                               const batch_options& o = {}) {
+    return parallel_map(reqs.size(), batch_width(o), [&](std::size_t i) -> result<generation> {
+      if (o.stop.stop_requested()) return fail(errc::cancelled, "the batch was cancelled before this call started");
+      return generate(reqs[i]);
+    });
+  }
+
+  /// Streams one generation (n = 1, or n > 1 where the server honours n). `on_chunk` sees every
+  /// delta as it arrives and may return false to cancel (errc::cancelled). Returns the whole
+  /// generation. A stream is never retried once data has reached the callback.
+  [[nodiscard]] result<generation> generate_stream(const generation_request& req, const stream_callback& on_chunk) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    const auto deadline = call_deadline();
+    auto prof = profile();
+    auto check = detail::check_sampling(prof, req.sampling, req.prompt.is_chat());
+    if (!check) return unexpected(check.error());
+    if (req.sampling.n > 1 && !prof.native_n)
+      return fail(errc::unsupported, fmt::format("the '{}' server ignores n; stream one choice per call", to_string(prof.preset)));
+    if (req.prompt.is_tokens() && !prof.token_id_prompts)
+      return fail(errc::unsupported, fmt::format("the '{}' server does not accept token-id prompts", to_string(prof.preset)));
+    const std::string model = resolve_model(req.model, deadline);
+    const bool chat = req.prompt.is_chat();
+    nlohmann::json body = chat ? detail::chat_body(prof, token_field(prof), model, req.prompt.messages(), req.sampling,
+                                                   req.sampling.seed, req.sampling.n, true)
+                               : detail::completion_body(prof, model, req.prompt, req.sampling, req.sampling.seed,
+                                                         req.sampling.n, true);
+    finish_body(body, model);
+    const std::string path = chat ? "/chat/completions" : "/completions";
+
+    detail::stream_accumulator acc(chat, static_cast<std::size_t>(req.sampling.n));
+    std::optional<error> stream_error;
+    bool done = false, user_cancelled = false;
+    sse_parser parser([&](const sse_event& ev) {
+      if (done) return true;
+      if (detail::trim(ev.data) == "[DONE]") {
+        done = true;
+        return true;
+      }
+      auto chunks = acc.apply(ev.data);
+      if (!chunks) {
+        stream_error = std::move(chunks).error();
+        return false;
+      }
+      for (const auto& c : *chunks) {
+        if (c.text.empty() && c.tokens.empty() && c.finish_reason.empty()) continue;
+        if (!on_chunk(c)) {
+          user_cancelled = true;
+          return false;
+        }
+      }
+      return true;
+    });
+    stream_sink sink;
+    sink.feed = [&](std::string_view bytes) { return parser.feed(bytes); };
+    auto reply = http("POST", path, false, body.dump(), deadline, &sink);
+    if (stream_error) return unexpected(std::move(*stream_error));
+    if (user_cancelled) return fail(errc::cancelled, "the streaming callback cancelled the call");
+    if (!reply) return unexpected(std::move(reply).error());
+    if (sink.json_answer) {  // the server ignored stream:true and answered in one piece
+      auto whole = parse_answer(reply->body, path, chat);
+      if (whole) {
+        for (std::size_t i = 0; i < whole->choices.size(); ++i) {
+          stream_chunk c{i, whole->choices[i].text, whole->choices[i].tokens, whole->choices[i].finish_reason};
+          if (!on_chunk(c)) return fail(errc::cancelled, "the streaming callback cancelled the call");
+        }
+      }
+      return whole;
+    }
+    parser.finish();
+    if (stream_error) return unexpected(std::move(*stream_error));
+    if (user_cancelled) return fail(errc::cancelled, "the streaming callback cancelled the call");
+    if (parser.overflowed()) return unexpected(detail::bad_body("POST " + path, "a stream line exceeded 16 MiB", ""));
+    if (!done && !acc.all_finished())
+      return fail(errc::bad_response, fmt::format("the stream from POST {} ended before [DONE] and before a finish_reason "
+                                                  "({} events received)", path, parser.events()));
+    return acc.take();
+  }
+
+  // -- ScoringGenerator -----------------------------------------------------------------------------
+
+  /// log p(continuation | prompt). vLLM: prompt_logprobs on a token-id prompt (exact boundary).
+  /// SGLang: echo + logprobs, max_tokens 1 (the extra token is dropped). llama.cpp: teacher forcing,
+  /// one /completion per token; `approximate` when a token fell outside the top-k. Others:
+  /// errc::unsupported.
+  [[nodiscard]] result<scoring> score(const scoring_request& req) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    const auto deadline = call_deadline();
+    auto prof = profile();
+    using sm = server_profile::scoring_method;
+    if (prof.scoring == sm::none)
+      return fail(errc::unsupported,
+                  fmt::format("the '{}' server cannot score a given continuation (it returns no prompt logprobs); "
+                              "scoring works on vLLM and SGLang (exact) and llama.cpp (approximate, teacher forcing)",
+                              to_string(prof.preset)));
+    if (req.top_logprobs < 0) return fail(errc::invalid_argument, "scoring_request.top_logprobs must not be negative");
+    const std::string model = resolve_model(req.model, deadline);
+    usage used;
+    auto prefix = prompt_ids(prof, model, req.prompt, deadline, used);
+    if (!prefix) return unexpected(std::move(prefix).error());
+    std::vector<token_id> cont = req.continuation_token_ids;
+    if (cont.empty() && !req.continuation.empty()) {
+      auto ids = tokenize_with(prof, model, req.continuation, false, deadline);
+      if (!ids) return unexpected(std::move(ids).error());
+      ++used.requests;
+      cont = std::move(*ids);
+    }
+    scoring out;
+    if (cont.empty()) {
+      out.usage = used;
+      return out;
+    }
+    std::vector<token_id> all = *prefix;
+    all.insert(all.end(), cont.begin(), cont.end());
+    const int k = req.top_logprobs;
+    if (prof.scoring == sm::prompt_logprobs) {
+      nlohmann::json body = {{"model", model}, {"prompt", all}, {"max_tokens", 1}, {"temperature", 0},
+                             {"prompt_logprobs", k}};
+      finish_body(body, model);
+      auto j = post_json("/completions", body, deadline);
+      if (!j) return unexpected(std::move(j).error());
+      const nlohmann::json* choices = detail::field(*j, "choices");
+      const nlohmann::json* plp = (choices && choices->is_array() && !choices->empty()) ? detail::field((*choices)[0], "prompt_logprobs") : nullptr;
+      if (!plp) plp = detail::field(*j, "prompt_logprobs");
+      if (!plp) return unexpected(detail::bad_body("POST /completions", "no `prompt_logprobs` in the answer (vLLM >= 0.5 needed)", j->dump()));
+      auto toks = detail::parse_prompt_logprobs(*plp, prefix->size(), cont, k);
+      if (!toks) return unexpected(std::move(toks).error());
+      out.tokens = std::move(*toks);
+      used += detail::parse_usage(*j);
+    } else if (prof.scoring == sm::echo) {
+      nlohmann::json body = {{"model", model}, {"prompt", all}, {"max_tokens", 1}, {"temperature", 0},
+                             {"echo", true}, {"logprobs", k}};
+      finish_body(body, model);
+      auto j = post_json("/completions", body, deadline);
+      if (!j) return unexpected(std::move(j).error());
+      auto gen = detail::parse_generation(*j, false);
+      if (!gen) return unexpected(std::move(gen).error());
+      if (gen->choices.empty()) return unexpected(detail::bad_body("POST /completions", "no choices", j->dump()));
+      auto& toks = gen->choices[0].tokens;
+      if (toks.size() < all.size())
+        return fail(errc::bad_response, fmt::format("echo returned logprobs for {} tokens, the prompt has {}; "
+                                                    "is this SGLang with echo support?", toks.size(), all.size()));
+      for (std::size_t i = 0; i < cont.size(); ++i) {
+        token_logprob t = toks[prefix->size() + i];
+        if (std::isnan(t.logprob))
+          return fail(errc::bad_response, fmt::format("echo returned no logprob for continuation token {}", i));
+        t.id = cont[i];
+        if (static_cast<int>(t.top.size()) > k) t.top.resize(static_cast<std::size_t>(k));
+        out.tokens.push_back(std::move(t));
+      }
+      used += gen->usage;
+    } else {  // teacher forcing
+      const int top = std::max(k, s_->opts.teacher_forcing_top_k);
+      std::vector<token_id> context = *prefix;
+      for (std::size_t i = 0; i < cont.size(); ++i) {
+        nlohmann::json body = {{"prompt", context}, {"n_predict", 1}, {"n_probs", top}, {"cache_prompt", true},
+                               {"temperature", 0}};
+        if (!model.empty()) body["model"] = model;
+        detail::merge_extra(body, s_->opts.extra_body);
+        auto j = post_json("/completion", body, deadline, true);
+        if (!j) return unexpected(std::move(j).error());
+        auto step = detail::parse_teacher_step(*j, cont[i], k);
+        if (!step) return unexpected(std::move(step).error());
+        if (!step->exact) out.approximate = true;
+        out.tokens.push_back(std::move(step->token));
+        used += detail::parse_native_usage(*j);
+        context.push_back(cont[i]);
+      }
+    }
+    for (const auto& t : out.tokens) out.logprob += t.logprob;
+    out.usage = used;
+    return out;
+  }
+
+  [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> reqs, const batch_options& o = {}) {
+    return parallel_map(reqs.size(), batch_width(o), [&](std::size_t i) -> result<scoring> {
+      if (o.stop.stop_requested()) return fail(errc::cancelled, "the batch was cancelled before this call started");
+      return score(reqs[i]);
+    });
+  }
+
+  // -- Tokenizer ------------------------------------------------------------------------------------
+
+  /// POST /tokenize at the server root (vLLM, SGLang, llama.cpp).
+  [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    const auto deadline = call_deadline();
+    auto prof = profile();
+    return tokenize_with(prof, resolve_model("", deadline), text, add_special, deadline);
+  }
+
+  /// POST /detokenize at the server root (vLLM, SGLang, llama.cpp).
+  [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    const auto deadline = call_deadline();
+    auto prof = profile();
+    if (!prof.tokenize) return unsupported_tokenize(prof);
+    nlohmann::json body = {{"tokens", std::vector<token_id>(ids.begin(), ids.end())}};
+    if (prof.preset != server_preset::llamacpp) body["model"] = resolve_model("", deadline);
+    auto j = post_json("/detokenize", body, deadline, true);
+    if (!j) return unexpected(std::move(j).error());
+    auto text = detail::parse_detokenize(*j);
+    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, j->dump()));
+    return text;
+  }
+
+  // -- Embedder ------------------------------------------------------------------------------------
+
+  /// POST /embeddings with every text in one request; vectors in input order.
+  [[nodiscard]] result<embeddings> embed(const embedding_request& req) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    const auto deadline = call_deadline();
+    auto prof = profile();
+    if (!prof.embeddings)
+      return fail(errc::unsupported, fmt::format("the '{}' server has no /v1/embeddings endpoint", to_string(prof.preset)));
+    if (req.texts.empty()) return embeddings{};
+    const std::string model = resolve_model(req.model, deadline);
+    nlohmann::json body = {{"model", model}, {"input", req.texts}, {"encoding_format", "float"}};
+    finish_body(body, model);
+    auto j = post_json("/embeddings", body, deadline);
+    if (!j) return unexpected(std::move(j).error());
+    auto e = detail::parse_embeddings(*j, req.texts.size());
+    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, j->dump()));
+    return e;
+  }
+
+  [[nodiscard]] std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> reqs, const batch_options& o = {}) {
+    return parallel_map(reqs.size(), batch_width(o), [&](std::size_t i) -> result<embeddings> {
+      if (o.stop.stop_requested()) return fail(errc::cancelled, "the batch was cancelled before this call started");
+      return embed(reqs[i]);
+    });
+  }
+
+  // -- Discovery ------------------------------------------------------------------------------------
+
+  /// GET /models.
+  [[nodiscard]] result<std::vector<model_info>> list_models() {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    auto j = get_json("/models", call_deadline(), false, s_->opts.retry.max_retries);
+    if (!j) return unexpected(std::move(j).error());
+    auto models = detail::parse_models(*j);
+    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, j->dump()));
+    return models;
+  }
+
+  /// Finds out which server answers (GET /models, then known endpoints: Ollama's /api/version,
+  /// TGI's /info, llama.cpp's /props, SGLang's /get_model_info, vLLM's /version). With the
+  /// automatic preset the answer is cached and used from then on. Never retries.
+  [[nodiscard]] result<server_info> probe() {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    server_info info;
+    const auto deadline = clock::now() + std::min<clock::duration>(s_->opts.connect_timeout * 3, std::chrono::seconds(30));
+    const auto& url = s_->urls.front();
+    auto models_json = get_json("/models", deadline, false, 0);
+    if (!models_json && !(models_json.error().http_status >= 400)) return unexpected(std::move(models_json).error());
+    if (models_json)
+      if (auto m = detail::parse_models(*models_json)) info.models = std::move(*m);
+    std::optional<server_preset> found;
+    if (url.host.find("openai.com") != std::string::npos) found = server_preset::openai;
+    for (const auto& m : info.models) {
+      if (found) break;
+      if (m.owned_by == "vllm") found = server_preset::vllm;
+      else if (m.owned_by == "llamacpp") found = server_preset::llamacpp;
+      else if (m.owned_by == "sglang") found = server_preset::sglang;
+      else if (m.owned_by == "ollama" || m.owned_by == "library") found = server_preset::ollama;
+    }
+    struct known {
+      const char* path;
+      const char* key;
+      server_preset preset;
+    };
+    static constexpr known probes[] = {{"/api/version", "version", server_preset::ollama},
+                                       {"/info", "model_id", server_preset::tgi},
+                                       {"/props", "default_generation_settings", server_preset::llamacpp},
+                                       {"/get_model_info", "model_path", server_preset::sglang},
+                                       {"/version", "version", server_preset::vllm}};
+    for (const auto& p : probes) {
+      if (found) break;
+      auto j = get_json(p.path, deadline, true, 0);
+      if (j && j->is_object() && j->contains(p.key)) found = p.preset;
+    }
+    info.preset = found.value_or(server_preset::generic);
+    if (s_->opts.preset == server_preset::automatic) {
+      std::lock_guard lock(s_->mutex);
+      s_->resolved = profile_for(info.preset);
+      if (s_->default_model.empty() && !info.models.empty()) s_->default_model = info.models.front().id;
+    }
+    return info;
+  }
+
+  /// The configured server's abilities (probes once with the automatic preset).
+  [[nodiscard]] selfalign::capabilities capabilities() { return capabilities_for(profile()); }
+
+  /// The profile in use: the preset's, or the probed one for the automatic preset (generic when
+  /// the probe could not reach the server; it is retried on the next call).
+  [[nodiscard]] server_profile profile() {
+    if (s_->opts.preset != server_preset::automatic) return s_->fixed;
+    {
+      std::lock_guard lock(s_->mutex);
+      if (s_->resolved) return *s_->resolved;
+    }
+    std::lock_guard probe_lock(s_->probe_mutex);  // one probe at a time; the others wait for it
+    {
+      std::lock_guard lock(s_->mutex);
+      if (s_->resolved) return *s_->resolved;
+    }
+    if (auto info = probe()) return profile_for(info->preset);
+    return profile_for(server_preset::generic);
+  }
+
+ private:
+  struct stream_sink {
+    std::function<bool(std::string_view)> feed;
+    bool json_answer = false;  // set when a 200 answer came as application/json
+  };
+  struct http_reply {
+    int status = 0;
+    std::string body;
+  };
+
+  struct state {
+    openai_options opts;
+    server_profile fixed;
+    std::vector<detail::base_url> urls;
+    std::optional<error> config_error;
+    httplib::Headers headers;
+    std::unique_ptr<detail::endpoint_pool<httplib::Client>> pool;
+    detail::deadline_watchdog watchdog;
+    std::mutex mutex;
+    std::mutex probe_mutex;
+    std::optional<server_profile> resolved;
+    std::string default_model;
+    bool default_model_tried = false;
+    std::atomic<std::uint64_t> attempts{0}, retries{0}, stale_retries{0}, deadline_aborts{0};
+    std::mutex rng_mutex;
+    std::minstd_rand rng{std::random_device{}()};
+
+    explicit state(openai_options o) : opts(std::move(o)), fixed(profile_for(opts.preset)) {
+      if (opts.base_urls.empty()) {
+        config_error = error(errc::invalid_argument, "openai_options.base_urls is empty");
+        return;
+      }
+      for (const auto& u : opts.base_urls) {
+        auto parsed = detail::parse_base_url(u);
+        if (!parsed) {
+          config_error = parsed.error();
+          return;
+        }
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+        if (parsed->https()) {
+          config_error = error(errc::unsupported, fmt::format("'{}' needs HTTPS, but cpp-httplib was built without OpenSSL "
+                                                              "(CPPHTTPLIB_OPENSSL_SUPPORT); use http:// or rebuild cpp-httplib with OpenSSL", u));
+          return;
+        }
+#endif
+        urls.push_back(std::move(*parsed));
+      }
+      std::string key = opts.api_key.value_or(std::string{});
+      if (!opts.api_key && !opts.api_key_env.empty())
+        if (const char* v = std::getenv(opts.api_key_env.c_str())) key = v;  // NOLINT(concurrency-mt-unsafe)
+      if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
+      for (const auto& [k, v] : opts.headers) headers.emplace(k, v);
+      pool = std::make_unique<detail::endpoint_pool<httplib::Client>>(
+          urls.size(), opts.max_concurrency, [this](std::size_t e) { return make_client(urls[e]); });
+    }
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
+    ~state() { pool.reset(); }
+
+    [[nodiscard]] std::unique_ptr<httplib::Client> make_client(const detail::base_url& u) const {
+      std::unique_ptr<httplib::Client> c;
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+      if (u.https()) {
+        const bool v6 = u.host.find(':') != std::string::npos;
+        c = std::make_unique<httplib::Client>(fmt::format("https://{}{}{}:{}", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port));
+        c->enable_server_certificate_verification(opts.verify_tls);
+        if (!opts.ca_cert_path.empty()) c->set_ca_cert_path(opts.ca_cert_path);
+      }
+#endif
+      if (!c) c = std::make_unique<httplib::Client>(u.host, u.port);
+      c->set_keep_alive(true);
+      c->set_tcp_nodelay(true);  // small JSON requests: Nagle + delayed ACK would add 40 ms
+      c->set_follow_location(false);
+      c->set_write_timeout(opts.write_timeout);
+      return c;
+    }
+
+    double unit_random() {
+      std::lock_guard lock(rng_mutex);
+      return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    }
+  };
+
+  [[nodiscard]] clock::time_point call_deadline() const {
+    if (s_->opts.deadline.count() <= 0) return clock::time_point::max();
+    return clock::now() + s_->opts.deadline;
+  }
+
+  [[nodiscard]] std::size_t batch_width(const batch_options& o) const {
+    const std::size_t cap = s_->pool ? s_->pool->capacity() : 1;
+    return std::max<std::size_t>(1, std::min(o.max_concurrency, cap));
+  }
+
+  [[nodiscard]] std::string token_field(const server_profile& prof) const {
+    return s_->opts.token_limit_field.empty() ? prof.chat_token_field : s_->opts.token_limit_field;
+  }
+
+  void finish_body(nlohmann::json& body, const std::string& model) const {
+    if (model.empty()) body.erase("model");
+    detail::merge_extra(body, s_->opts.extra_body);
+  }
+
+  /// The model to send: the request's, the options', or the first one the server lists (once).
+  std::string resolve_model(const std::string& requested, clock::time_point deadline) {
+    if (!requested.empty()) return requested;
+    if (!s_->opts.model.empty()) return s_->opts.model;
+    {
+      std::lock_guard lock(s_->mutex);
+      if (!s_->default_model.empty() || s_->default_model_tried) return s_->default_model;
+    }
+    std::string found;
+    auto j = get_json("/models", deadline, false, 0);
+    if (j)
+      if (auto m = detail::parse_models(*j); m && !m->empty()) found = m->front().id;
+    std::lock_guard lock(s_->mutex);
+    s_->default_model_tried = j.has_value();
+    if (s_->default_model.empty()) s_->default_model = found;
+    return s_->default_model;
+  }
+
+  [[nodiscard]] result<generation> parse_answer(const std::string& body, const std::string& path, bool chat) const {
+    auto j = nlohmann::json::parse(body, nullptr, false);
+    if (j.is_discarded()) return unexpected(detail::bad_body("POST " + path, "the answer is not valid JSON (truncated?)", body));
+    if (auto err = detail::error_in_payload(j)) return unexpected(std::move(*err));
+    try {
+      auto g = detail::parse_generation(j, chat);
+      if (!g) return unexpected(detail::bad_body("POST " + path, g.error().message, body));
+      return g;
+    } catch (const nlohmann::json::exception& e) {
+      return unexpected(detail::bad_body("POST " + path, e.what(), body));
+    }
+  }
+
+  result<generation> generate_once(const server_profile& prof, const std::string& model, const generation_request& req,
+                                   std::optional<std::uint64_t> seed, int n, clock::time_point deadline) {
+    const bool chat = req.prompt.is_chat();
+    nlohmann::json body = chat ? detail::chat_body(prof, token_field(prof), model, req.prompt.messages(), req.sampling, seed, n, false)
+                               : detail::completion_body(prof, model, req.prompt, req.sampling, seed, n, false);
+    finish_body(body, model);
+    const std::string path = chat ? "/chat/completions" : "/completions";
+    auto reply = http("POST", path, false, body.dump(), deadline, nullptr);
+    if (!reply) return unexpected(std::move(reply).error());
+    return parse_answer(reply->body, path, chat);
+  }
+
+  /// Fills `got` up to n choices with single-choice requests in parallel, each with its own seed.
+  result<generation> emulate_n(const server_profile& prof, const std::string& model, const generation_request& req,
+                               generation got, clock::time_point deadline) {
+    const std::size_t n = static_cast<std::size_t>(req.sampling.n);
+    const std::size_t have = got.choices.size();
+    auto extra = parallel_map(n - have, n - have, [&](std::size_t k) -> result<generation> {
+      const std::size_t index = have + k;
+      std::optional<std::uint64_t> seed = req.sampling.seed;
+      if (seed && index > 0) seed = derive_seed(*seed, "choice", index);
+      return generate_once(prof, model, req, seed, 1, deadline);
+    });
+    for (auto& e : extra) {
+      if (!e) return unexpected(std::move(e).error());
+      if (e->choices.empty()) return fail(errc::bad_response, "an emulated choice came back without choices");
+      got.choices.push_back(std::move(e->choices.front()));
+      got.usage += e->usage;
+      if (got.model.empty()) got.model = e->model;
+    }
+    return got;
+  }
+
+  result<std::vector<token_id>> tokenize_with(const server_profile& prof, const std::string& model, std::string_view text,
+                                              bool add_special, clock::time_point deadline) {
+    if (!prof.tokenize) return unsupported_tokenize(prof);
+    nlohmann::json body;
+    if (prof.preset == server_preset::llamacpp) {
+      body = {{"content", text}, {"add_special", add_special}};
+    } else {
+      body = {{"prompt", text}, {"add_special_tokens", add_special}};
+      if (!model.empty()) body["model"] = model;
+    }
+    auto j = post_json("/tokenize", body, deadline, true);
+    if (!j) return unexpected(std::move(j).error());
+    auto ids = detail::parse_tokenize(*j);
+    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, j->dump()));
+    return ids;
+  }
+
+  [[nodiscard]] static unexpected unsupported_tokenize(const server_profile& prof) {
+    return fail(errc::unsupported, fmt::format("the '{}' server has no /tokenize endpoint; vLLM, SGLang and llama.cpp do",
+                                               to_string(prof.preset)));
+  }
+
+  /// The prompt as token ids with the exact boundary for scoring.
+  result<std::vector<token_id>> prompt_ids(const server_profile& prof, const std::string& model, const prompt& p,
+                                           clock::time_point deadline, usage& used) {
+    if (p.is_tokens()) return p.token_ids();
+    if (p.is_text()) {
+      ++used.requests;
+      return tokenize_with(prof, model, p.raw_text(), true, deadline);
+    }
+    nlohmann::json msgs = nlohmann::json::array();
+    for (const auto& m : p.messages()) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    if (prof.preset == server_preset::vllm) {
+      // vLLM renders the chat template in /tokenize; the assistant header ends the prefix.
+      nlohmann::json body = {{"messages", msgs}, {"add_generation_prompt", true}, {"add_special_tokens", false}};
+      if (!model.empty()) body["model"] = model;
+      auto j = post_json("/tokenize", body, deadline, true);
+      if (!j) return unexpected(std::move(j).error());
+      ++used.requests;
+      auto ids = detail::parse_tokenize(*j);
+      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, j->dump()));
+      return ids;
+    }
+    if (prof.preset == server_preset::llamacpp) {
+      auto j = post_json("/apply-template", {{"messages", msgs}}, deadline, true);
+      if (!j) return unexpected(std::move(j).error());
+      ++used.requests;
+      const std::string rendered = detail::str_field(*j, "prompt");
+      if (rendered.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", j->dump()));
+      ++used.requests;
+      return tokenize_with(prof, model, rendered, false, deadline);
+    }
+    return fail(errc::unsupported, fmt::format("scoring a chat prompt is not supported on the '{}' server; pass the prompt "
+                                               "as raw text (with the chat template applied) or as token ids", to_string(prof.preset)));
+  }
+
+  result<nlohmann::json> post_json(const std::string& path, const nlohmann::json& body, clock::time_point deadline,
+                                   bool root = false) {
+    auto reply = http("POST", path, root, body.dump(), deadline, nullptr);
+    if (!reply) return unexpected(std::move(reply).error());
+    return to_json(*reply, "POST " + path);
+  }
+  result<nlohmann::json> get_json(const std::string& path, clock::time_point deadline, bool root, int max_retries) {
+    auto reply = http("GET", path, root, std::string{}, deadline, nullptr, max_retries);
+    if (!reply) return unexpected(std::move(reply).error());
+    return to_json(*reply, "GET " + path);
+  }
+  [[nodiscard]] static result<nlohmann::json> to_json(const http_reply& reply, const std::string& what) {
+    auto j = nlohmann::json::parse(reply.body, nullptr, false);
+    if (j.is_discarded()) return unexpected(detail::bad_body(what, "the answer is not valid JSON (truncated?)", reply.body, reply.status));
+    if (auto err = detail::error_in_payload(j)) return unexpected(std::move(*err));
+    return j;
+  }
+
+  // -- transport ------------------------------------------------------------------------------------
+
+  struct attempt {
+    std::optional<http_reply> reply;  // a complete HTTP answer (any status)
+    std::optional<error> failure;     // no complete answer
+    bool stale_candidate = false;     // failed on a reused socket before any response byte
+    bool delivered = false;           // streamed bytes reached the caller's parser
+    std::string retry_after, retry_after_ms, should_retry, request_id;
+  };
+
+  attempt send_once(const char* method, const std::string& rel_path, bool root, const std::string& body,
+                    clock::time_point deadline, stream_sink* sink) {
+    attempt out;
+    auto lease = s_->pool->acquire();
+    if (!lease.operator->()) {
+      out.failure = error(errc::internal, "could not create an HTTP client");
+      return out;
+    }
+    const detail::base_url& url = s_->urls[lease.endpoint()];
+    httplib::Client& cli = *lease;
+    const std::string path = (root ? url.root_prefix() : url.prefix) + rel_path;
+    const std::string what = fmt::format("{} {}", method, path);
+
+    const auto now = clock::now();
+    using ms = std::chrono::milliseconds;
+    const auto remaining = deadline == clock::time_point::max()
+                               ? s_->opts.read_timeout
+                               : std::max(ms(1), std::chrono::duration_cast<ms>(deadline - now) + ms(1));
+    cli.set_connection_timeout(std::min<ms>(s_->opts.connect_timeout, remaining));
+    const auto read_timeout = std::min<ms>(s_->opts.read_timeout, remaining);
+    cli.set_read_timeout(read_timeout);
+
+    httplib::Request req;
+    req.method = method;
+    req.path = path;
+    req.headers = s_->headers;
+    if (std::string_view(method) == "POST") {
+      req.body = body;
+      req.set_header("Content-Type", "application/json");
+    }
+    if (sink) req.set_header("Accept", "text/event-stream");
+    int status = -1;
+    bool got_bytes = false, sink_failed = false;
+    std::string collected;
+    req.response_handler = [&](const httplib::Response& r) {
+      status = r.status;
+      out.retry_after = r.get_header_value("retry-after");
+      out.retry_after_ms = r.get_header_value("retry-after-ms");
+      out.should_retry = r.get_header_value("x-should-retry");
+      out.request_id = r.get_header_value("x-request-id");
+      if (sink && status == 200 && r.get_header_value("Content-Type").find("application/json") != std::string::npos)
+        sink->json_answer = true;
+      return true;
+    };
+    req.content_receiver = [&](const char* d, std::size_t n, std::uint64_t, std::uint64_t) {
+      got_bytes = true;
+      if (sink && status == 200 && !sink->json_answer) {
+        out.delivered = true;
+        if (!sink->feed(std::string_view(d, n))) {
+          sink_failed = true;
+          return false;
+        }
+        return true;
+      }
+      collected.append(d, n);
+      return collected.size() < (std::size_t{256} << 20);
+    };
+
+    std::uint64_t ticket = 0;
+    if (deadline != clock::time_point::max()) {
+      httplib::Client* target = &cli;
+      ticket = s_->watchdog.arm(deadline, [target] { target->stop(); });
+    }
+    ++s_->attempts;
+    httplib::Response res;
+    httplib::Error err = httplib::Error::Success;
+    const auto started = clock::now();
+    const bool ok = cli.send(req, res, err);
+    const bool aborted = ticket != 0 && s_->watchdog.cancel(ticket);
+    if (aborted) ++s_->deadline_aborts;
+
+    if (ok && !aborted) {
+      out.reply = http_reply{res.status, std::move(collected)};
+      return out;
+    }
+    lease.mark_broken();
+    if (sink_failed) {  // the parser or the caller stopped the stream; the caller reports why
+      out.reply = http_reply{status, std::string{}};
+      return out;
+    }
+    if (aborted || clock::now() >= deadline) {
+      out.failure = error(errc::timeout, fmt::format("{} did not finish within the call deadline of {} ms", what,
+                                                     s_->opts.deadline.count()));
+      out.failure->retryable = false;
+      return out;
+    }
+    if (status > 0 && status != 200 && !collected.empty()) {
+      // A non-200 answer whose body broke off: still an HTTP error.
+      out.reply = http_reply{status, std::move(collected)};
+      return out;
+    }
+    if (status == 200 && got_bytes) {
+      out.failure = detail::bad_body(what, fmt::format("the answer was cut off after {} bytes", collected.size()), collected);
+      return out;
+    }
+    const std::string where = url.display();
+    switch (err) {
+      case httplib::Error::Connection:
+        out.failure = error(errc::transport, fmt::format("cannot connect to {} ({})", where, httplib::to_string(err)));
+        break;
+      case httplib::Error::ConnectionTimeout:
+        out.failure = error(errc::timeout, fmt::format("connecting to {} timed out after {} ms", where,
+                                                       std::min<ms>(s_->opts.connect_timeout, remaining).count()));
+        break;
+      case httplib::Error::Read:
+      case httplib::Error::Write:
+        if (status < 0 && clock::now() - started >= read_timeout - ms(5) && err == httplib::Error::Read) {
+          out.failure = error(errc::timeout, fmt::format("{} to {}: no answer within the read timeout of {} ms", what, where,
+                                                         read_timeout.count()));
+        } else {
+          out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({})", what, where,
+                                                           httplib::to_string(err)));
+          out.stale_candidate = status < 0 && !got_bytes && lease.previous_uses() > 0;
+        }
+        break;
+      case httplib::Error::SSLServerVerification:
+      case httplib::Error::SSLLoadingCerts:
+        out.failure = error(errc::transport, fmt::format("TLS with {} failed: {}", where, httplib::to_string(err)));
+        out.failure->retryable = false;
+        break;
+      default:
+        out.failure = error(errc::transport, fmt::format("{} to {} failed: {}", what, where, httplib::to_string(err)));
+        break;
+    }
+    return out;
+  }
+
+  /// One logical request with retries. Returns a 2xx reply, or the error (HTTP errors normalised).
+  result<http_reply> http(const char* method, const std::string& rel_path, bool root, const std::string& body,
+                          clock::time_point deadline, stream_sink* sink, std::optional<int> max_retries = std::nullopt) {
+    retry_policy policy = s_->opts.retry;
+    if (max_retries) policy.max_retries = *max_retries;
+    int retries = 0, attempts = 0;
+    bool stale_used = false;
+    for (;;) {
+      ++attempts;
+      attempt a = send_once(method, rel_path, root, body, deadline, sink);
+      std::optional<error> failure;
+      bool retryable = false;
+      std::optional<std::chrono::milliseconds> server_wait;
+      if (a.reply) {
+        const int st = a.reply->status;
+        if ((st >= 200 && st < 300) || (sink && a.delivered)) return std::move(*a.reply);
+        const std::string prefix = root ? s_->urls.front().root_prefix() : s_->urls.front().prefix;
+        failure = detail::error_from_http(st, a.reply->body, a.request_id, fmt::format("{} {}{}", method, prefix, rel_path));
+        retryable = failure->retryable;
+        server_wait = detail::parse_retry_after(a.retry_after_ms, a.retry_after, static_cast<std::int64_t>(std::time(nullptr)));
+      } else {
+        failure = std::move(a.failure);
+        retryable = failure->retryable;
+        if (a.stale_candidate && policy.retry_stale_connection && !stale_used) {
+          stale_used = true;
+          ++s_->stale_retries;
+          continue;  // a keep-alive socket the server had closed: retry at once, once
+        }
+      }
+      if (a.delivered) return unexpected(std::move(*failure));  // never retry after data reached the caller
+      auto decision = detail::decide_retry(policy, retries, retryable, a.should_retry, server_wait, s_->unit_random());
+      if (decision.retry && deadline != clock::time_point::max() && clock::now() + decision.wait >= deadline)
+        decision.retry = false;
+      if (!decision.retry) {
+        if (attempts > 1) failure->message += fmt::format(" (after {} attempts)", attempts);
+        return unexpected(std::move(*failure));
+      }
+      ++retries;
+      ++s_->retries;
+      if (decision.wait.count() > 0) std::this_thread::sleep_for(decision.wait);
+    }
+  }
+
+  std::shared_ptr<state> s_;
+};
+
+static_assert(Generator<openai_backend> && ScoringGenerator<openai_backend> && Tokenizer<openai_backend> &&
+              Embedder<openai_backend>);
+
+SELFALIGN_END_NAMESPACE
