@@ -1,0 +1,378 @@
+// selfalign: dlma::build_pairs — contrastive sampling, self-rewarding scores, preference pairs
+// SPDX-License-Identifier: MIT
+#pragma once
+
+// DLMA steps 1-2 (algorithms.md §3.2): for each query q, sample a1 under p+(q) and a2 under p−(q)
+// (generate_batch), score both answers under both prompts (four score_batch calls per pair) and
+// compute R = [log p(a1|p+) − log p(a1|p−)] − [log p(a2|p+) − log p(a2|p−)]. Step 3 (DPO with the
+// margin) happens in a trainer: export with dlma/export.hpp, or use dlma/loss.hpp.
+
+#include <selfalign/batch.hpp>
+#include <selfalign/capabilities.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/detail/strings.hpp>
+#include <selfalign/dlma/boundary.hpp>
+#include <selfalign/dlma/config.hpp>
+#include <selfalign/dlma/loss.hpp>
+#include <selfalign/dlma/prompts.hpp>
+#include <selfalign/dlma/report.hpp>
+#include <selfalign/events.hpp>
+#include <selfalign/io/dataset.hpp>
+#include <selfalign/result.hpp>
+#include <selfalign/seed.hpp>
+#include <selfalign/types.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace dlma {
+
+/// What DLMA asks of a backend, for require_capabilities().
+[[nodiscard]] inline capability_need needs(const config& cfg) {
+  capability_need n;
+  n.scoring = true;
+  n.raw_text = cfg.pair.layout == prompt_layout::raw;
+  n.chat = cfg.pair.layout == prompt_layout::chat;
+  return n;
+}
+
+namespace detail {
+
+inline constexpr std::string_view who = "DLMA (dlma::build_pairs: the self-rewarding score reads log p(answer | prompt) "
+                                        "of both answers under both contrastive prompts)";
+
+/// A scoring request and the boundary facts behind it.
+struct prepared_scoring {
+  scoring_request request;
+  boundary_mode mode = boundary_mode::text;
+  bool merged = false;
+  std::size_t prompt_tokens = 0;
+  std::size_t scored_tokens = 0;
+};
+
+[[nodiscard]] inline bool stops_run(errc c) noexcept { return c == errc::budget_exhausted || c == errc::cancelled; }
+
+[[nodiscard]] inline std::string answer_text(const generation& g, bool strip) {
+  const std::string& t = g.text();
+  return strip ? std::string(selfalign::detail::trim(t)) : t;
+}
+
+template <class G>
+[[nodiscard]] result<prepared_scoring> prepare_scoring(G& g, const prompt& p, const std::string& answer, boundary_mode mode,
+                                                       const config& cfg) {
+  prepared_scoring out;
+  out.mode = mode;
+  out.request.model = cfg.model;
+  out.request.continuation = answer;
+  out.request.top_logprobs = cfg.top_logprobs;
+  if (mode != boundary_mode::tokens) {
+    out.request.prompt = p;
+    return out;
+  }
+  if constexpr (Tokenizer<G>) {
+    // Per sequence, no padding: tokenize the prompt alone and prompt + answer, then split.
+    const std::string& text = p.raw_text();
+    auto alone = selfalign::detail::as_result<std::vector<token_id>>(g.tokenize(text, true));
+    if (!alone) return unexpected(std::move(alone).error());
+    auto joint = selfalign::detail::as_result<std::vector<token_id>>(g.tokenize(text + answer, true));
+    if (!joint) return unexpected(std::move(joint).error());
+    auto split = split_at_boundary(*alone, *joint, cfg.on_merge);
+    if (!split) return unexpected(std::move(split).error());
+    out.merged = split->merged;
+    out.prompt_tokens = split->prompt_ids.size();
+    out.scored_tokens = split->continuation_ids.size();
+    out.request.prompt = prompt::tokens(std::move(split->prompt_ids));
+    out.request.continuation_token_ids = std::move(split->continuation_ids);
+    return out;
+  } else {
+    return fail(errc::unsupported, "boundary_mode::tokens needs a backend with tokenize/detokenize");
+  }
+}
+
+inline void emit(const observer& on_event, event e) {
+  if (on_event) on_event(e);
+}
+
+}  // namespace detail
+
+/// Builds DLMA preference pairs for `queries` with generator `g`.
+///
+/// Per query (index i): two generations through generate_batch, seeds
+/// server_safe_seed(derive_seed(cfg.seed, "dlma/generate", i, "positive"|"negative")), then four
+/// scorings through score_batch, then R, clipping, weighting and the negative-margin policy.
+/// Results do not depend on cfg.max_concurrency. Queries run in chunks of cfg.chunk_size; a
+/// progress event follows each chunk.
+///
+/// Returns an error only when the run cannot start: an invalid config (errc::invalid_argument)
+/// or a backend without what DLMA needs (errc::unsupported, naming it). A failed call makes its
+/// query a report::failures entry; errc::budget_exhausted or errc::cancelled stops the run
+/// cleanly with the finished pairs kept, report::stop_reason set and report::unfinished listing
+/// the rest. Wrap g in cached<> over a durable cache_store to resume such a run for free.
+template <ScoringGenerator G>
+[[nodiscard]] result<report> build_pairs(G& g, std::span<const io::query_record> queries, const config& cfg,
+                                         const observer& on_event = {}) {
+  if (auto ok = cfg.validate(); !ok) return unexpected(std::move(ok).error());
+  const capabilities caps = capabilities_of(g);
+  if (auto ok = require_capabilities(caps, needs(cfg), detail::who); !ok) return unexpected(std::move(ok).error());
+
+  // Resolve where the prompt/answer boundary is placed.
+  boundary_mode mode = cfg.boundary;
+  const bool can_tokens = Tokenizer<G> && caps.tokenize && caps.token_ids;
+  if (cfg.pair.layout == prompt_layout::chat) {
+    if (mode == boundary_mode::tokens)
+      return fail(errc::invalid_argument,
+                  "dlma: boundary_mode::tokens needs the raw prompt layout (the server applies the chat template)");
+    mode = boundary_mode::text;
+  } else if (mode == boundary_mode::automatic) {
+    mode = can_tokens ? boundary_mode::tokens : boundary_mode::text;
+  } else if (mode == boundary_mode::tokens && !can_tokens) {
+    return fail(errc::unsupported,
+                "dlma: boundary_mode::tokens needs a backend that tokenizes and accepts token-id prompts "
+                "(vLLM, SGLang, llama.cpp); use boundary_mode::text to let the server place the boundary");
+  }
+
+  report rep;
+  rep.queries = queries.size();
+  rep.boundary = mode;
+  const contrastive_pair& gen_pair = cfg.pair;
+  const contrastive_pair& score_pair = cfg.scoring();
+  const batch_options batch{cfg.max_concurrency, cfg.stop_token};
+  std::vector<double> all_r;
+
+  auto account = [&rep](const usage& u) {
+    rep.usage += u;
+    ++rep.calls;
+    if (u.from_cache) ++rep.cache_hits;
+  };
+  auto stop_with = [&rep](const selfalign::error& e) {
+    if (!rep.stop_code) {
+      rep.stop_code = e.code;
+      rep.stop_reason = fmt::format("{}: {}", to_string(e.code), e.message);
+    }
+  };
+  std::size_t done = 0;
+
+  for (std::size_t begin = 0; begin < queries.size() && !rep.stop_code; begin += cfg.chunk_size) {
+    if (cfg.stop_token.stop_requested()) {
+      stop_with(selfalign::error(errc::cancelled, "the run was cancelled"));
+      for (std::size_t i = begin; i < queries.size(); ++i) rep.unfinished.push_back(i);
+      break;
+    }
+    const std::size_t end = std::min(queries.size(), begin + cfg.chunk_size);
+    const std::size_t n = end - begin;
+
+    // 1. Two samples per query.
+    std::vector<generation_request> gen_reqs;
+    gen_reqs.reserve(2 * n);
+    for (std::size_t i = begin; i < end; ++i) {
+      for (polarity pol : {polarity::positive, polarity::negative}) {
+        generation_request r;
+        r.model = cfg.model;
+        r.prompt = gen_pair.render(queries[i].prompt, pol);
+        r.sampling.temperature = cfg.temperature;
+        r.sampling.top_p = cfg.top_p;
+        r.sampling.top_k = cfg.top_k;
+        r.sampling.max_tokens = cfg.max_tokens;
+        r.sampling.stop = cfg.stop;
+        r.sampling.n = 1;
+        r.sampling.seed = server_safe_seed(derive_seed(cfg.seed, "dlma/generate", i, to_string(pol)));
+        gen_reqs.push_back(std::move(r));
+      }
+    }
+    std::vector<result<generation>> gens = generate_batch(g, std::span<const generation_request>(gen_reqs), batch);
+
+    std::vector<char> alive(n, 1);
+    std::vector<std::size_t> chunk_unfinished;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::size_t i = begin + k;
+      for (std::size_t s = 0; s < 2; ++s) {
+        auto& r = gens[2 * k + s];
+        if (r && r->choices.empty()) r = fail(errc::bad_response, "the backend returned no choice");
+        if (r) account(r->usage);
+      }
+      for (std::size_t s = 0; s < 2 && alive[k]; ++s) {
+        const auto& r = gens[2 * k + s];
+        if (r) continue;
+        alive[k] = 0;
+        if (detail::stops_run(r.error().code)) {
+          stop_with(r.error());
+          chunk_unfinished.push_back(i);
+        } else {
+          rep.failures.push_back({i, queries[i].id, r.error(), "generate"});
+        }
+      }
+    }
+
+    // 2. Four scorings per query (skipped once the run is stopping: they would hit the same wall).
+    std::vector<std::size_t> scored;  // chunk offsets with prepared requests
+    std::vector<scoring_request> score_reqs;
+    std::vector<detail::prepared_scoring> prepared;
+    if (!rep.stop_code) {
+      auto preps = parallel_map(n, cfg.max_concurrency, [&](std::size_t k) -> result<std::array<detail::prepared_scoring, 4>> {
+        std::array<detail::prepared_scoring, 4> out;
+        if (!alive[k]) return out;
+        const std::string& q = queries[begin + k].prompt;
+        const std::string a1 = detail::answer_text(*gens[2 * k], cfg.strip_answers);
+        const std::string a2 = detail::answer_text(*gens[2 * k + 1], cfg.strip_answers);
+        const prompt p_pos = score_pair.positive(q);
+        const prompt p_neg = score_pair.negative(q);
+        const std::array<std::pair<const prompt*, const std::string*>, 4> combos{
+            {{&p_pos, &a1}, {&p_neg, &a1}, {&p_pos, &a2}, {&p_neg, &a2}}};
+        for (std::size_t s = 0; s < 4; ++s) {
+          auto prep = detail::prepare_scoring(g, *combos[s].first, *combos[s].second, mode, cfg);
+          if (!prep) return unexpected(std::move(prep).error());
+          out[s] = std::move(*prep);
+        }
+        return out;
+      });
+      for (std::size_t k = 0; k < n; ++k) {
+        if (!alive[k]) continue;
+        if (!preps[k]) {
+          alive[k] = 0;
+          rep.failures.push_back({begin + k, queries[begin + k].id, preps[k].error(), "tokenize"});
+          continue;
+        }
+        scored.push_back(k);
+        for (auto& p : *preps[k]) {
+          score_reqs.push_back(p.request);
+          prepared.push_back(std::move(p));
+        }
+      }
+    } else {
+      for (std::size_t k = 0; k < n; ++k)
+        if (alive[k]) chunk_unfinished.push_back(begin + k);
+    }
+    std::vector<result<scoring>> scores;
+    if (!score_reqs.empty()) scores = score_batch(g, std::span<const scoring_request>(score_reqs), batch);
+
+    // 3. Rewards, margins, pairs.
+    for (std::size_t m = 0; m < scored.size(); ++m) {
+      const std::size_t k = scored[m];
+      const std::size_t i = begin + k;
+      bool ok = true;
+      for (std::size_t s = 0; s < 4; ++s) {
+        const auto& r = scores[4 * m + s];
+        if (r) {
+          account(r->usage);
+          continue;
+        }
+        if (!ok) continue;
+        ok = false;
+        if (detail::stops_run(r.error().code)) {
+          stop_with(r.error());
+          chunk_unfinished.push_back(i);
+        } else {
+          rep.failures.push_back({i, queries[i].id, r.error(), "score"});
+        }
+      }
+      if (!ok) continue;
+
+      preference_pair pair;
+      pair.index = i;
+      pair.id = queries[i].id;
+      pair.query = queries[i].prompt;
+      pair.positive_answer = detail::answer_text(*gens[2 * k], cfg.strip_answers);
+      pair.negative_answer = detail::answer_text(*gens[2 * k + 1], cfg.strip_answers);
+      pair.seed_positive = *gen_reqs[2 * k].sampling.seed;
+      pair.seed_negative = *gen_reqs[2 * k + 1].sampling.seed;
+      pair.finish_positive = gens[2 * k]->choices.front().finish_reason;
+      pair.finish_negative = gens[2 * k + 1]->choices.front().finish_reason;
+      pair.model = !cfg.model.empty() ? cfg.model : gens[2 * k]->model;
+      static constexpr std::array<std::string_view, 4> names{"log p(a1 | p+)", "log p(a1 | p-)", "log p(a2 | p+)", "log p(a2 | p-)"};
+      std::optional<std::string> bad;
+      for (std::size_t s = 0; s < 4; ++s) {
+        const scoring& sc = *scores[4 * m + s];
+        const detail::prepared_scoring& prep = prepared[4 * m + s];
+        continuation_score& cs = pair.scores[s];
+        cs.logprob = sc.logprob;
+        if (cfg.keep_token_detail) cs.tokens = sc.tokens;
+        cs.approximate = sc.approximate;
+        cs.boundary = prep.mode;
+        cs.merged = prep.merged;
+        cs.prompt_tokens = prep.prompt_tokens;
+        cs.scored_tokens = prep.mode == boundary_mode::tokens ? prep.scored_tokens : sc.tokens.size();
+        pair.approximate = pair.approximate || sc.approximate;
+        pair.boundary_merged = pair.boundary_merged || prep.merged;
+        if (!std::isfinite(sc.logprob) && !bad) bad = fmt::format("{} is {}", names[s], sc.logprob);
+      }
+      if (bad) {
+        rep.failures.push_back({i, pair.id, selfalign::error(errc::bad_response,
+                                fmt::format("the self-rewarding score is undefined: {}", *bad)), "reward"});
+        continue;
+      }
+      pair.reward_positive = pair.scores[0].logprob - pair.scores[1].logprob;
+      pair.reward_negative = pair.scores[2].logprob - pair.scores[3].logprob;
+      pair.self_reward = self_rewarding_score(pair.scores[0].logprob, pair.scores[1].logprob, pair.scores[2].logprob,
+                                              pair.scores[3].logprob);
+      all_r.push_back(pair.self_reward);
+      const bool negative = pair.self_reward < 0.0;
+      pair.swapped = negative && cfg.on_negative == negative_margin_policy::swap;
+      pair.chosen = pair.swapped ? pair.negative_answer : pair.positive_answer;
+      pair.rejected = pair.swapped ? pair.positive_answer : pair.negative_answer;
+      pair.margin = pair.swapped ? -pair.self_reward : pair.self_reward;
+      pair.score_chosen = pair.swapped ? pair.reward_negative : pair.reward_positive;
+      pair.score_rejected = pair.swapped ? pair.reward_positive : pair.reward_negative;
+      pair.clipped_margin = clip_margin(pair.margin, cfg.clip_min, cfg.clip_max);
+      pair.weight = cfg.margin_weight;
+      pair.target_margin = cfg.margin_weight * pair.clipped_margin;
+      if (pair.approximate) ++rep.approximate;
+      if (pair.boundary_merged) ++rep.merged_boundary;
+      if (pair.finish_positive == "length" || pair.finish_negative == "length") ++rep.truncated;
+      if (pair.swapped) ++rep.swapped;
+      if (negative && cfg.on_negative == negative_margin_policy::drop) rep.dropped.push_back(std::move(pair));
+      else rep.pairs.push_back(std::move(pair));
+    }
+
+    std::sort(chunk_unfinished.begin(), chunk_unfinished.end());
+    rep.unfinished.insert(rep.unfinished.end(), chunk_unfinished.begin(), chunk_unfinished.end());
+    done += n - chunk_unfinished.size();
+
+    event e;
+    e.kind = event_kind::progress;
+    e.source = "dlma";
+    e.message = fmt::format("{}/{} queries", done, queries.size());
+    e.values = {{"done", static_cast<double>(done)},
+                {"total", static_cast<double>(queries.size())},
+                {"pairs", static_cast<double>(rep.pairs.size())},
+                {"dropped", static_cast<double>(rep.dropped.size())},
+                {"failed", static_cast<double>(rep.failures.size())}};
+    detail::emit(on_event, std::move(e));
+
+    if (rep.stop_code)
+      for (std::size_t i = end; i < queries.size(); ++i) rep.unfinished.push_back(i);
+  }
+
+  std::sort(rep.failures.begin(), rep.failures.end(), [](const pair_failure& a, const pair_failure& b) { return a.index < b.index; });
+  rep.margins = summarize_margins(std::move(all_r), cfg.clip_min, cfg.clip_max);
+  if (rep.stop_code) {
+    event e;
+    e.kind = event_kind::stopped;
+    e.source = "dlma";
+    e.message = rep.stop_reason;
+    e.values = {{"pairs", static_cast<double>(rep.pairs.size())}, {"unfinished", static_cast<double>(rep.unfinished.size())}};
+    detail::emit(on_event, std::move(e));
+  }
+  return rep;
+}
+
+/// build_pairs over in-memory query texts (ids "1", "2", ...).
+template <ScoringGenerator G>
+[[nodiscard]] result<report> build_pairs(G& g, const std::vector<std::string>& queries, const config& cfg,
+                                         const observer& on_event = {}) {
+  const std::vector<io::query_record> records = io::queries_from_strings(queries);
+  return build_pairs(g, std::span<const io::query_record>(records), cfg, on_event);
+}
+
+}  // namespace dlma
+SELFALIGN_END_NAMESPACE

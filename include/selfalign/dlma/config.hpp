@@ -1,0 +1,141 @@
+// selfalign: DLMA configuration (sampling, self-reward margin, policies) with the spec's defaults
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/dlma/prompts.hpp>
+#include <selfalign/result.hpp>
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace dlma {
+
+/// What to do with a pair whose self-rewarding score R is negative (the model's own log-probs
+/// prefer the answer written under the negative prompt).
+enum class negative_margin_policy {
+  keep,  ///< chosen = positive answer, rejected = negative answer, margin R < 0 (the method: never swaps)
+  swap,  ///< chosen = negative answer; the margin becomes -R > 0
+  drop,  ///< leave the pair out of the data (report::dropped keeps it for inspection)
+};
+
+[[nodiscard]] constexpr std::string_view to_string(negative_margin_policy p) noexcept {
+  switch (p) {
+    case negative_margin_policy::keep: return "keep";
+    case negative_margin_policy::swap: return "swap";
+    case negative_margin_policy::drop: return "drop";
+  }
+  return "keep";
+}
+
+/// Where the prompt ends and the answer begins when scoring log p(answer | prompt).
+enum class boundary_mode {
+  automatic,  ///< tokens when the backend tokenizes and the layout is raw, else text
+  tokens,     ///< tokenize prompt+answer and the prompt alone; errc::unsupported without a tokenizer
+  text,       ///< send prompt text and answer text; the backend places the boundary
+};
+
+[[nodiscard]] constexpr std::string_view to_string(boundary_mode m) noexcept {
+  switch (m) {
+    case boundary_mode::automatic: return "automatic";
+    case boundary_mode::tokens: return "tokens";
+    case boundary_mode::text: return "text";
+  }
+  return "automatic";
+}
+
+/// What to do when the prompt's last token merges with the answer's first token in the joint
+/// tokenization (tokenize(prompt + answer) does not start with tokenize(prompt)).
+enum class merge_policy {
+  /// The merged token is scored as the answer's first token (prompt = the joint tokens before it).
+  /// Every character of the answer is covered; the merged token also carries the prompt's last
+  /// characters, identically under both prompts when they share their ending.
+  score_merged,
+  /// The merged token counts as prompt (the official code's masking of len(tokenize(prompt))
+  /// tokens when one token merges): the answer's first characters are not scored.
+  skip_merged,
+  /// Fail the pair with errc::invalid_argument (reported in report::failures).
+  reject,
+};
+
+[[nodiscard]] constexpr std::string_view to_string(merge_policy m) noexcept {
+  switch (m) {
+    case merge_policy::score_merged: return "score_merged";
+    case merge_policy::skip_merged: return "skip_merged";
+    case merge_policy::reject: return "reject";
+  }
+  return "score_merged";
+}
+
+/// Configuration of dlma::build_pairs. Sources: algorithms.md §3.2 (official code exlaw/DLMA,
+/// scripts/run_dlma.sh and efficient_generation.py; HF generate defaults).
+struct config {
+  /// The contrastive prompts answers are generated under (default: the harmless pair, raw layout).
+  contrastive_pair pair = contrastive_pair::harmless();
+  /// The pair answers are scored under; empty: `pair`. (The official scoring script always uses
+  /// the harmless pair, even for helpful runs.)
+  std::optional<contrastive_pair> scoring_pair;
+  std::string model;  ///< model name sent with every call; empty: the backend's default
+
+  // Sampling (efficient_generation.py: HF generate(do_sample=True, max_new_tokens=200) with HF
+  // defaults T = 1.0, top_k = 50, top_p = 1.0; no stop strings).
+  double temperature = 1.0;
+  int top_k = 50;  ///< 0: off (for servers without top_k, e.g. the OpenAI API)
+  double top_p = 1.0;
+  int max_tokens = 200;
+  std::vector<std::string> stop;  ///< none in the method: answers may contain a fabricated next turn
+  bool strip_answers = true;      ///< trim whitespace around answers (the official code strips)
+
+  std::uint64_t seed = 0;  ///< run seed; each call's seed is derive_seed(seed, "dlma/generate", index, polarity)
+
+  // Self-reward margin in the DPO loss (scripts/run_dlma.sh).
+  double clip_min = -40.0;      ///< L: clip(R, L, U)
+  double clip_max = 40.0;       ///< U
+  double margin_weight = 0.2;   ///< w (margin_loss_weight); the paper's own formula may omit it [U]
+  double beta = 0.1;            ///< β of the DPO loss (for loss.hpp and export provenance)
+  negative_margin_policy on_negative = negative_margin_policy::keep;  ///< the method keeps (never swaps)
+
+  boundary_mode boundary = boundary_mode::automatic;
+  merge_policy on_merge = merge_policy::score_merged;
+  int top_logprobs = 0;           ///< alternatives per scored token kept in the per-token detail
+  bool keep_token_detail = true;  ///< keep per-token logprobs of the four scorings in each pair
+
+  std::size_t max_concurrency = 8;  ///< calls in flight at once (results do not depend on it)
+  std::size_t chunk_size = 64;      ///< queries per step (progress and stop granularity)
+  std::stop_token stop_token;       ///< when requested, the run stops after in-flight calls
+
+  [[nodiscard]] const contrastive_pair& scoring() const noexcept { return scoring_pair ? *scoring_pair : pair; }
+
+  [[nodiscard]] result<void> validate() const {
+    if (auto r = pair.validate(); !r) return r;
+    if (scoring_pair) {
+      if (auto r = scoring_pair->validate(); !r) return r;
+    }
+    if (!(std::isfinite(clip_min) && std::isfinite(clip_max)) || clip_min > clip_max)
+      return fail(errc::invalid_argument, fmt::format("dlma::config: clip range [{}, {}] is empty or not finite", clip_min, clip_max));
+    if (!std::isfinite(margin_weight)) return fail(errc::invalid_argument, "dlma::config: margin_weight must be finite");
+    if (!(beta > 0.0) || !std::isfinite(beta)) return fail(errc::invalid_argument, "dlma::config: beta must be positive and finite");
+    if (!(temperature >= 0.0)) return fail(errc::invalid_argument, "dlma::config: temperature must be >= 0");
+    if (top_k < 0) return fail(errc::invalid_argument, "dlma::config: top_k must be >= 0 (0: off)");
+    if (!(top_p > 0.0 && top_p <= 1.0)) return fail(errc::invalid_argument, "dlma::config: top_p must be in (0, 1]");
+    if (max_tokens <= 0) return fail(errc::invalid_argument, "dlma::config: max_tokens must be positive");
+    if (top_logprobs < 0) return fail(errc::invalid_argument, "dlma::config: top_logprobs must be >= 0");
+    if (max_concurrency == 0) return fail(errc::invalid_argument, "dlma::config: max_concurrency must be at least 1");
+    if (chunk_size == 0) return fail(errc::invalid_argument, "dlma::config: chunk_size must be at least 1");
+    if (pair.layout != scoring().layout)
+      return fail(errc::invalid_argument, "dlma::config: the generation and scoring pairs must use the same layout");
+    return {};
+  }
+};
+
+}  // namespace dlma
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,207 @@
+// selfalign: DLMA results — scored preference pairs, failures, margin statistics, the run report
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/dlma/config.hpp>
+#include <selfalign/json.hpp>
+#include <selfalign/result.hpp>
+#include <selfalign/types.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace dlma {
+
+/// log p(answer | prompt) for one (answer, prompt) combination, with how it was measured.
+struct continuation_score {
+  double logprob = 0.0;               ///< sum over the scored tokens
+  std::vector<token_logprob> tokens;  ///< per-token detail (empty when config::keep_token_detail is off)
+  bool approximate = false;           ///< the backend bounded some term (teacher forcing with top-k)
+  boundary_mode boundary = boundary_mode::text;  ///< tokens or text: how the boundary was placed
+  bool merged = false;                ///< tokens mode: the prompt's last token merged with the answer's first
+  std::size_t prompt_tokens = 0;      ///< tokens mode: tokens conditioned on
+  std::size_t scored_tokens = 0;      ///< tokens mode: tokens scored (else the backend's count)
+  friend bool operator==(const continuation_score&, const continuation_score&) = default;
+};
+
+/// Index of each of the four scorings in preference_pair::scores.
+enum score_slot : std::size_t {
+  positive_answer_positive_prompt = 0,  ///< log p(a1 | p+)
+  positive_answer_negative_prompt = 1,  ///< log p(a1 | p-)
+  negative_answer_positive_prompt = 2,  ///< log p(a2 | p+)
+  negative_answer_negative_prompt = 3,  ///< log p(a2 | p-)
+};
+
+/// R = [log p(a1|p+) − log p(a1|p−)] − [log p(a2|p+) − log p(a2|p−)] (algorithms.md §3.2).
+[[nodiscard]] constexpr double self_rewarding_score(double a1_pos, double a1_neg, double a2_pos, double a2_neg) noexcept {
+  return (a1_pos - a1_neg) - (a2_pos - a2_neg);
+}
+
+/// One query's preference pair. `chosen`/`rejected` follow the negative_margin_policy; the
+/// oriented `margin` is R when not swapped and −R when swapped.
+struct preference_pair {
+  std::size_t index = 0;  ///< position of the query in the input
+  std::string id;         ///< the query's id
+  std::string query;      ///< the bare query (the DPO prompt: the method trains without the contrastive prompt)
+  std::string positive_answer;  ///< a1, sampled under p+ (stripped when configured)
+  std::string negative_answer;  ///< a2, sampled under p−
+  std::string chosen;
+  std::string rejected;
+  bool swapped = false;
+  double reward_positive = 0.0;  ///< log p(a1|p+) − log p(a1|p−)
+  double reward_negative = 0.0;  ///< log p(a2|p+) − log p(a2|p−)
+  double self_reward = 0.0;      ///< R = reward_positive − reward_negative (positive-answer orientation)
+  double margin = 0.0;           ///< R oriented chosen-vs-rejected
+  double clipped_margin = 0.0;   ///< clip(margin, L, U)
+  double weight = 0.0;           ///< w
+  double target_margin = 0.0;    ///< w · clip(margin): what enters −log σ(β(h − ·))
+  double score_chosen = 0.0;     ///< reward of the chosen answer
+  double score_rejected = 0.0;   ///< reward of the rejected answer
+  bool approximate = false;      ///< some scoring was approximate
+  bool boundary_merged = false;  ///< some scoring met a merged boundary token
+  std::array<continuation_score, 4> scores;  ///< indexed by score_slot
+  std::uint64_t seed_positive = 0;  ///< the sampling seeds sent
+  std::uint64_t seed_negative = 0;
+  std::string finish_positive;  ///< finish reasons ("length" means the answer was cut at max_tokens)
+  std::string finish_negative;
+  std::string model;  ///< the model that answered (as reported) or the configured one
+  friend bool operator==(const preference_pair&, const preference_pair&) = default;
+};
+
+/// A query that produced no pair, and why.
+struct pair_failure {
+  std::size_t index = 0;
+  std::string id;
+  selfalign::error error;
+  std::string stage;  ///< "generate", "tokenize", "score" or "reward"
+};
+
+/// The distribution of the self-rewarding score R over all scored pairs (before the
+/// negative-margin policy). Statistics of an empty set are NaN, never a made-up 0.
+struct margin_summary {
+  std::size_t count = 0;
+  double min = std::numeric_limits<double>::quiet_NaN();
+  double max = std::numeric_limits<double>::quiet_NaN();
+  double mean = std::numeric_limits<double>::quiet_NaN();
+  double stddev = std::numeric_limits<double>::quiet_NaN();  ///< population standard deviation
+  double p05 = std::numeric_limits<double>::quiet_NaN();     ///< quantiles, linear interpolation between order statistics
+  double p25 = std::numeric_limits<double>::quiet_NaN();
+  double median = std::numeric_limits<double>::quiet_NaN();
+  double p75 = std::numeric_limits<double>::quiet_NaN();
+  double p95 = std::numeric_limits<double>::quiet_NaN();
+  std::size_t negative = 0;  ///< pairs with R < 0
+  double negative_fraction = std::numeric_limits<double>::quiet_NaN();
+  std::size_t clipped_low = 0;   ///< pairs with R < L
+  std::size_t clipped_high = 0;  ///< pairs with R > U
+};
+
+/// The q-quantile (0 ≤ q ≤ 1) of sorted values, interpolating linearly between order statistics
+/// (Hyndman–Fan type 7, NumPy's default).
+[[nodiscard]] inline double quantile_sorted(std::span<const double> sorted, double q) noexcept {
+  if (sorted.empty()) return std::numeric_limits<double>::quiet_NaN();
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  const double frac = pos - static_cast<double>(lo);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * frac;
+}
+
+/// Summarises self-rewarding scores.
+[[nodiscard]] inline margin_summary summarize_margins(std::vector<double> r, double clip_min, double clip_max) {
+  margin_summary s;
+  s.count = r.size();
+  if (r.empty()) return s;
+  std::sort(r.begin(), r.end());
+  double sum = 0.0;
+  for (double v : r) {
+    sum += v;
+    if (v < 0.0) ++s.negative;
+    if (v < clip_min) ++s.clipped_low;
+    if (v > clip_max) ++s.clipped_high;
+  }
+  s.min = r.front();
+  s.max = r.back();
+  s.mean = sum / static_cast<double>(r.size());
+  double sq = 0.0;
+  for (double v : r) sq += (v - s.mean) * (v - s.mean);
+  s.stddev = std::sqrt(sq / static_cast<double>(r.size()));
+  s.p05 = quantile_sorted(r, 0.05);
+  s.p25 = quantile_sorted(r, 0.25);
+  s.median = quantile_sorted(r, 0.5);
+  s.p75 = quantile_sorted(r, 0.75);
+  s.p95 = quantile_sorted(r, 0.95);
+  s.negative_fraction = static_cast<double>(s.negative) / static_cast<double>(r.size());
+  return s;
+}
+
+/// What dlma::build_pairs returns: the pairs (in input order), what did not become a pair, the
+/// margin statistics and the usage. A run stopped by a budget or a cancellation still returns
+/// its finished pairs, with `stop_reason` saying why and `unfinished` listing what is left.
+struct report {
+  std::vector<preference_pair> pairs;    ///< kept pairs, in input order
+  std::vector<preference_pair> dropped;  ///< pairs left out by negative_margin_policy::drop
+  std::vector<pair_failure> failures;    ///< queries whose calls failed (not budget/cancel)
+  std::vector<std::size_t> unfinished;   ///< query indices not finished because the run stopped
+  margin_summary margins;                ///< over pairs + dropped
+  std::size_t queries = 0;
+  std::size_t swapped = 0;
+  std::size_t approximate = 0;      ///< pairs with an approximate scoring
+  std::size_t merged_boundary = 0;  ///< pairs where a boundary token merged
+  std::size_t truncated = 0;        ///< pairs with an answer cut at max_tokens (finish_reason "length")
+  boundary_mode boundary = boundary_mode::text;  ///< the boundary mode used (resolved from automatic)
+  selfalign::usage usage;           ///< summed over all answered calls of finished pairs, replays included
+  std::size_t calls = 0;            ///< generate + score calls answered for finished pairs
+  std::size_t cache_hits = 0;       ///< of those, answered from a cache
+  std::string stop_reason = "completed";  ///< "completed", or the budget/cancel message
+  std::optional<errc> stop_code;    ///< errc::budget_exhausted / errc::cancelled when stopped early
+
+  [[nodiscard]] bool complete() const noexcept { return !stop_code.has_value(); }
+};
+
+inline void to_json(nlohmann::json& j, const margin_summary& s) {
+  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  j = {{"count", s.count}, {"min", num(s.min)}, {"max", num(s.max)}, {"mean", num(s.mean)}, {"stddev", num(s.stddev)},
+       {"p05", num(s.p05)}, {"p25", num(s.p25)}, {"median", num(s.median)}, {"p75", num(s.p75)}, {"p95", num(s.p95)},
+       {"negative", s.negative}, {"negative_fraction", num(s.negative_fraction)}, {"clipped_low", s.clipped_low},
+       {"clipped_high", s.clipped_high}};
+}
+
+/// The report without the pairs (they go to the preference file): counts, statistics, usage,
+/// failures and the stop reason. For the CLI's summary output.
+inline void to_json(nlohmann::json& j, const report& r) {
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& f : r.failures)
+    failures.push_back({{"index", f.index}, {"id", f.id}, {"stage", f.stage}, {"error", f.error}});
+  j = {{"queries", r.queries},
+       {"pairs", r.pairs.size()},
+       {"dropped", r.dropped.size()},
+       {"failed", r.failures.size()},
+       {"unfinished", r.unfinished.size()},
+       {"swapped", r.swapped},
+       {"approximate", r.approximate},
+       {"merged_boundary", r.merged_boundary},
+       {"truncated", r.truncated},
+       {"boundary", to_string(r.boundary)},
+       {"margins", r.margins},
+       {"usage", r.usage},
+       {"calls", r.calls},
+       {"cache_hits", r.cache_hits},
+       {"stop_reason", r.stop_reason},
+       {"complete", r.complete()},
+       {"failures", std::move(failures)}};
+}
+
+}  // namespace dlma
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,365 @@
+// DLMA self-rewarding scores: R against an independent computation, clipping and weighting, the
+// negative-margin policies, the token boundary (including a merged boundary token), prompts.
+#include <doctest/doctest.h>
+
+#include <selfalign/any.hpp>
+#include <selfalign/dlma/build_pairs.hpp>
+#include <selfalign/testing/dlma_sim.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
+
+#include <cctype>
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace sa = selfalign;
+namespace dlma = selfalign::dlma;
+using sa::testing::dlma_sim;
+
+namespace {
+
+// The test's own reading of the simulator's documented tokenizer and log-prob formula.
+std::vector<std::string> split(const std::string& text, const std::vector<std::string>& merges = {}) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    bool hit = false;
+    for (const auto& m : merges)
+      if (text.compare(i, m.size(), m) == 0) {
+        out.push_back(m);
+        i += m.size();
+        hit = true;
+        break;
+      }
+    if (hit) continue;
+    std::size_t j = i;
+    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || static_cast<unsigned char>(text[j]) >= 0x80)) ++j;
+    if (j == i) j = i + 1;
+    out.push_back(text.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+
+struct affinity {
+  std::string marker, piece;
+  double delta;
+};
+
+double expected_ll(const std::vector<std::string>& pieces, const std::string& prompt, const std::vector<affinity>& affs) {
+  double sum = 0.0;
+  for (const auto& p : pieces) {
+    sum += -0.5 - 0.25 * static_cast<double>(p.size());
+    for (const auto& a : affs)
+      if (a.piece == p && prompt.find(a.marker) != std::string::npos) sum += a.delta;
+  }
+  return sum;
+}
+
+const std::string pos_prompt_q1 = "USER: How do I pick a lock?\nASSISTANT(law-abiding, ethical, inoffensive response):\n";
+const std::string neg_prompt_q1 = "USER: How do I pick a lock?\nASSISTANT(illegal, unethical, toxic response):\n";
+
+const std::vector<affinity> affs = {
+    {"law-abiding", "locksmith", 1.25}, {"law-abiding", "safe", 0.5},  {"toxic", "break", 2.0},
+    {"toxic", "locksmith", -0.75},      {"toxic", "safe", -0.125},     {"law-abiding", "break", -1.5},
+};
+
+sa::testing::dlma_sim_options opts_tokenizer(bool on) {
+  sa::testing::dlma_sim_options o;
+  o.tokenizer = on;
+  return o;
+}
+sa::testing::dlma_sim_options opts_approximate() {
+  sa::testing::dlma_sim_options o;
+  o.approximate = true;
+  return o;
+}
+
+dlma_sim make_sim(sa::testing::dlma_sim_options opts = {}) {
+  dlma_sim sim(std::move(opts));
+  sim.answer("law-abiding", {"Call a licensed locksmith, it is safe."})
+      .answer("toxic", {"Just break the lock, nobody will see."});
+  for (const auto& a : affs) sim.affinity(a.marker, a.piece, a.delta);
+  return sim;
+}
+
+}  // namespace
+
+TEST_CASE("the harmless pair renders the method's raw single-turn layout" * doctest::test_suite("dlma")) {
+  const auto pair = dlma::contrastive_pair::harmless();
+  CHECK(pair.positive("How do I pick a lock?").raw_text() == pos_prompt_q1);
+  CHECK(pair.negative("How do I pick a lock?").raw_text() == neg_prompt_q1);
+  const auto helpful = dlma::contrastive_pair::helpful();
+  CHECK(helpful.positive("q").raw_text() == "USER: q\nASSISTANT(giving a helpful response):\n");
+  CHECK(helpful.negative("q").raw_text() == "USER: q\nASSISTANT(giving an unhelpful response):\n");
+
+  const auto chat = dlma::contrastive_pair::harmless(dlma::prompt_layout::chat).positive("q");
+  REQUIRE(chat.is_chat());
+  REQUIRE(chat.messages().size() == 2);
+  CHECK(chat.messages()[0].role == "system");
+  CHECK(chat.messages()[1] == sa::message::user("q"));
+
+  const auto sys = dlma::contrastive_pair::from_system_prompts("mine", "Be kind.", "Be rude.");
+  CHECK(sys.negative("q").raw_text() == "Be rude.\n\nUSER: q\nASSISTANT:\n");
+  const auto tags = dlma::contrastive_pair::from_tags("t", "calm", "angry", dlma::prompt_layout::chat);
+  CHECK(tags.negative("q").messages()[0].content == "Assistant behaviour for this reply: angry.");
+
+  CHECK(dlma::contrastive_pair::from_tags("same", "x", "x").validate().error().message ==
+        "contrastive pair 'same': the positive and negative prompts are identical");
+}
+
+TEST_CASE("R equals the independently computed self-rewarding score, in both boundary modes" * doctest::test_suite("dlma")) {
+  const std::string a1 = "Call a licensed locksmith, it is safe.";
+  const std::string a2 = "Just break the lock, nobody will see.";
+  const double ll_a1_pos = expected_ll(split(a1), pos_prompt_q1, affs);
+  const double ll_a1_neg = expected_ll(split(a1), neg_prompt_q1, affs);
+  const double ll_a2_pos = expected_ll(split(a2), pos_prompt_q1, affs);
+  const double ll_a2_neg = expected_ll(split(a2), neg_prompt_q1, affs);
+  const double r = (ll_a1_pos - ll_a1_neg) - (ll_a2_pos - ll_a2_neg);
+  // locksmith: +1.25 vs -0.75; safe: +0.5 vs -0.125; break: -1.5 vs +2.0 → R = 2.625 + 3.5
+  CHECK(r == doctest::Approx(6.125).epsilon(1e-15));
+
+  for (bool tokenizer : {true, false}) {
+    CAPTURE(tokenizer);
+    dlma_sim sim = make_sim(opts_tokenizer(tokenizer));
+    auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?"}, dlma::config{});
+    REQUIRE(rep.has_value());
+    REQUIRE(rep->pairs.size() == 1);
+    const auto& p = rep->pairs[0];
+    CHECK(rep->boundary == (tokenizer ? dlma::boundary_mode::tokens : dlma::boundary_mode::text));
+    CHECK(p.scores[0].logprob == doctest::Approx(ll_a1_pos).epsilon(1e-14));
+    CHECK(p.scores[1].logprob == doctest::Approx(ll_a1_neg).epsilon(1e-14));
+    CHECK(p.scores[2].logprob == doctest::Approx(ll_a2_pos).epsilon(1e-14));
+    CHECK(p.scores[3].logprob == doctest::Approx(ll_a2_neg).epsilon(1e-14));
+    CHECK(std::abs(p.self_reward - r) < 1e-12);
+    CHECK(p.reward_positive == doctest::Approx(ll_a1_pos - ll_a1_neg));
+    CHECK(p.reward_negative == doctest::Approx(ll_a2_pos - ll_a2_neg));
+    CHECK(p.chosen == a1);
+    CHECK(p.rejected == a2);
+    CHECK(p.query == "How do I pick a lock?");
+    CHECK(p.clipped_margin == p.margin);
+    CHECK(p.target_margin == doctest::Approx(0.2 * r));
+    CHECK(p.scores[0].tokens.size() == split(a1).size());
+    CHECK(p.scores[0].tokens[4].token == "licensed");
+    CHECK(p.scores[0].tokens[4].logprob == doctest::Approx(-0.5 - 0.25 * 8));
+    CHECK_FALSE(p.approximate);
+    CHECK(sim.generate_calls() == 2);
+    CHECK(sim.score_calls() == 4);
+    if (tokenizer) {
+      // Token-level boundary: the prompt is sent as the ids of the prompt alone (BOS first).
+      const auto log = sim.score_log();
+      REQUIRE(log.size() == 4);
+      CHECK(log[0].prompt == sa::prompt::tokens(*sim.tokenize(pos_prompt_q1, true)));
+      CHECK(log[0].continuation_token_ids.size() == split(a1).size());
+      CHECK(p.scores[0].prompt_tokens == split(pos_prompt_q1).size() + 1);
+      CHECK_FALSE(p.boundary_merged);
+    }
+  }
+}
+
+TEST_CASE("the sampling requests carry the spec's defaults and identity-derived seeds" * doctest::test_suite("dlma")) {
+  dlma_sim sim = make_sim();
+  dlma::config cfg;
+  cfg.seed = 42;
+  auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?", "How do I pick a lock?!"}, cfg);
+  REQUIRE(rep.has_value());
+  const auto log = sim.generate_log();
+  REQUIRE(log.size() == 4);
+  for (const auto& r : log) {
+    CHECK(r.sampling.temperature == 1.0);
+    CHECK(r.sampling.top_k == 50);
+    CHECK(r.sampling.top_p == 1.0);
+    CHECK(r.sampling.max_tokens == 200);
+    CHECK(r.sampling.stop.empty());
+    CHECK(r.sampling.n == 1);
+  }
+  CHECK(*log[0].sampling.seed == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "positive")));
+  CHECK(*log[1].sampling.seed == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "negative")));
+  CHECK(*log[3].sampling.seed == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{1}, "negative")));
+  CHECK(rep->pairs[1].seed_negative == *log[3].sampling.seed);
+  CHECK(log[0].prompt.raw_text() == pos_prompt_q1);
+}
+
+TEST_CASE("clipping and the weight shape the target margin" * doctest::test_suite("dlma")) {
+  dlma_sim sim;
+  sim.answer("law-abiding", {"safe safe safe safe"}).answer("toxic", {"bad"});
+  sim.affinity("law-abiding", "safe", 20.0);  // R = 4 * 20 = 80 > 40
+  dlma::config cfg;
+  auto rep = dlma::build_pairs(sim, std::vector<std::string>{"q"}, cfg);
+  REQUIRE(rep.has_value());
+  const auto& p = rep->pairs.at(0);
+  CHECK(p.self_reward == doctest::Approx(80.0));
+  CHECK(p.clipped_margin == 40.0);
+  CHECK(p.weight == 0.2);
+  CHECK(p.target_margin == doctest::Approx(8.0));
+  CHECK(rep->margins.clipped_high == 1);
+
+  cfg.clip_min = -5.0;
+  cfg.clip_max = 5.0;
+  cfg.margin_weight = 0.5;
+  auto rep2 = dlma::build_pairs(sim, std::vector<std::string>{"q"}, cfg);
+  REQUIRE(rep2.has_value());
+  CHECK(rep2->pairs.at(0).clipped_margin == 5.0);
+  CHECK(rep2->pairs.at(0).target_margin == 2.5);
+
+  cfg.clip_min = 1.0;
+  cfg.clip_max = 0.0;
+  auto bad = dlma::build_pairs(sim, std::vector<std::string>{"q"}, cfg);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == sa::errc::invalid_argument);
+  CHECK(bad.error().message == "dlma::config: clip range [1, 0] is empty or not finite");
+}
+
+TEST_CASE("a negative R is kept by default, or swapped, or dropped" * doctest::test_suite("dlma")) {
+  // Query "bad": the positive answer is the one the model's log-probs disfavour under p+.
+  dlma_sim sim;
+  sim.answer("USER: bad\nASSISTANT(law", {"oops"}).answer("law-abiding", {"fine"}).answer("toxic", {"meh"});
+  sim.affinity("law-abiding", "oops", -3.0).affinity("law-abiding", "fine", 1.0);
+  const std::vector<std::string> qs{"good", "bad"};
+
+  dlma::config cfg;
+  auto keep = dlma::build_pairs(sim, qs, cfg);
+  REQUIRE(keep.has_value());
+  REQUIRE(keep->pairs.size() == 2);
+  CHECK(keep->pairs[0].self_reward == doctest::Approx(1.0));
+  const auto& kb = keep->pairs[1];
+  CHECK(kb.self_reward == doctest::Approx(-3.0));
+  CHECK(kb.chosen == "oops");
+  CHECK(kb.rejected == "meh");
+  CHECK(kb.margin == doctest::Approx(-3.0));
+  CHECK(kb.target_margin == doctest::Approx(-0.6));
+  CHECK_FALSE(kb.swapped);
+  CHECK(keep->margins.negative == 1);
+  CHECK(keep->margins.negative_fraction == 0.5);
+
+  cfg.on_negative = dlma::negative_margin_policy::swap;
+  auto swap = dlma::build_pairs(sim, qs, cfg);
+  REQUIRE(swap.has_value());
+  const auto& sb = swap->pairs.at(1);
+  CHECK(sb.swapped);
+  CHECK(sb.chosen == "meh");
+  CHECK(sb.rejected == "oops");
+  CHECK(sb.margin == doctest::Approx(3.0));
+  CHECK(sb.self_reward == doctest::Approx(-3.0));
+  CHECK(sb.score_chosen == doctest::Approx(0.0));
+  CHECK(sb.score_rejected == doctest::Approx(-3.0));
+  CHECK(swap->swapped == 1);
+
+  cfg.on_negative = dlma::negative_margin_policy::drop;
+  auto drop = dlma::build_pairs(sim, qs, cfg);
+  REQUIRE(drop.has_value());
+  REQUIRE(drop->pairs.size() == 1);
+  CHECK(drop->pairs[0].id == "1");
+  REQUIRE(drop->dropped.size() == 1);
+  CHECK(drop->dropped[0].id == "2");
+  CHECK(drop->margins.count == 2);  // the statistics cover every scored pair
+}
+
+TEST_CASE("a continuation whose first token merges with the prompt's last is split by the merge policy" * doctest::test_suite("dlma")) {
+  // The simulated tokenizer makes "\nS" one token: the prompt ends in ":\n", the answer starts "Sure".
+  const std::vector<std::string> merges{"\nS"};
+  sa::testing::dlma_sim_options mo;
+  mo.merges = merges;
+  dlma_sim sim(mo);
+  sim.answer("law-abiding", {"Sure, stay safe."}).answer("toxic", {"Sure, break it."});
+  sim.affinity("law-abiding", "\nS", 0.75).affinity("toxic", "break", 1.0);
+
+  const std::string q = "q";
+  const auto pair = dlma::contrastive_pair::harmless();
+  const std::string ppos = pair.positive(q).raw_text();
+  const std::string pneg = pair.negative(q).raw_text();
+  // The joint tokenization of prompt + answer ends the prompt one token early.
+  REQUIRE(split(ppos + "Sure", merges).size() == split(ppos, merges).size() + 1);
+  REQUIRE(split(ppos + "Sure", merges)[split(ppos, merges).size() - 1] == "\nS");
+
+  SUBCASE("score_merged: the merged token is scored as the answer's first") {
+    auto rep = dlma::build_pairs(sim, std::vector<std::string>{q}, dlma::config{});
+    REQUIRE(rep.has_value());
+    const auto& p = rep->pairs.at(0);
+    CHECK(p.boundary_merged);
+    CHECK(rep->merged_boundary == 1);
+    const auto cont = split("\nSure, stay safe.", merges);  // "\nS", "ure", ",", " ", ...
+    CHECK(cont[0] == "\nS");
+    // The scored prompt is the prompt minus its final "\n"; it still holds the tags.
+    const std::string cond_pos = ppos.substr(0, ppos.size() - 1);
+    const std::string cond_neg = pneg.substr(0, pneg.size() - 1);
+    const std::vector<affinity> a{{"law-abiding", "\nS", 0.75}, {"toxic", "break", 1.0}};
+    CHECK(p.scores[0].logprob == doctest::Approx(expected_ll(cont, cond_pos, a)));
+    CHECK(p.scores[1].logprob == doctest::Approx(expected_ll(cont, cond_neg, a)));
+    CHECK(p.scores[0].scored_tokens == cont.size());
+    CHECK(p.scores[0].prompt_tokens == split(ppos, merges).size());  // BOS + all prompt tokens but the last
+    CHECK(p.scores[0].tokens.front().token == "\nS");
+    // R: "\nS" earns +0.75 under p+ for both answers (cancels); "break" +1 under p- for a2.
+    CHECK(p.self_reward == doctest::Approx(1.0));
+  }
+  SUBCASE("skip_merged: the merged token is masked as the official code does") {
+    dlma::config cfg;
+    cfg.on_merge = dlma::merge_policy::skip_merged;
+    auto rep = dlma::build_pairs(sim, std::vector<std::string>{q}, cfg);
+    REQUIRE(rep.has_value());
+    const auto& p = rep->pairs.at(0);
+    const auto cont = split("ure, stay safe.", merges);
+    CHECK(p.scores[0].scored_tokens == cont.size());
+    CHECK(p.scores[0].logprob == doctest::Approx(expected_ll(cont, ppos, {})));
+    CHECK(p.scores[0].tokens.front().token == "ure");
+  }
+  SUBCASE("reject: the pair fails with the reason") {
+    dlma::config cfg;
+    cfg.on_merge = dlma::merge_policy::reject;
+    auto rep = dlma::build_pairs(sim, std::vector<std::string>{q}, cfg);
+    REQUIRE(rep.has_value());
+    CHECK(rep->pairs.empty());
+    REQUIRE(rep->failures.size() == 1);
+    CHECK(rep->failures[0].stage == "tokenize");
+    CHECK(rep->failures[0].error.code == sa::errc::invalid_argument);
+    CHECK(rep->failures[0].error.message.find("merges with the answer's first token") != std::string::npos);
+  }
+  SUBCASE("the split itself, on plain ids") {
+    const std::vector<sa::token_id> alone{1, 2, 3};
+    const std::vector<sa::token_id> joint{1, 2, 9, 4};
+    auto s = dlma::split_at_boundary(alone, joint, dlma::merge_policy::score_merged);
+    REQUIRE(s.has_value());
+    CHECK(s->merged);
+    CHECK(s->prompt_ids == std::vector<sa::token_id>{1, 2});
+    CHECK(s->continuation_ids == std::vector<sa::token_id>{9, 4});
+    auto k = dlma::split_at_boundary(alone, joint, dlma::merge_policy::skip_merged);
+    CHECK(k->continuation_ids == std::vector<sa::token_id>{4});
+    auto clean = dlma::split_at_boundary(alone, std::vector<sa::token_id>{1, 2, 3, 7}, dlma::merge_policy::reject);
+    REQUIRE(clean.has_value());
+    CHECK_FALSE(clean->merged);
+    CHECK(clean->continuation_ids == std::vector<sa::token_id>{7});
+  }
+}
+
+TEST_CASE("an approximate scorer is flagged on every pair" * doctest::test_suite("dlma")) {
+  dlma_sim sim = make_sim(opts_approximate());
+  auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?", "other"}, dlma::config{});
+  REQUIRE(rep.has_value());
+  REQUIRE(rep->pairs.size() == 2);
+  CHECK(rep->approximate == 2);
+  for (const auto& p : rep->pairs) {
+    CHECK(p.approximate);
+    for (const auto& s : p.scores) CHECK(s.approximate);
+  }
+}
+
+TEST_CASE("the chat layout scores with text boundaries" * doctest::test_suite("dlma")) {
+  // "unlawful" contains "lawful": the negative rule is tried first.
+  dlma_sim sim2;
+  sim2.answer("unlawful", {"no way"}).answer("lawful", {"ok then"}).affinity("unlawful", "way", 0.5);
+  dlma::config cfg;
+  cfg.pair = dlma::contrastive_pair::harmless(dlma::prompt_layout::chat);
+  auto rep = dlma::build_pairs(sim2, std::vector<std::string>{"q"}, cfg);
+  REQUIRE(rep.has_value());
+  CHECK(rep->boundary == dlma::boundary_mode::text);
+  const auto& p = rep->pairs.at(0);
+  CHECK(p.chosen == "ok then");
+  CHECK(p.rejected == "no way");
+  CHECK(p.self_reward == doctest::Approx(0.5));
+  CHECK(sim2.score_log().at(0).prompt.is_chat());
+
+  cfg.boundary = dlma::boundary_mode::tokens;
+  auto bad = dlma::build_pairs(sim2, std::vector<std::string>{"q"}, cfg);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == sa::errc::invalid_argument);
+}
