@@ -1,0 +1,294 @@
+// selfalign CLI: what every subcommand shares — common options, the backend stack per role,
+// budgets, cache, trace, progress, Ctrl-C, input and output, exit codes
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/selfalign.hpp>
+#include <selfalign/io/args.hpp>
+#include <selfalign/io/dataset.hpp>
+#include <selfalign/io/output.hpp>
+#include <selfalign/io/progress.hpp>
+#include <selfalign/io/trace.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace cli {
+
+using namespace selfalign;
+
+/// Exit codes (a contract with scripts; docs/cli.md).
+enum exit_code : int {
+  exit_ok = 0,
+  exit_usage = 2,        ///< bad usage or bad input (the message names the file and line)
+  exit_backend = 3,      ///< unreachable server, unsupported capability, non-retryable HTTP error
+  exit_budget = 4,       ///< a budget ran out; partial output written; rerun with the same --cache resumes
+  exit_interrupted = 130 ///< SIGINT or SIGTERM; same guarantees as a budget stop
+};
+
+/// The exit code for an error that ended a run.
+inline int exit_code_for(const error& e) {
+  switch (e.code) {
+    case errc::invalid_argument:
+    case errc::io: return exit_usage;
+    case errc::budget_exhausted: return exit_budget;
+    case errc::cancelled: return exit_interrupted;
+    default: return exit_backend;
+  }
+}
+
+// Ctrl-C: the first SIGINT/SIGTERM sets this flag (lock-free, safe in a handler); the meter then
+// refuses new calls with errc::cancelled, the algorithms stop cleanly with partial results, and
+// the command writes them. A second signal ends the process at once.
+inline std::atomic<bool> interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+extern "C" inline void on_signal(int sig) {
+  if (interrupted.exchange(true)) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+  }
+}
+inline void install_signal_handlers() {
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+}
+
+/// Adds the options every subcommand takes to a parser.
+inline void add_common_options(io::arg_parser& p, bool with_roles) {
+  p.section("common options")
+      .option("base-url", "URL", "server base URL (default: $SELFALIGN_BASE_URL, then $OPENAI_BASE_URL, then http://127.0.0.1:8080/v1)")
+      .option("api-key-env", "NAME", "environment variable holding the API key (default OPENAI_API_KEY)")
+      .option("model", "NAME", "model name (default: the first model the endpoint lists)")
+      .option("server", "KIND", "auto|openai|vllm|llamacpp|ollama|sglang|tgi|generic (default auto)")
+      .option("backend", "KIND", "http|simulated (default http; simulated = the built-in offline model)")
+      .option("concurrency", "N", "model calls in flight at once (default 8)")
+      .option("timeout", "SECONDS", "per request (default 600)")
+      .option("retries", "N", "retries of a failed request (default 2)")
+      .option("cache", "FILE", "durable call cache; rerunning the same command with the same FILE resumes")
+      .option("seed", "N", "run seed; every call's seed derives from it (default 0)")
+      .option("max-calls", "N", "budget: billed model calls")
+      .option("max-tokens", "N", "budget: prompt + completion tokens")
+      .option("max-cost", "USD", "budget: cost in US dollars (needs --prices)")
+      .option("prices", "FILE", "JSON price table: {\"model\": {\"prompt\": USD/1M, \"completion\": USD/1M}, \"*\": {...}}")
+      .option("deadline", "SECONDS", "budget: wall time of the whole run")
+      .option("trace", "FILE", "write every event as JSONL")
+      .flag("quiet", "no progress line on standard error")
+      .option("out", "FILE", "output file ('-' = standard output, the default)");
+  if (with_roles) {
+    p.section("role overrides")
+        .option("judge-model", "NAME", "model of the judge role (default: --model)")
+        .option("judge-base-url", "URL", "server of the judge role (default: --base-url)")
+        .option("optimizer-model", "NAME", "model of the optimizer role (default: --model)")
+        .option("optimizer-base-url", "URL", "server of the optimizer role (default: --base-url)");
+  }
+}
+
+/// Everything a command needs besides its own options: parsed common options, the shared meter,
+/// cache, trace, progress and the event fan-out.
+struct context {
+  std::string command;
+  io::parsed_args args;
+  bool simulated = false;
+  std::uint64_t seed = 0;
+  std::size_t concurrency = 8;
+  std::shared_ptr<meter> usage_meter;
+  std::shared_ptr<cache_store> cache;
+  std::shared_ptr<io::trace_writer> trace;
+  std::shared_ptr<io::progress_display> progress;
+  std::vector<std::string> warnings;
+
+  /// Sends an event to the trace and the progress line.
+  void emit(const event& e) const {
+    if (trace) trace->write(e);
+    if (progress) progress->on_event(e);
+  }
+  [[nodiscard]] observer events() const {
+    return [this](const event& e) { emit(e); };
+  }
+  [[nodiscard]] batch_options batch() const {
+    batch_options o;
+    o.max_concurrency = concurrency;
+    return o;
+  }
+  /// "simulated" or "http", for labelling outputs.
+  [[nodiscard]] std::string backend_label() const { return simulated ? "simulated" : "http"; }
+};
+
+/// Reads the common options into a context (budgets, cache, trace, progress). Errors are usage errors.
+inline result<context> make_context(std::string command, io::parsed_args args) {
+  context c;
+  c.command = std::move(command);
+  c.args = std::move(args);
+  const auto backend = c.args.get_or("backend", "http");
+  if (backend != "http" && backend != "simulated")
+    return fail(errc::invalid_argument, fmt::format("--backend must be http or simulated, got '{}'", backend));
+  c.simulated = backend == "simulated";
+
+  auto conc = c.args.get_int("concurrency", 1);
+  if (!conc) return unexpected(conc.error());
+  c.concurrency = static_cast<std::size_t>(conc->value_or(8));
+  auto seed = c.args.get_int("seed", 0);
+  if (!seed) return unexpected(seed.error());
+  c.seed = static_cast<std::uint64_t>(seed->value_or(0));
+
+  budget b;
+  auto calls = c.args.get_int("max-calls", 0);
+  if (!calls) return unexpected(calls.error());
+  b.max_calls = *calls;
+  auto tokens = c.args.get_int("max-tokens", 0);
+  if (!tokens) return unexpected(tokens.error());
+  b.max_tokens = *tokens;
+  auto cost = c.args.get_double("max-cost");
+  if (!cost) return unexpected(cost.error());
+  b.max_cost = *cost;
+  auto deadline = c.args.get_double("deadline");
+  if (!deadline) return unexpected(deadline.error());
+  if (*deadline) b.max_wall_time = std::chrono::milliseconds(static_cast<std::int64_t>(**deadline * 1000));
+
+  price_table prices;
+  if (auto path = c.args.get("prices")) {
+    std::ifstream in(*path);
+    if (!in) return fail(errc::invalid_argument, fmt::format("cannot read price table {}", *path));
+    auto j = nlohmann::json::parse(in, nullptr, false);
+    if (j.is_discarded()) return fail(errc::invalid_argument, fmt::format("{}: not valid JSON", *path));
+    auto t = price_table::from_json(j);
+    if (!t) return fail(errc::invalid_argument, fmt::format("{}: {}", *path, t.error().message));
+    prices = std::move(*t);
+  } else if (b.max_cost) {
+    return fail(errc::invalid_argument, "--max-cost needs --prices FILE (a price table) to know what calls cost");
+  }
+  c.usage_meter = std::make_shared<meter>(b, std::move(prices));
+  c.usage_meter->set_interrupt_flag(&interrupted);
+
+  if (auto path = c.args.get("cache")) {
+    cache_options opts;
+    auto* warnings = &c.warnings;
+    opts.on_warning = [warnings](const std::string& w) { warnings->push_back(w); };
+    auto store = cache_store::open(*path, opts);
+    if (!store) return unexpected(store.error());
+    c.cache = *store;
+    for (const auto& w : c.warnings) std::fprintf(stderr, "selfalign: warning: %s\n", w.c_str());
+  } else {
+    c.cache = std::make_shared<cache_store>();
+  }
+  if (auto path = c.args.get("trace")) {
+    auto t = io::trace_writer::open(*path);
+    if (!t) return unexpected(t.error());
+    c.trace = *t;
+  }
+  const bool tty = ::isatty(::fileno(stderr)) != 0;
+  c.progress = std::make_shared<io::progress_display>(stderr, tty && !c.args.has("quiet"), c.usage_meter);
+  return c;
+}
+
+/// The HTTP backend options of a role ("" = the base model; "judge"; "optimizer").
+inline result<openai_options> http_options(const context& c, const std::string& role) {
+  openai_options o = openai_options::from_env();
+  auto url = role.empty() ? std::nullopt : c.args.get(role + "-base-url");
+  if (!url) url = c.args.get("base-url");
+  if (url) o.base_urls = {*url};
+  auto model = role.empty() ? std::nullopt : c.args.get(role + "-model");
+  if (!model) model = c.args.get("model");
+  if (model) o.model = *model;
+  if (auto key = c.args.get("api-key-env")) o.api_key_env = *key;
+  if (auto server = c.args.get("server")) {
+    auto p = parse_server_preset(*server == "auto" ? std::string("automatic") : *server);
+    if (!p) return unexpected(p.error());
+    o.preset = *p;
+  }
+  o.max_concurrency = c.concurrency;
+  auto timeout = c.args.get_double("timeout");
+  if (!timeout) return unexpected(timeout.error());
+  if (*timeout) {
+    o.read_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(**timeout * 1000));
+    o.deadline = o.read_timeout * 4;  // retries and their waits included
+  }
+  auto retries = c.args.get_int("retries", 0);
+  if (!retries) return unexpected(retries.error());
+  if (*retries) o.retry.max_retries = static_cast<int>(**retries);
+  return o;
+}
+
+/// The stack every role's calls go through: observed (trace, progress) over cached (resume) over
+/// metered (usage, budgets, Ctrl-C) over the backend. Erased to any_generator so a command does
+/// not care whether the backend is HTTP or simulated.
+inline any_generator wrap_role(const context& c, any_generator backend, const std::string& role) {
+  return any_generator(observed(cached(metered(std::move(backend), c.usage_meter, role), c.cache, role), c.events(), role));
+}
+
+/// The backend of a role: HTTP from the options, or the command's simulated model.
+inline result<any_generator> make_role(const context& c, const std::string& role,
+                                       const std::function<any_generator()>& simulated_model) {
+  const std::string label = role.empty() ? "base" : role;
+  if (c.simulated) return wrap_role(c, simulated_model(), label);
+  auto o = http_options(c, role);
+  if (!o) return unexpected(o.error());
+  auto backend = openai_backend::create(std::move(*o));
+  if (!backend) return unexpected(backend.error());
+  return wrap_role(c, std::move(*backend), label);
+}
+
+/// Reads the positional INPUT ('-' = standard input) as JSONL queries.
+inline result<std::vector<io::query_record>> read_input(const context& c, const io::read_options& opts = {}) {
+  const std::string& path = c.args.positionals().front();
+  if (path == "-") return io::read_queries(std::cin, "<stdin>", opts);
+  return io::read_queries(std::filesystem::path(path), opts);
+}
+
+/// Usage totals as JSON: overall, per role, cache hits, wall time.
+inline nlohmann::json usage_json(const context& c) {
+  nlohmann::json j = c.usage_meter->totals();
+  nlohmann::json roles = nlohmann::json::object();
+  for (const auto& [role, totals] : c.usage_meter->by_role()) roles[role] = totals;
+  j["roles"] = roles;
+  const auto cs = c.cache->stats();
+  j["cache_hits"] = cs.hits;
+  j["wall_time_s"] = static_cast<double>(c.usage_meter->elapsed().count()) / 1000.0;
+  j["backend"] = c.backend_label();
+  return j;
+}
+
+/// Prints an error the way every command does: "selfalign <command>: <message>".
+inline int report_error(const context* c, const std::string& command, const error& e) {
+  if (c && c->progress) c->progress->finish();
+  std::string msg = e.describe();
+  if (e.code == errc::invalid_argument || e.code == errc::io) msg = e.message;
+  std::fprintf(stderr, "selfalign %s: %s\n", command.c_str(), msg.c_str());
+  if (e.code == errc::budget_exhausted || e.code == errc::cancelled)
+    std::fprintf(stderr, "selfalign %s: partial output written; rerun the same command with the same --cache to resume\n",
+                 command.c_str());
+  return exit_code_for(e);
+}
+
+/// Collects the answers of a command item by item and writes them, in input order, as they
+/// complete; on a stop the written prefix is committed, so the output is always valid JSONL.
+class jsonl_writer {
+ public:
+  static result<jsonl_writer> open(const context& c) {
+    auto out = io::atomic_output::open(c.args.get_or("out", "-"));
+    if (!out) return unexpected(out.error());
+    return jsonl_writer(std::move(*out));
+  }
+  result<void> write(const nlohmann::json& line) {
+    return out_.write_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  result<void> commit() { return out_.commit(); }
+
+ private:
+  explicit jsonl_writer(io::atomic_output out) : out_(std::move(out)) {}
+  io::atomic_output out_;
+};
+
+}  // namespace cli

@@ -1,0 +1,118 @@
+// selfalign CLI: `generate` — run a model over prompts — and `models` — what an endpoint serves
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "cli.hpp"
+#include "simulated.hpp"
+
+namespace cli {
+
+inline io::arg_parser generate_parser() {
+  io::arg_parser p("selfalign generate [options] INPUT.jsonl",
+                   "Runs a model over the prompts of INPUT.jsonl (one JSON object per line, text in \"prompt\",\n"
+                   "\"instruction\", \"question\" or \"query\", optional \"id\") and writes one JSON line per input,\n"
+                   "in input order: {id, prompt, response, usage}.");
+  p.section("generate options")
+      .option("system", "TEXT", "system prompt")
+      .option("max-new-tokens", "N", "most tokens per response (default 512)")
+      .option("temperature", "T", "sampling temperature (default 0)");
+  add_common_options(p, false);
+  p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
+      .example("selfalign generate --base-url http://127.0.0.1:8000/v1 prompts.jsonl --out answers.jsonl")
+      .example("selfalign generate --backend simulated --system 'Be brief.' prompts.jsonl");
+  return p;
+}
+
+/// Builds the chat prompt of one input: optional system prompt, then the user's text.
+inline prompt chat_prompt(const std::string& system, const std::string& user) {
+  std::vector<message> messages;
+  if (!system.empty()) messages.push_back(message::system(system));
+  messages.push_back(message::user(user));
+  return prompt::chat(std::move(messages));
+}
+
+inline int run_generate(context& c) {
+  auto max_new = c.args.get_int("max-new-tokens", 1);
+  auto temperature = c.args.get_double("temperature");
+  if (!max_new) return report_error(&c, c.command, max_new.error());
+  if (!temperature) return report_error(&c, c.command, temperature.error());
+  auto queries = read_input(c);
+  if (!queries) return report_error(&c, c.command, queries.error());
+  auto model = make_role(c, "", [] { return any_generator(simulated_assistant{}); });
+  if (!model) return report_error(&c, c.command, model.error());
+  auto out = jsonl_writer::open(c);
+  if (!out) return report_error(&c, c.command, out.error());
+
+  const std::string system = c.args.get_or("system", "");
+  std::vector<generation_request> requests;
+  for (const auto& q : *queries) {
+    generation_request r;
+    r.prompt = chat_prompt(system, q.prompt);
+    r.sampling.temperature = temperature->value_or(0.0);
+    r.sampling.max_tokens = static_cast<int>(max_new->value_or(512));
+    r.sampling.seed = derive_seed(c.seed, "generate", q.id);
+    requests.push_back(std::move(r));
+  }
+  c.progress->set_total(requests.size());
+
+  // Chunks of a few batches' width: answers are written in input order as each chunk completes.
+  std::optional<error> stop;
+  const std::size_t chunk = std::max<std::size_t>(c.concurrency * 4, 16);
+  for (std::size_t begin = 0; begin < requests.size() && !stop; begin += chunk) {
+    const std::size_t end = std::min(requests.size(), begin + chunk);
+    auto answers = generate_batch(*model, std::span(requests).subspan(begin, end - begin), c.batch());
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+      const auto& q = (*queries)[begin + i];
+      auto& a = answers[i];
+      if (!a) {
+        stop = a.error();
+        break;
+      }
+      nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", a->text()}, {"usage", a->usage}};
+      if (c.simulated) line["backend"] = "simulated";
+      if (auto w = out->write(line); !w) return report_error(&c, c.command, w.error());
+      c.progress->item_done();
+    }
+  }
+  if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
+  c.progress->finish();
+  if (stop) return report_error(&c, c.command, *stop);
+  return exit_ok;
+}
+
+inline io::arg_parser models_parser() {
+  io::arg_parser p("selfalign models [options]",
+                   "Lists the models the endpoint serves and what the backend can do there (the server kind it\n"
+                   "detected, and its capabilities), as one JSON object.");
+  add_common_options(p, false);
+  p.positionals(0, 0, "no arguments")
+      .example("selfalign models --base-url http://127.0.0.1:8000/v1")
+      .example("selfalign models --server llamacpp --base-url http://127.0.0.1:8080/v1");
+  return p;
+}
+
+inline int run_models(context& c) {
+  auto out = jsonl_writer::open(c);
+  if (!out) return report_error(&c, c.command, out.error());
+  nlohmann::json j;
+  if (c.simulated) {
+    simulated_assistant sim;
+    j = {{"backend", "simulated"}, {"models", {simulated_assistant::model_name}}, {"capabilities", capabilities_of(sim)}};
+  } else {
+    auto o = http_options(c, "");
+    if (!o) return report_error(&c, c.command, o.error());
+    const std::string url = o->base_urls.front();
+    auto backend = openai_backend::create(std::move(*o));
+    if (!backend) return report_error(&c, c.command, backend.error());
+    auto models = backend->list_models();
+    if (!models) return report_error(&c, c.command, models.error());
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& m : *models) names.push_back(m.id);
+    j = {{"backend", "http"}, {"base_url", url}, {"models", names}, {"capabilities", backend->capabilities()}};
+  }
+  if (auto w = out->write(j); !w) return report_error(&c, c.command, w.error());
+  if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
+  return exit_ok;
+}
+
+}  // namespace cli

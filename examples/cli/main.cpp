@@ -1,0 +1,78 @@
+// selfalign: the command-line tool. Each subcommand composes the library the way a user would:
+// a backend per role, wrapped in metering, caching and observation, fed to an algorithm.
+// SPDX-License-Identifier: MIT
+
+#include "cli.hpp"
+#include "cmd_generate.hpp"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct command {
+  const char* name;
+  const char* summary;
+  selfalign::io::arg_parser (*parser)();
+  int (*run)(cli::context&);
+};
+
+// Only commands whose algorithm has landed are listed: a command that is not ready does not exist.
+const std::vector<command>& commands() {
+  static const std::vector<command> all = {
+      {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate},
+      {"models", "list what the endpoint serves and what it can do", cli::models_parser, cli::run_models},
+  };
+  return all;
+}
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: selfalign <command> [options] INPUT.jsonl   ('-' reads standard input)\n\ncommands:\n");
+  for (const auto& c : commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out,
+               "\n'selfalign <command> --help' describes a command and its options.\n"
+               "exit codes: 0 success; 2 usage or bad input; 3 backend failure; 4 a budget ran out\n"
+               "(partial output written; rerun with the same --cache resumes); 130 interrupted.\n"
+               "selfalign %s\n",
+               selfalign::version_string);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    print_usage(args.empty() ? stderr : stdout);
+    return args.empty() ? cli::exit_usage : cli::exit_ok;
+  }
+  if (args[0] == "--version") {
+    std::printf("selfalign %s\n", selfalign::version_string);
+    return cli::exit_ok;
+  }
+  const std::string name = args[0];
+  const command* cmd = nullptr;
+  for (const auto& c : commands())
+    if (name == c.name) cmd = &c;
+  if (!cmd) {
+    std::fprintf(stderr, "selfalign: unknown command '%s'\n\n", name.c_str());
+    print_usage(stderr);
+    return cli::exit_usage;
+  }
+  const auto parser = cmd->parser();
+  auto parsed = parser.parse(std::span(args).subspan(1));
+  if (!parsed) {
+    std::fprintf(stderr, "selfalign %s: %s\n(see 'selfalign %s --help')\n", cmd->name, parsed.error().message.c_str(), cmd->name);
+    return cli::exit_usage;
+  }
+  if (parsed->help_requested()) {
+    std::fputs(parser.help().c_str(), stdout);
+    return cli::exit_ok;
+  }
+  auto ctx = cli::make_context(cmd->name, std::move(*parsed));
+  if (!ctx) return cli::report_error(nullptr, cmd->name, ctx.error());
+  if (ctx->simulated)
+    std::fprintf(stderr, "selfalign %s: using the SIMULATED offline model (--backend simulated), not a real server\n", cmd->name);
+  cli::install_signal_handlers();
+  return cmd->run(*ctx);
+}
