@@ -1,0 +1,433 @@
+// selfalign: rain::decode, rain::decode_vanilla and rain::decode_batch — RAIN's outer and inner
+// loops over any Generator, Judge and Embedder
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/batch.hpp>
+#include <selfalign/capabilities.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/detail/strings.hpp>
+#include <selfalign/rain/config.hpp>
+#include <selfalign/rain/detail/access.hpp>
+#include <selfalign/rain/detail/formulas.hpp>
+#include <selfalign/rain/report.hpp>
+#include <selfalign/rain/tree.hpp>
+#include <selfalign/result.hpp>
+#include <selfalign/seed.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace rain {
+
+namespace detail {
+
+[[nodiscard]] inline result<void> validate(const config& c) {
+  auto bad = [](std::string m) { return fail(errc::invalid_argument, "rain::config: " + std::move(m)); };
+  if (c.max_iterations < 1) return bad("max_iterations must be at least 1");
+  if (c.min_iterations < 0) return bad("min_iterations must not be negative");
+  if (c.candidates < 1) return bad("candidates must be at least 1");
+  if (c.candidate_top_k < 1) return bad("candidate_top_k must be at least 1");
+  if (c.length_schedule.empty()) return bad("length_schedule must not be empty");
+  for (int l : c.length_schedule)
+    if (l < 1) return bad("every length_schedule entry must be at least 1");
+  if (c.root_prior_weight < 0 || c.root_prior_weight > 1) return bad("root_prior_weight must be in [0, 1]");
+  if (c.max_new_tokens < 1) return bad("max_new_tokens must be at least 1");
+  if (c.judge_score_high == c.judge_score_low) return bad("judge_score_low and judge_score_high must differ");
+  return {};
+}
+
+[[nodiscard]] inline std::string context_of(const input& in, const config& c) {
+  return in.context.empty() ? c.preamble + c.user_prefix + in.query + c.assistant_prefix : in.context;
+}
+
+// Cuts `text` before the first turn marker; returns whether one was found.
+inline bool cut_at_marker(std::string& text, const std::vector<std::string>& markers) {
+  std::size_t best = std::string::npos;
+  for (const auto& m : markers)
+    if (!m.empty()) best = std::min(best, text.find(m));
+  if (best == std::string::npos) return false;
+  text.resize(best);
+  return true;
+}
+
+template <Generator G>
+[[nodiscard]] result<std::pair<bool, std::vector<token_id>>> resolve_mode(G& g, const capabilities& caps,
+                                                                         const config& cfg,
+                                                                         const std::string& context,
+                                                                         std::string_view who) {
+  bool ids = false;
+  if (cfg.tokens == token_mode::ids) ids = true;
+  else if (cfg.tokens == token_mode::automatic) ids = caps.token_ids && caps.tokenize && Tokenizer<G>;
+  capability_need need;
+  need.raw_text = !ids;
+  need.token_ids = ids;
+  need.tokenize = ids;
+  if (auto r = require_capabilities(caps, need, who); !r) return unexpected(r.error());
+  std::vector<token_id> ctx;
+  if (ids) {
+    if constexpr (Tokenizer<G>) {
+      auto t = selfalign::detail::as_result<std::vector<token_id>>(g.tokenize(context, true));
+      if (!t) return unexpected(t.error());
+      ctx = std::move(*t);
+    } else {
+      return fail(errc::unsupported, fmt::format("{} needs tokenize/detokenize, which this generator type does not provide", who));
+    }
+  }
+  return std::pair{ids, std::move(ctx)};
+}
+
+template <Generator G, Judge J, Embedder E>
+class decoder {
+ public:
+  decoder(G& g, J& j, E& e, const input& in, const config& cfg, std::size_t index, bool ids,
+          std::vector<token_id> ctx_ids, capabilities caps)
+      : g_(g), j_(j), e_(e), in_(in), cfg_(cfg), index_(index),
+        acc_(g, cfg, caps, ids, context_of(in, cfg), std::move(ctx_ids), count_) {}
+
+  report run() {
+    const auto t0 = std::chrono::steady_clock::now();
+    report rep;
+    int it0 = 0;
+    for (;;) {
+      step_stats st;
+      st.reused_visits = it0;
+      const statistics before = count_.snapshot();
+      const int end = std::max(cfg_.max_iterations, it0 + cfg_.extra_iterations);
+      std::vector<int> prev_path;
+      bool have_prev = false;
+      for (int i = it0; i < end; ++i) {
+        std::vector<int> path;
+        if (auto r = search(path); !r) {
+          finish(rep, before, st, t0);
+          rep.error = r.error();
+          rep.stop_reason = "error";
+          return rep;
+        }
+        ++st.inner_iterations;
+        if (have_prev && !(prev_path.size() <= path.size() && std::equal(prev_path.begin(), prev_path.end(), path.begin())))
+          ++st.rewinds;
+        prev_path = std::move(path);
+        have_prev = true;
+        const int b = tree_.most_visited(tree_.root());
+        if (b < 0) continue;
+        const node& best = tree_.at(b);
+        const bool stop = cfg_.stopping == stop_rule::paper
+                              ? stop_paper(i + 1, best.q, cfg_.min_iterations, cfg_.value_threshold)
+                              : stop_code(best.fn, best.q, cfg_.min_iterations, cfg_.value_threshold);
+        if (stop) break;
+      }
+      const int m = tree_.most_visited(tree_.root());
+      if (m < 0) {
+        finish(rep, before, st, t0);
+        rep.stop_reason = "no_candidates";
+        return rep;
+      }
+      const auto& moved = tree_.at(m).tokens;
+      committed_.insert(committed_.end(), moved.begin(), moved.end());
+      st.text = text_of(moved);
+      st.tokens = static_cast<int>(moved.size());
+      tree_.commit(m, cfg_);
+      it0 = cfg_.reuse_subtree ? tree_.at(m).fn : 0;
+      rep.steps.push_back(st);
+      const statistics now = count_.snapshot();
+      rep.steps.back().requests = now.requests - before.requests;
+      rep.steps.back().prompt_tokens = now.prompt_tokens - before.prompt_tokens;
+      rep.steps.back().completion_tokens = now.completion_tokens - before.completion_tokens;
+      if (auto why = finished(); !why.empty()) {
+        finish(rep, before, step_stats{}, t0, false);
+        rep.stop_reason = why;
+        return rep;
+      }
+    }
+  }
+
+ private:
+  // Why the committed response is complete, or "".
+  std::string finished() const {
+    std::string text = text_of(committed_);
+    if (cut_at_marker(text, cfg_.turn_markers)) return "turn_marker";
+    if (cfg_.stop_at_eos && !committed_.empty() && committed_.back().eos) return "eos";
+    if (std::ssize(committed_) >= cfg_.max_new_tokens) return "max_new_tokens";
+    if (acc_.uses_ids() && acc_.context_tokens() + committed_.size() >= static_cast<std::size_t>(cfg_.max_context_tokens))
+      return "max_length";
+    return "";
+  }
+
+  void finish(report& rep, const statistics& before, const step_stats& partial, std::chrono::steady_clock::time_point t0,
+              bool record_partial = true) {
+    if (record_partial && partial.inner_iterations > 0) {
+      rep.steps.push_back(partial);
+      const statistics now = count_.snapshot();
+      rep.steps.back().requests = now.requests - before.requests;
+      rep.steps.back().prompt_tokens = now.prompt_tokens - before.prompt_tokens;
+      rep.steps.back().completion_tokens = now.completion_tokens - before.completion_tokens;
+    }
+    rep.tokens = committed_;
+    rep.response = text_of(committed_);
+    cut_at_marker(rep.response, cfg_.turn_markers);
+    rep.stats = count_.snapshot();
+    rep.stats.outer_steps = 0;
+    for (const auto& s : rep.steps) {
+      if (s.tokens > 0) ++rep.stats.outer_steps;
+      rep.stats.inner_iterations += s.inner_iterations;
+      rep.stats.rewinds += s.rewinds;
+    }
+    rep.stats.nodes = tree_.size();
+    rep.stats.response_tokens = 0;
+    for (const auto& t : committed_)
+      if (!t.eos) ++rep.stats.response_tokens;
+    rep.stats.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (cfg_.keep_tree) rep.tree = tree_.to_json(0);
+  }
+
+  int length_for(int x) const { return token_set_length(cfg_.length_schedule, tree_.at(x).depth); }
+
+  // One inner iteration: select to a leaf, simulate + evaluate || expand, back up.
+  result<void> search(std::vector<int>& path) {
+    int x = tree_.root();
+    std::vector<token> prefix = committed_;
+    while (!tree_.at(x).children.empty()) {
+      const addition a = tree_.check_add(x, cfg_);
+      if (a == addition::added_token) count_.with([](statistics& s) { ++s.dynamic_additions; });
+      if (a == addition::sample) {
+        node& nd = tree_.at(x);
+        const std::uint64_t seed = derive_seed(cfg_.seed, "rain/add", index_, nd.path, nd.additions++);
+        auto fresh = acc_.group_sample(prefix, cfg_.addition_samples, length_for(x), seed, cfg_.max_concurrency);
+        if (!fresh) return unexpected(fresh.error());
+        const int added = tree_.add_sampled(x, std::move(*fresh), cfg_);
+        count_.with([added](statistics& s) { s.dynamic_additions += added; });
+      }
+      x = tree_.select(x, cfg_);
+      path.push_back(x);
+      const auto& ts = tree_.at(x).tokens;
+      prefix.insert(prefix.end(), ts.begin(), ts.end());
+    }
+    std::string response = text_of(prefix);
+    const bool terminal = tree_.at(x).terminal || cut_at_marker(response, cfg_.turn_markers) ||
+                          std::ssize(prefix) >= cfg_.max_new_tokens ||
+                          (acc_.uses_ids() && acc_.context_tokens() + prefix.size() >= static_cast<std::size_t>(cfg_.max_context_tokens));
+    const bool expand = !terminal && !tree_.at(x).expanded;
+    const int len = length_for(x);
+    const node& leaf = tree_.at(x);
+    const std::uint64_t rollout_seed = derive_seed(cfg_.seed, "rain/rollout", index_, leaf.path, leaf.fn);
+    const std::uint64_t expand_seed = derive_seed(cfg_.seed, "rain/expand", index_, leaf.path);
+
+    // Task 0: rollout -> evaluation -> embeddings. Task 1: expansion. They share no state but the
+    // counters and caches, which lock.
+    double value = 0;
+    std::string rollout_text;
+    std::vector<std::vector<float>> embs;
+    std::vector<candidate> cands, stored;
+    const std::size_t width = expand && cfg_.max_concurrency > 1 ? 2 : 1;
+    auto results = parallel_map(expand ? 2 : 1, width, [&](std::size_t task) -> result<void> {
+      if (task == 0) {
+        if (!terminal) {  // a finished text is evaluated as it is
+          auto r = acc_.rollout(prefix, rollout_seed);
+          if (!r) return unexpected(r.error());
+          rollout_text = std::move(*r);
+        }
+        auto v = evaluate(response + rollout_text);
+        if (!v) return unexpected(v.error());
+        value = *v;
+        return embed_path(x, prefix, rollout_text, embs);
+      }
+      if (len == 1) {
+        auto alts = acc_.next_tokens(prefix);
+        if (!alts) return unexpected(alts.error());
+        cands = decltype(acc_)::top_children(*alts, cfg_.candidates);
+        stored = std::move(*alts);
+        return {};
+      }
+      auto c = acc_.group_sample(prefix, cfg_.candidates, len, expand_seed, cfg_.max_concurrency);
+      if (!c) return unexpected(c.error());
+      cands = std::move(*c);
+      stored = cands;
+      return {};
+    });
+    for (auto& r : results)
+      if (!r) return r;
+    if (expand) {
+      tree_.expand(x, cands, cfg_);
+      tree_.at(x).stored = std::move(stored);
+    }
+    tree_.backup(x, value, embs, cfg_);
+    return {};
+  }
+
+  // The judge's value for a response text, cached by text.
+  result<double> evaluate(std::string text) {
+    cut_at_marker(text, cfg_.turn_markers);
+    if (cfg_.cache_evaluations) {
+      std::lock_guard lock(eval_mutex_);
+      if (auto it = eval_cache_.find(text); it != eval_cache_.end()) {
+        count_.with([](statistics& s) { ++s.evaluation_cache_hits; });
+        return it->second;
+      }
+    }
+    judge_request jr;
+    jr.query = in_.query;
+    jr.response = text;
+    jr.seed = server_safe_seed(derive_seed(cfg_.seed, "rain/judge", index_));
+    auto j = selfalign::detail::as_result<judgement>(j_.judge(jr));
+    count_.with([](statistics& s) { ++s.evaluations; });
+    if (!j) return unexpected(j.error());
+    count_.add(j->usage, j->usage.requests);
+    if (!j->score)
+      return fail(errc::parse_failure, fmt::format("rain: the judge gave no score for the partial response \"{}\" ({})",
+                                                   selfalign::detail::excerpt(text, 80),
+                                                   j->rationale.empty() ? to_string(j->status) : j->rationale));
+    const double v = to_value(*j->score, cfg_.judge_score_low, cfg_.judge_score_high);
+    if (cfg_.cache_evaluations) {
+      std::lock_guard lock(eval_mutex_);
+      eval_cache_.emplace(std::move(text), v);
+    }
+    return v;
+  }
+
+  // [C] embeddings of the text from each path node's start to the rollout end, leaf first.
+  result<void> embed_path(int leaf, const std::vector<token>& prefix, const std::string& rollout_text,
+                          std::vector<std::vector<float>>& out) {
+    if (!cfg_.similarity_update && !cfg_.dynamic_addition) return {};
+    embedding_request er;
+    er.model = cfg_.embedding_model;
+    std::size_t from = prefix.size();
+    for (int x = leaf; !tree_.is_root(x); x = tree_.at(x).parent) {
+      from -= tree_.at(x).tokens.size();
+      er.texts.push_back(text_of(std::span<const token>(prefix).subspan(from)) + rollout_text);
+    }
+    if (er.texts.empty()) return {};
+    auto e = selfalign::detail::as_result<embeddings>(e_.embed(er));
+    count_.with([](statistics& s) { ++s.embedding_calls; });
+    if (!e) return unexpected(e.error());
+    if (e->vectors.size() != er.texts.size())
+      return fail(errc::bad_response, fmt::format("rain: the embedder returned {} vectors for {} texts",
+                                                  e->vectors.size(), er.texts.size()));
+    out = std::move(e->vectors);
+    return {};
+  }
+
+  G& g_;
+  J& j_;
+  E& e_;
+  const input& in_;
+  const config& cfg_;
+  std::size_t index_;
+  counters count_;
+  access<G> acc_;
+  tree tree_;
+  std::vector<token> committed_;
+  std::mutex eval_mutex_;
+  std::unordered_map<std::string, double> eval_cache_;
+};
+
+template <Generator G, Judge J, Embedder E>
+[[nodiscard]] result<report> decode_one(G& g, J& j, E& e, const input& in, const config& cfg, std::size_t index) {
+  if (auto v = validate(cfg); !v) return unexpected(v.error());
+  const capabilities caps = capabilities_of(g);
+  if (caps.max_top_logprobs < cfg.candidates)
+    return fail(errc::unsupported,
+                fmt::format("rain::decode needs top-{} logprobs per token (the backend returns at most {}){}",
+                            cfg.candidates, caps.max_top_logprobs,
+                            caps.server.empty() ? std::string() : fmt::format(" on the '{}' backend", caps.server)));
+  auto mode = resolve_mode(g, caps, cfg, context_of(in, cfg), "rain::decode");
+  if (!mode) return unexpected(mode.error());
+  if constexpr (requires { { j.prepare() } -> std::convertible_to<result<void>>; }) {
+    if (auto p = j.prepare(); !p) return unexpected(p.error());
+  }
+  auto d = std::make_unique<decoder<G, J, E>>(g, j, e, in, cfg, index, mode->first, std::move(mode->second), caps);
+  return d->run();
+}
+
+}  // namespace detail
+
+/// Decodes `in` with RAIN: a tree search over token sets guided by the judge's evaluation of
+/// partial responses, rewinding away from continuations that evaluate badly.
+///
+/// Fails (errc::unsupported) before any model call when the generator cannot continue a raw
+/// prefix (or token ids), return top-`candidates` logprobs, or the judge's own prepare() fails;
+/// errc::invalid_argument for a bad config. A failure during the search ends the decode with a
+/// report whose `error` is set and whose `response` holds the tokens committed so far.
+/// The generator, judge and embedder are called concurrently (up to config.max_concurrency).
+template <Generator G, Judge J, Embedder E>
+[[nodiscard]] result<report> decode(G& generator, J& judge, E& embedder, const input& in, const config& cfg = {}) {
+  return detail::decode_one(generator, judge, embedder, in, cfg, 0);
+}
+
+/// Vanilla greedy decoding over the same access path (same context, token mode and stop rules):
+/// one request at temperature 0, cut at the first turn marker. For comparison with decode().
+template <Generator G>
+[[nodiscard]] result<report> decode_vanilla(G& generator, const input& in, const config& cfg = {}) {
+  if (auto v = detail::validate(cfg); !v) return unexpected(v.error());
+  const auto t0 = std::chrono::steady_clock::now();
+  const capabilities caps = capabilities_of(generator);
+  const std::string context = detail::context_of(in, cfg);
+  auto mode = detail::resolve_mode(generator, caps, cfg, context, "rain::decode_vanilla");
+  if (!mode) return unexpected(mode.error());
+  detail::counters count;
+  detail::access<G> acc(generator, cfg, caps, mode->first, context, std::move(mode->second), count);
+  generation_request r;
+  r.model = cfg.model;
+  r.prompt = acc.prompt_for({});
+  r.sampling.temperature = 0.0;
+  r.sampling.max_tokens = cfg.max_new_tokens;
+  r.sampling.logprobs = 0;
+  r.sampling.stop = cfg.turn_markers;
+  if (caps.max_stop >= 0 && std::ssize(r.sampling.stop) > caps.max_stop)
+    r.sampling.stop.resize(static_cast<std::size_t>(caps.max_stop));
+  report rep;
+  auto a = selfalign::detail::as_result<generation>(generator.generate(r));
+  if (!a) {
+    rep.error = a.error();
+    rep.stop_reason = "error";
+    return rep;
+  }
+  count.add(a->usage, 1);
+  rep.stats = count.snapshot();
+  if (!a->choices.empty()) {
+    const completion& c = a->choices.front();
+    for (std::size_t i = 0; i < c.tokens.size(); ++i) {
+      std::optional<token_id> id = c.tokens[i].id;
+      if (!id && i < c.token_ids.size()) id = c.token_ids[i];
+      rep.tokens.push_back(token{c.tokens[i].token, id, acc.is_eos(c.tokens[i].token, id)});
+    }
+  }
+  rep.response = a->text();
+  const bool cut = detail::cut_at_marker(rep.response, cfg.turn_markers);
+  rep.stop_reason = cut ? "turn_marker"
+                    : (a->choices.empty() || a->choices.front().finish_reason == "length") ? "max_new_tokens"
+                                                                                           : "eos";
+  rep.stats.response_tokens = 0;
+  for (const auto& t : rep.tokens)
+    if (!t.eos) ++rep.stats.response_tokens;
+  if (rep.tokens.empty()) rep.stats.response_tokens = static_cast<int>(a->usage.completion_tokens);
+  rep.stats.outer_steps = 1;
+  rep.stats.wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return rep;
+}
+
+/// Decodes many inputs concurrently (options.max_concurrency prompts at once); answers in input
+/// order. Input i derives its seeds from (config.seed, i), so each answer is the same at any
+/// concurrency. The generator, judge and embedder must be thread-safe.
+template <Generator G, Judge J, Embedder E>
+[[nodiscard]] std::vector<result<report>> decode_batch(G& generator, J& judge, E& embedder, std::span<const input> inputs,
+                                                       const config& cfg = {}, const batch_options& options = {}) {
+  return parallel_map(inputs.size(), options.max_concurrency, [&](std::size_t i) -> result<report> {
+    if (options.stop.stop_requested()) return fail(errc::cancelled, "rain::decode_batch was cancelled before this input started");
+    return detail::decode_one(generator, judge, embedder, inputs[i], cfg, i);
+  });
+}
+
+}  // namespace rain
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,103 @@
+// selfalign: rain::input, rain::report and its statistics
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/json.hpp>
+#include <selfalign/rain/tree.hpp>
+#include <selfalign/result.hpp>
+#include <selfalign/types.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace rain {
+
+/// What to decode: the user's query (what the judge sees) and the text the model continues.
+struct input {
+  std::string query;
+  /// The full generation context. Empty: config.preamble + user_prefix + query + assistant_prefix.
+  std::string context;
+
+  input() = default;
+  input(std::string q) : query(std::move(q)) {}  // NOLINT: implicit, a query is the common case
+  input(const char* q) : query(q) {}             // NOLINT
+  [[nodiscard]] static input with_context(std::string query, std::string context) {
+    input i(std::move(query));
+    i.context = std::move(context);
+    return i;
+  }
+};
+
+/// What one outer step (one committed token set) cost.
+struct step_stats {
+  std::string text;             ///< the committed token set's text
+  int tokens = 0;               ///< tokens in it
+  int inner_iterations = 0;     ///< searches run in this step
+  int reused_visits = 0;        ///< it0: real visits inherited from the previous step's subtree [C]
+  int rewinds = 0;              ///< searches that left the line the previous search had extended
+  std::int64_t requests = 0;    ///< model requests (generation + judge)
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+};
+
+/// Totals over a decode.
+struct statistics {
+  int outer_steps = 0;
+  int inner_iterations = 0;
+  int rewinds = 0;
+  std::size_t nodes = 0;             ///< nodes created (the tree's size, reused or not)
+  int dynamic_additions = 0;         ///< children added by dynamic node addition
+  std::int64_t requests = 0;         ///< generation requests issued plus the judge's reported requests
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+  int rollouts = 0;                  ///< simulation requests
+  int evaluations = 0;               ///< judge calls made
+  int evaluation_cache_hits = 0;     ///< evaluations answered from the by-text cache
+  int distribution_cache_hits = 0;   ///< next-token top-k answered from the by-prefix cache
+  int embedding_calls = 0;
+  int response_tokens = 0;
+  double wall_ms = 0.0;
+};
+
+/// The result of rain::decode (or decode_vanilla). When `error` is set the decode stopped early
+/// and `response` holds what was committed until then.
+struct report {
+  std::string response;
+  std::vector<token> tokens;       ///< committed tokens (an EOS token last when the model ended)
+  std::string stop_reason;         ///< "eos", "turn_marker", "max_new_tokens", "max_length", "no_candidates", "error"
+  statistics stats;
+  std::vector<step_stats> steps;
+  std::optional<selfalign::error> error;
+  nlohmann::json tree;             ///< the final tree when config.keep_tree, else null
+
+  [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
+};
+
+inline void to_json(nlohmann::json& j, const step_stats& s) {
+  j = {{"text", s.text}, {"tokens", s.tokens}, {"inner_iterations", s.inner_iterations},
+       {"reused_visits", s.reused_visits}, {"rewinds", s.rewinds}, {"requests", s.requests},
+       {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens}};
+}
+inline void to_json(nlohmann::json& j, const statistics& s) {
+  j = {{"outer_steps", s.outer_steps}, {"inner_iterations", s.inner_iterations}, {"rewinds", s.rewinds},
+       {"nodes", s.nodes}, {"dynamic_additions", s.dynamic_additions}, {"requests", s.requests},
+       {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens},
+       {"rollouts", s.rollouts}, {"evaluations", s.evaluations},
+       {"evaluation_cache_hits", s.evaluation_cache_hits}, {"distribution_cache_hits", s.distribution_cache_hits},
+       {"embedding_calls", s.embedding_calls}, {"response_tokens", s.response_tokens}, {"wall_ms", s.wall_ms}};
+}
+inline void to_json(nlohmann::json& j, const report& r) {
+  j = {{"response", r.response}, {"stop_reason", r.stop_reason}, {"stats", r.stats}, {"steps", r.steps}};
+  j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
+  if (!r.tree.is_null()) j["tree"] = r.tree;
+}
+
+}  // namespace rain
+SELFALIGN_END_NAMESPACE
