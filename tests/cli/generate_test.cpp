@@ -1,0 +1,173 @@
+// End-to-end tests of the selfalign binary: generate and models, exit codes, budgets, Ctrl-C and
+// resume, atomic output, --help.
+#include <doctest/doctest.h>
+
+#include "cli_support.hpp"
+
+using namespace cli_test;
+
+namespace {
+const char* three_prompts = "{\"id\":\"a\",\"prompt\":\"first\"}\n{\"id\":\"b\",\"instruction\":\"second\"}\n{\"question\":\"third\"}\n";
+
+std::filesystem::path write_input(const std::string& name, const std::string& text) {
+  auto p = selfalign::test_support::temp_path(name);
+  std::ofstream(p) << text;
+  return p;
+}
+}  // namespace
+
+TEST_CASE("generate writes one line per input in input order with id, prompt, response and usage" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  const auto input = write_input("gen-in", three_prompts);
+  auto r = run({"generate", "--base-url", server.base_url(), "--system", "be kind", "--quiet", input.string()});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  const auto lines = lines_of(r.out);
+  REQUIRE(lines.size() == 3);
+  auto first = nlohmann::json::parse(lines[0]);
+  CHECK(first["id"] == "a");
+  CHECK(first["prompt"] == "first");
+  CHECK(first["response"] == "[be kind] answer to first");
+  CHECK(first["usage"]["prompt_tokens"] == 10);
+  CHECK(first["usage"]["completion_tokens"] == 3);
+  CHECK(nlohmann::json::parse(lines[1])["response"] == "[be kind] answer to second");
+  CHECK(nlohmann::json::parse(lines[2])["id"] == "3");  // no id: the line number
+  CHECK(server.chat_requests() == 3);
+  // Each request carries its derived seed and the model the endpoint listed first.
+  auto body = nlohmann::json::parse(server.bodies()[0]);
+  CHECK(body["model"] == "fake-model");
+  CHECK(body.contains("seed"));
+}
+
+TEST_CASE("a malformed input line exits 2 naming the file and line" * doctest::test_suite("cli")) {
+  const auto input = write_input("bad-in", "{\"prompt\":\"ok\"}\n{\"prompt\": \n");
+  auto r = run({"generate", "--backend", "simulated", input.string()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(input.string() + ":2: not valid JSON") != std::string::npos);
+  const auto missing = write_input("missing-in", "{\"text\":\"no known field\"}\n");
+  auto m = run({"generate", "--backend", "simulated", missing.string()});
+  CHECK(m.exit_code == 2);
+  CHECK(m.err.find(missing.string() + ":1:") != std::string::npos);
+}
+
+TEST_CASE("an unreachable server exits 3 with the transport error" * doctest::test_suite("cli")) {
+  const auto input = write_input("unreach-in", three_prompts);
+  auto r = run({"generate", "--base-url", "http://127.0.0.1:9/v1", "--retries", "0", "--quiet", input.string()});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("selfalign generate: transport: cannot connect to http://127.0.0.1:9/v1") != std::string::npos);
+}
+
+TEST_CASE("a non-retryable server error exits 3 quoting the server's message" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  server.set_fail_status(400);
+  const auto input = write_input("http400-in", three_prompts);
+  auto r = run({"generate", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("the model is on fire") != std::string::npos);
+  CHECK(r.err.find("HTTP 400") != std::string::npos);
+}
+
+TEST_CASE("a call budget exits 4 with partial output; rerunning with the cache resumes without repeated calls" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  const auto dir = selfalign::test_support::temp_path("budget");
+  std::filesystem::create_directories(dir);
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";
+  const auto input = write_input("budget-in", five);
+  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
+                                         "--out", out, "--quiet", input.string()};
+  auto with_budget = args;
+  with_budget.insert(with_budget.begin() + 1, {"--max-calls", "2"});
+  auto first = run(with_budget);
+  INFO(first.err);
+  CHECK(first.exit_code == 4);
+  CHECK(first.err.find("the call budget of 2 calls is used up") != std::string::npos);
+  CHECK(first.err.find("rerun the same command with the same --cache to resume") != std::string::npos);
+  CHECK(server.chat_requests() == 2);
+  const auto partial = lines_of(slurp(out));
+  REQUIRE(partial.size() == 2);  // the finished prefix, committed atomically
+  CHECK(nlohmann::json::parse(partial[1])["response"] == "answer to question 1");
+
+  auto second = run(args);
+  INFO(second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(server.chat_requests() == 5);  // the 2 finished calls came from the cache
+  CHECK(server.repeated_requests() == 0);
+  const auto full = lines_of(slurp(out));
+  REQUIRE(full.size() == 5);
+  for (std::size_t i = 0; i < partial.size(); ++i) CHECK(full[i] == partial[i].substr(0, partial[i].find("\"usage\"")) + full[i].substr(full[i].find("\"usage\"")));
+  CHECK(nlohmann::json::parse(full[0])["usage"]["from_cache"] == true);
+  CHECK(nlohmann::json::parse(full[4])["response"] == "answer to question 4");
+}
+
+TEST_CASE("SIGINT mid-run exits 130 with valid partial output, and a resumed run completes identically" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  server.set_delay(std::chrono::milliseconds(150));
+  const auto dir = selfalign::test_support::temp_path("sigint");
+  std::filesystem::create_directories(dir);
+  std::string many;
+  for (int i = 0; i < 12; ++i) many += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";
+  const auto input = write_input("sigint-in", many);
+  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
+                                         "--out", out, "--quiet", input.string()};
+  child_process child(args);
+  for (int i = 0; i < 400 && server.chat_requests() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(server.chat_requests() >= 3);
+  child.signal(SIGINT);
+  auto interrupted = child.wait();
+  INFO(interrupted.err);
+  CHECK(interrupted.exit_code == 130);
+  CHECK(interrupted.err.find("partial output written") != std::string::npos);
+  const auto partial = lines_of(slurp(out));
+  CHECK(partial.size() < 12);
+  for (const auto& l : partial) CHECK_FALSE(nlohmann::json::parse(l, nullptr, false).is_discarded());
+
+  server.set_delay(std::chrono::milliseconds(0));
+  auto resumed = run(args);
+  INFO(resumed.err);
+  CHECK(resumed.exit_code == 0);
+  CHECK(server.chat_requests() == 12);
+  CHECK(server.repeated_requests() == 0);
+  const auto full = lines_of(slurp(out));
+  REQUIRE(full.size() == 12);
+  for (int i = 0; i < 12; ++i)
+    CHECK(nlohmann::json::parse(full[static_cast<std::size_t>(i)])["response"] == "answer to question " + std::to_string(i));
+}
+
+TEST_CASE("models lists what the endpoint serves and its capabilities" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  auto r = run({"models", "--base-url", server.base_url(), "--server", "vllm"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out);
+  CHECK(j["models"] == nlohmann::json::array({"fake-model"}));
+  CHECK(j["capabilities"]["server"] == "vllm");
+  CHECK(j["capabilities"]["scoring"] == true);
+}
+
+TEST_CASE("every command answers --help with its usage, and bad usage exits 2" * doctest::test_suite("cli")) {
+  for (const char* cmd : {"generate", "models"}) {
+    auto r = run({cmd, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(r.out.find(std::string("usage: selfalign ") + cmd) == 0);
+    CHECK(r.out.find("--base-url URL") != std::string::npos);
+    CHECK(r.out.find("examples:") != std::string::npos);
+  }
+  auto top = run({"--help"});
+  CHECK(top.exit_code == 0);
+  CHECK(top.out.find("commands:") != std::string::npos);
+  CHECK(run({"frobnicate"}).exit_code == 2);
+  auto bad = run({"generate", "--concurrency", "0", "-"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--concurrency must be at least 1, got 0") != std::string::npos);
+  CHECK(run({}).exit_code == 2);
+}
+
+TEST_CASE("the simulated backend is labelled in the output and on standard error" * doctest::test_suite("cli")) {
+  auto r = run({"generate", "--backend", "simulated", "-"}, "{\"prompt\":\"hello\"}\n");
+  REQUIRE(r.exit_code == 0);
+  CHECK(nlohmann::json::parse(r.out)["backend"] == "simulated");
+  CHECK(r.err.find("SIMULATED") != std::string::npos);
+}
