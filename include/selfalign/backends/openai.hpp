@@ -790,7 +790,7 @@ class openai_backend {
     const std::string where = url.display();
     switch (err) {
       case httplib::Error::Connection:
-        out.failure = error(errc::transport, fmt::format("cannot connect to {} ({})", where, httplib::to_string(err)));
+        out.failure = error(errc::transport, fmt::format("cannot connect to {} (refused or unreachable)", where));
         break;
       case httplib::Error::ConnectionTimeout:
         out.failure = error(errc::timeout, fmt::format("connecting to {} timed out after {} ms", where,
@@ -802,8 +802,8 @@ class openai_backend {
           out.failure = error(errc::timeout, fmt::format("{} to {}: no answer within the read timeout of {} ms", what, where,
                                                          read_timeout.count()));
         } else {
-          out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({})", what, where,
-                                                           httplib::to_string(err)));
+          out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({} failed)", what, where,
+                                                           err == httplib::Error::Read ? "reading" : "writing"));
           out.stale_candidate = status < 0 && !got_bytes && lease.previous_uses() > 0;
         }
         break;
