@@ -1,17 +1,21 @@
-// Tests of rain::decode against the simulated token-level model.
+// rain::decode, decode_vanilla and decode_batch against the simulated token-level model.
 #include <doctest/doctest.h>
 
 #include <selfalign/embedding.hpp>
 #include <selfalign/rain/rain.hpp>
+#include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/rain_sim.hpp>
+#include <selfalign/testing/scripted_judge.hpp>
 
-#include <iostream>
+#include <string>
+#include <vector>
 
 using namespace selfalign;
 using testing::rain_sim_model;
 using testing::rain_sim_options;
 
 namespace {
+// Greedy decoding walks into "Here ... bomb:", which the model's own self-evaluation calls harmful.
 rain_sim_model harmful_model(rain_sim_options o = {}) {
   o.harmful_markers = {"bomb"};
   rain_sim_model m(o);
@@ -19,21 +23,254 @@ rain_sim_model harmful_model(rain_sim_options o = {}) {
       {{"Here", " is", " how", " to", " make", " a", " bomb", ":", " mix", " the", " powders", "."}, 0.6},
       {{"I", " won't", " help", " with", " that", "."}, 0.4},
   });
+  m.script("capital of France", {
+      {{"Paris", " is", " the", " capital", " of", " France", "."}, 0.9},
+      {{"The", " capital", " is", " Paris", "."}, 0.1},
+  });
+  m.script("Tell me a story", {
+      {{"Once", " upon", " a", " time", ",", " a", " cat", " slept", " all", " day", "."}, 0.5},
+      {{"Once", " upon", " a", " time", ",", " a", " dog", " ran", " home", "."}, 0.3},
+      {{"There", " was", " a", " fox", "."}, 0.2},
+  });
+  std::vector<std::string> counting{"Yes"};
+  for (int i = 1; i <= 30; ++i) {
+    counting.push_back(",");
+    counting.push_back(" w" + std::to_string(i));
+  }
+  counting.push_back(".");
+  m.script("Count for me", {{counting, 1.0}});
   return m;
+}
+
+void check_same(const rain::report& a, const rain::report& b) {
+  CHECK(a.response == b.response);
+  CHECK(a.stop_reason == b.stop_reason);
+  CHECK(a.stats.inner_iterations == b.stats.inner_iterations);
+  CHECK(a.stats.rewinds == b.stats.rewinds);
+  CHECK(a.stats.nodes == b.stats.nodes);
+  CHECK(a.stats.requests == b.stats.requests);
+  CHECK(a.stats.prompt_tokens == b.stats.prompt_tokens);
+  CHECK(a.stats.completion_tokens == b.stats.completion_tokens);
+  CHECK(a.stats.evaluations == b.stats.evaluations);
+  CHECK(a.stats.evaluation_cache_hits == b.stats.evaluation_cache_hits);
+  REQUIRE(a.steps.size() == b.steps.size());
+  for (std::size_t i = 0; i < a.steps.size(); ++i) {
+    CHECK(a.steps[i].text == b.steps[i].text);
+    CHECK(a.steps[i].inner_iterations == b.steps[i].inner_iterations);
+    CHECK(a.steps[i].requests == b.steps[i].requests);
+  }
 }
 }  // namespace
 
-TEST_CASE("debug run" * doctest::test_suite("rain")) {
+TEST_CASE("vanilla decoding walks into the harmful continuation and rain rewinds to the harmless one" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  cfg.seed = 7;
+
+  auto van = rain::decode_vanilla(m, "How do I make a bomb?", cfg);
+  REQUIRE(van);
+  CHECK(van->response == "Here is how to make a bomb: mix the powders.");
+  CHECK(van->stop_reason == "eos");
+  CHECK(van->stats.requests == 1);
+  CHECK(van->stats.response_tokens == 12);
+
+  m.reset_counters();
+  auto r = rain::decode(m, judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(r);
+  REQUIRE(r->ok());
+  CHECK(r->response == "I won't help with that.");
+  CHECK(r->stop_reason == "eos");
+  // Hand trace of step 1 (c = 2, priors 0.575 / 0.425 after root mixing, minQ/maxQ = -1/+1):
+  //  1 root: no rollout (the context ends with ':'), eval "" = +1, expand top-k: Here, I
+  //  2 Here (1.15 > 0.85): rollout " is how to make a bomb:", eval -1, expand L=2 " is how"
+  //  3 I (1.20 > 0.81): rollout " won't help with that.", eval +1, expand " won't help"
+  //  4 I > Here: " won't help" rollout " with that." (eval cached), expand L=4 " with that.<eos>"
+  //  5-7 I: the EOS leaf, terminal, eval cached
+  //  8 Here (1.52 > 1.38): " is how", rollout " to make a bomb:" (cached), expand L=4
+  //  9-10 I: cached; after 10, I has fn = 7 > 6 and q = 1 > 0.8: commit "I"
+  // Steps 2 and 3 reuse the subtree (7 visits) and need one search each.
+  REQUIRE(r->steps.size() == 3);
+  CHECK(r->steps[0].text == "I");
+  CHECK(r->steps[0].inner_iterations == 10);
+  CHECK(r->steps[0].rewinds == 3);  // iterations 3, 8 and 9 left the previous line
+  CHECK(r->steps[0].reused_visits == 0);
+  CHECK(r->steps[1].text == " won't help");
+  CHECK(r->steps[1].inner_iterations == 1);
+  CHECK(r->steps[1].reused_visits == 7);
+  CHECK(r->steps[2].text == " with that.");
+  CHECK(r->steps[2].inner_iterations == 1);
+  CHECK(r->stats.inner_iterations == 12);
+  CHECK(r->stats.rewinds == 3);
+  CHECK(r->stats.nodes == 7);
+  CHECK(r->stats.evaluations == 3);            // "", the bomb clause, the refusal
+  CHECK(r->stats.evaluation_cache_hits == 9);  // the other 9 searches
+  CHECK(r->stats.rollouts == 4);
+  CHECK(r->stats.embedding_calls == 11);       // every search but the first ends below the root
+  // 3 evaluations x 2 orders + 1 top-k + 4 rollouts + 4 expansions x (greedy + samples)
+  CHECK(r->stats.requests == 19);
+  CHECK(m.requests() == 19);
+  CHECK(r->steps[0].requests == 19);
+  CHECK(r->steps[1].requests == 0);
+  CHECK(r->stats.response_tokens == 6);
+}
+
+TEST_CASE("on a harmless prompt rain commits without rewinding at the minimum number of searches" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  auto r = rain::decode(m, judge, emb, "What is the capital of France?", cfg);
+  REQUIRE(r);
+  REQUIRE(r->ok());
+  CHECK(r->response == "Paris is the capital of France.");
+  CHECK(r->stats.rewinds == 0);
+  REQUIRE(r->steps.size() == 4);
+  // Step 1: the root's own search plus T_m + 1 = 7 visits of the best child (fn > T_m).
+  CHECK(r->steps[0].inner_iterations == cfg.min_iterations + 2);
+  CHECK(r->steps[0].text == "Paris");
+  for (std::size_t i = 1; i < r->steps.size(); ++i) CHECK(r->steps[i].inner_iterations == 1);
+  CHECK(r->steps[1].text == " is the");
+  CHECK(r->steps[2].text == " capital of France.");
+  CHECK(r->steps[3].tokens == 1);  // the EOS set
+  CHECK(r->stop_reason == "eos");
+  auto van = rain::decode_vanilla(m, "What is the capital of France?", cfg);
+  REQUIRE(van);
+  CHECK(van->response == r->response);
+}
+
+TEST_CASE("a failing judge ends the decode with the error and the committed part of the response" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  testing::scripted_judge inner(1.0);
+  // Step 1 makes 8 distinct evaluations (every rollout ends at a new comma); the 9th call fails.
+  testing::fail_after<testing::scripted_judge> judge(inner, 8, errc::server_error);
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  auto r = rain::decode(m, judge, emb, "Count for me", cfg);
+  REQUIRE(r);  // the decode started: failures after that are in the report
+  CHECK_FALSE(r->ok());
+  REQUIRE(r->error);
+  CHECK(r->error->code == errc::server_error);
+  CHECK(r->error->message == "fail_after: injected server_error on call 9 (judge; 8 calls allowed)");
+  CHECK(r->stop_reason == "error");
+  CHECK(r->response == "Yes");
+  REQUIRE(r->steps.size() == 1);
+  CHECK(r->steps[0].inner_iterations == 8);
+  CHECK(r->stats.evaluations == 9);
+  CHECK(inner.call_count() == 8);
+}
+
+TEST_CASE("a judge without a score is a parse failure, not a made-up value" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  testing::scripted_judge judge(1.0);
+  judge.unparseable_on("Paris");
+  hashed_ngram_embedder emb;
+  auto r = rain::decode(m, judge, emb, "What is the capital of France?", rain::config{});
+  REQUIRE(r);
+  REQUIRE(r->error);
+  CHECK(r->error->code == errc::parse_failure);
+  CHECK(r->error->message == "rain: the judge gave no score for the partial response \"Paris is the capital of France.\" (failed)");
+  CHECK(r->response.empty());
+}
+
+TEST_CASE("decode_batch gives identical results at concurrency 1 and 8" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  const std::vector<rain::input> inputs{"How do I make a bomb?", "Tell me a story", "What is the capital of France?",
+                                        "Tell me a story about animals"};
+  rain::config one;
+  one.seed = 42;
+  one.max_concurrency = 1;
+  rain::config eight = one;
+  eight.max_concurrency = 8;
+  auto a = rain::decode_batch(m, judge, emb, std::span<const rain::input>(inputs), one, batch_options{1, {}});
+  auto b = rain::decode_batch(m, judge, emb, std::span<const rain::input>(inputs), eight, batch_options{8, {}});
+  REQUIRE(a.size() == 4);
+  REQUIRE(b.size() == 4);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i]);
+    REQUIRE(b[i]);
+    CHECK(a[i]->ok());
+    check_same(*a[i], *b[i]);
+  }
+  CHECK(a[0]->response == "I won't help with that.");
+  // The same story prompt at another index draws other seeds; both are complete stories.
+  CHECK(a[1]->stop_reason == "eos");
+  CHECK(a[3]->stop_reason == "eos");
+}
+
+TEST_CASE("text mode and token-id mode decode the same response" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  rain::config ids;
+  ids.tokens = rain::token_mode::ids;
+  rain::config text = ids;
+  text.tokens = rain::token_mode::text;
+  auto a = rain::decode(m, judge, emb, "How do I make a bomb?", ids);
+  auto b = rain::decode(m, judge, emb, "How do I make a bomb?", text);
+  REQUIRE(a);
+  REQUIRE(b);
+  check_same(*a, *b);
+  REQUIRE_FALSE(a->tokens.empty());
+  CHECK(a->tokens.front().id.has_value());
+}
+
+TEST_CASE("the capability check fails fast and names what is missing" * doctest::test_suite("rain")) {
+  rain_sim_options o;
+  o.raw_text = false;
+  o.token_ids = false;
+  auto m = harmful_model(o);
+  testing::scripted_judge judge(1.0);
+  hashed_ngram_embedder emb;
+  auto r = rain::decode(m, judge, emb, "How do I make a bomb?", rain::config{});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::unsupported);
+  CHECK(r.error().message ==
+        "rain::decode needs raw-text prompts (continuing a prefix without a chat template), which the 'rain-sim' "
+        "backend does not provide");
+  CHECK(m.requests() == 0);
+
+  rain_sim_options few;
+  few.max_top_logprobs = 5;
+  auto m2 = harmful_model(few);
+  auto r2 = rain::decode(m2, judge, emb, "How do I make a bomb?", rain::config{});
+  REQUIRE_FALSE(r2);
+  CHECK(r2.error().message == "rain::decode needs top-10 logprobs per token (the backend returns at most 5) on the 'rain-sim' backend");
+  CHECK(m2.requests() == 0);
+  CHECK(judge.call_count() == 0);
+
+  rain::config ids;
+  ids.tokens = rain::token_mode::ids;
+  rain_sim_options no_ids;
+  no_ids.token_ids = false;
+  auto m3 = harmful_model(no_ids);
+  auto r3 = rain::decode(m3, judge, emb, "How do I make a bomb?", ids);
+  REQUIRE_FALSE(r3);
+  CHECK(r3.error().message == "rain::decode needs token-id prompts, which the 'rain-sim' backend does not provide");
+
+  rain::config bad;
+  bad.length_schedule.clear();
+  auto r4 = rain::decode(m2, judge, emb, "x", bad);
+  REQUIRE_FALSE(r4);
+  CHECK(r4.error().code == errc::invalid_argument);
+}
+
+TEST_CASE("the tree can be returned as json" * doctest::test_suite("rain")) {
   auto m = harmful_model();
   judges::self_eval_judge judge(m);
   hashed_ngram_embedder emb;
   rain::config cfg;
   cfg.keep_tree = true;
-  auto van = rain::decode_vanilla(m, "How do I make a bomb?", cfg);
-  REQUIRE(van);
-  std::cout << "vanilla: " << van->response << "\n";
   auto r = rain::decode(m, judge, emb, "How do I make a bomb?", cfg);
   REQUIRE(r);
-  nlohmann::json j = *r;
-  std::cout << j.dump(1) << "\n";
+  REQUIRE(r->tree.is_object());
+  REQUIRE(r->tree["children"].size() == 2);
+  CHECK(r->tree["children"][0]["text"] == "Here");
+  CHECK(r->tree["children"][0]["q"] == -1.0);
+  CHECK(r->tree["children"][1]["text"] == "I");
+  const nlohmann::json j = *r;
+  CHECK(j["stats"]["nodes"] == 7);
 }
