@@ -85,6 +85,7 @@ struct search_stats {
   std::size_t depth_increases = 0;
   std::size_t expansions = 0;
   std::size_t evaluations = 0;
+  friend bool operator==(const search_stats&, const search_stats&) = default;
 };
 
 }  // namespace search

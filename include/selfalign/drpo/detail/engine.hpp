@@ -1,0 +1,622 @@
+// selfalign: DRPO internals — the shared evaluation engine (select aspects, respond, judge),
+// the stage-2 SearchProblem and the stage-1 loop
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/batch.hpp>
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/detail/lenient_json.hpp>
+#include <selfalign/detail/strings.hpp>
+#include <selfalign/drpo/config.hpp>
+#include <selfalign/drpo/layout.hpp>
+#include <selfalign/drpo/report.hpp>
+#include <selfalign/judges/aspect_selector.hpp>
+#include <selfalign/judges/prompts.hpp>
+#include <selfalign/search/common.hpp>
+#include <selfalign/seed.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace drpo {
+
+/// The models of a DRPO run, each a separate plug point (they may all be the same backend).
+/// Pointers, not owned; `embedder` may be null (then a hashed_ngram_embedder is used).
+template <class B, class S, class J, class O, class E = hashed_ngram_embedder>
+struct roles {
+  B* base = nullptr;       ///< the model being aligned (Generator)
+  S* selector = nullptr;   ///< picks the aspects per query (judges::AspectSelector)
+  J* judge = nullptr;      ///< scores responses on those aspects (Judge)
+  O* optimizer = nullptr;  ///< rewrites system prompts and example answers (Generator)
+  E* embedder = nullptr;   ///< retrieves in-context examples (Embedder), optional
+};
+
+template <Generator B, judges::AspectSelector S, Judge J, Generator O>
+[[nodiscard]] roles<B, S, J, O> make_roles(B& base, S& selector, J& judge, O& optimizer) {
+  return {&base, &selector, &judge, &optimizer, nullptr};
+}
+template <Generator B, judges::AspectSelector S, Judge J, Generator O, Embedder E>
+[[nodiscard]] roles<B, S, J, O, E> make_roles(B& base, S& selector, J& judge, O& optimizer, E& embedder) {
+  return {&base, &selector, &judge, &optimizer, &embedder};
+}
+
+/// What DRPO optimizes on.
+struct dataset {
+  std::vector<std::string> queries;        ///< stage 2 training queries, in order (the original shuffles with seed 42)
+  std::vector<icl_example> examples;       ///< in-context examples used as they are when seed_examples is empty
+  std::vector<icl_example> seed_examples;  ///< stage 1 input: when not empty, stage 1 runs and its output is used
+};
+
+namespace detail {
+
+// Usage and cost per role. Thread-safe.
+class accounting {
+ public:
+  accounting(const price_table& prices, const std::map<std::string, std::string>& models) : prices_(prices), models_(models) {}
+
+  void add(const std::string& role, const usage& u, int attempts = 1) {
+    if (attempts <= 0) return;  // answered from an in-process memo: no call at all
+    std::lock_guard lock(mutex_);
+    usage_totals& t = by_role_[role];
+    if (u.from_cache) {
+      t.cache_hits += attempts;
+      return;
+    }
+    t.calls += attempts;
+    t.prompt_tokens += u.prompt_tokens;
+    t.completion_tokens += u.completion_tokens;
+    auto it = models_.find(role);
+    t.cost += prices_.cost(it == models_.end() ? std::string() : it->second, u);
+  }
+  void failed(const std::string& role) {
+    std::lock_guard lock(mutex_);
+    ++by_role_[role].failed;
+  }
+  void fill(report& r) const {
+    std::lock_guard lock(mutex_);
+    r.usage_by_role = by_role_;
+    r.total = {};
+    r.cache_hits = 0;
+    for (const auto& [role, t] : by_role_) {
+      r.total.calls += t.calls;
+      r.total.failed += t.failed;
+      r.total.prompt_tokens += t.prompt_tokens;
+      r.total.completion_tokens += t.completion_tokens;
+      r.total.cache_hits += t.cache_hits;
+      r.total.cost += t.cost;
+    }
+    r.cache_hits = r.total.cache_hits;
+  }
+
+ private:
+  const price_table& prices_;
+  const std::map<std::string, std::string>& models_;
+  mutable std::mutex mutex_;
+  std::map<std::string, usage_totals> by_role_;
+};
+
+// {"Aspect": {"rationale": ..., "score": n}} as the optimizer sees it ("{}" when unreadable, as the original).
+inline std::string evaluation_text(const evaluation& e) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  if (e.verdict.ok())
+    for (const auto& c : e.verdict.criteria) {
+      nlohmann::ordered_json score = c.score == std::floor(c.score) ? nlohmann::ordered_json(static_cast<long long>(c.score))
+                                                                     : nlohmann::ordered_json(c.score);
+      j[c.name] = {{"rationale", c.rationale}, {"score", score}};
+    }
+  return j.dump(2);
+}
+
+inline double sum_scores(const judgement& j) {
+  double s = 0;
+  for (const auto& c : j.criteria) s += c.score;
+  return s;
+}
+
+// Replaces the two characters '\' 'n' by a newline, as the original does with proposals.
+inline std::string unescape_newlines(std::string s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == 'n') {
+      out += '\n';
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Reads a JSON field from an optimizer output; nullopt with a reason when it cannot.
+inline result<std::string> read_proposal(const std::string& raw, const char* field) {
+  auto parsed = selfalign::detail::parse_lenient_json(raw);
+  if (!parsed) return unexpected(parsed.error());
+  if (!parsed->value.is_object() || !parsed->value.contains(field) || !parsed->value[field].is_string())
+    return fail(errc::parse_failure, fmt::format("the optimizer output has no string \"{}\"", field));
+  std::string text(selfalign::detail::trim(unescape_newlines(parsed->value[field].get<std::string>())));
+  if (text.empty()) return fail(errc::parse_failure, fmt::format("the optimizer's \"{}\" is empty", field));
+  return text;
+}
+
+// Strips a <START>/<END> wrapping an optimizer may have copied from the examples.
+inline std::string unwrap_answer(std::string a) {
+  std::string_view v = selfalign::detail::trim(a);
+  if (selfalign::detail::starts_with(v, "<START>")) v.remove_prefix(7);
+  if (selfalign::detail::ends_with(v, "<END>")) v.remove_suffix(5);
+  return std::string(selfalign::detail::trim(v));
+}
+
+/// The calls both stages make, with accounting and retrieval.
+template <class B, class S, class J, class O, class E>
+class engine {
+ public:
+  engine(const roles<B, S, J, O, E>& r, const config& cfg, E& embedder)
+      : roles_(r), cfg_(cfg), embedder_(embedder), acct_(cfg.prices, cfg.role_models) {
+    opts_.max_concurrency = cfg.max_concurrency == 0 ? 1 : cfg.max_concurrency;
+    opts_.stop = cfg.stop;
+  }
+
+  [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
+  [[nodiscard]] const batch_options& options() const noexcept { return opts_; }
+  [[nodiscard]] accounting& acct() noexcept { return acct_; }
+
+  void emit(event_kind kind, std::string message, std::map<std::string, double> values = {}) const {
+    if (!cfg_.on_event) return;
+    event e;
+    e.kind = kind;
+    e.source = "drpo";
+    e.message = std::move(message);
+    e.values = std::move(values);
+    cfg_.on_event(e);
+  }
+
+  // ---- aspect selection ----
+  [[nodiscard]] judges::selection_request selection_for(const std::string& query, bool icl) const {
+    judges::selection_request r;
+    r.query = query;
+    r.min_aspects = icl ? cfg_.icl_min_aspects : cfg_.min_aspects;
+    r.max_aspects = icl ? cfg_.icl_max_aspects : cfg_.max_aspects;
+    r.guidance = icl ? cfg_.prompts.icl_selection_note : std::string();
+    r.seed = derive_seed(cfg_.seed, "drpo/select", icl ? "icl" : "prompt", query);
+    return r;
+  }
+  [[nodiscard]] result<std::vector<judges::aspect_selection>> select(const std::vector<judges::selection_request>& reqs,
+                                                                     std::size_t concurrency) {
+    batch_options o = opts_;
+    o.max_concurrency = std::max<std::size_t>(1, concurrency);
+    auto out = roles_.selector->select_batch(std::span<const judges::selection_request>(reqs), o);
+    std::vector<judges::aspect_selection> sel;
+    for (auto& r : out) {
+      if (!r) {
+        acct_.failed("selector");
+        return unexpected(r.error());
+      }
+      acct_.add("selector", r->usage, r->attempts);
+      sel.push_back(std::move(*r));
+    }
+    return sel;
+  }
+
+  // ---- generation with accounting ----
+  [[nodiscard]] result<std::vector<generation>> generate(const char* role, bool base, const std::vector<generation_request>& reqs,
+                                                         std::size_t concurrency) {
+    batch_options o = opts_;
+    o.max_concurrency = std::max<std::size_t>(1, concurrency);
+    auto out = base ? generate_batch(*roles_.base, std::span<const generation_request>(reqs), o)
+                    : generate_batch(*roles_.optimizer, std::span<const generation_request>(reqs), o);
+    std::vector<generation> gens;
+    std::optional<error> first;
+    for (auto& r : out) {
+      if (!r) {
+        acct_.failed(role);
+        if (!first) first = r.error();
+        continue;
+      }
+      acct_.add(role, r->usage, 1);
+      gens.push_back(std::move(*r));
+    }
+    if (first) return unexpected(*first);
+    return gens;
+  }
+
+  // ---- judging ----
+  struct judge_item {
+    std::string query;
+    std::string response;
+    const judges::aspect_selection* selection;
+    std::uint64_t seed;
+    bool icl;
+  };
+  [[nodiscard]] result<std::vector<evaluation>> judge(const std::vector<judge_item>& items) {
+    std::vector<judge_request> reqs;
+    for (const auto& it : items) {
+      judge_request r;
+      r.query = it.query;
+      r.response = it.response;
+      for (const auto& name : it.selection->aspects) r.criteria.push_back(cfg_.catalogue.resolve(name).to_criterion());
+      std::string guidance;
+      if (it.icl) guidance = cfg_.prompts.icl_judge_note;
+      if (!it.selection->reasoning.empty()) {
+        if (!guidance.empty()) guidance += "\n";
+        guidance += "Why these aspects matter here: " + it.selection->reasoning;
+      }
+      r.guidance = std::move(guidance);
+      r.seed = it.seed;
+      reqs.push_back(std::move(r));
+    }
+    auto out = judge_batch(*roles_.judge, std::span<const judge_request>(reqs), opts_);
+    std::vector<evaluation> evals;
+    std::optional<error> first;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      if (!out[i]) {
+        acct_.failed("judge");
+        if (!first) first = out[i].error();
+        continue;
+      }
+      acct_.add("judge", out[i]->usage, std::max(1, out[i]->attempts));
+      evaluation e;
+      e.aspects = items[i].selection->aspects;
+      e.selection_reasoning = items[i].selection->reasoning;
+      e.selection_status = items[i].selection->status;
+      e.verdict = std::move(*out[i]);
+      if (e.verdict.ok()) e.reward = e.verdict.score;
+      if (e.verdict.status == parse_status::failed)
+        emit(event_kind::warning, "the judge output could not be read after " + std::to_string(e.verdict.attempts) + " attempts");
+      evals.push_back(std::move(e));
+    }
+    if (first) return unexpected(*first);
+    return evals;
+  }
+
+  // ---- retrieval ----
+  [[nodiscard]] result<void> build_index(std::vector<icl_example> examples) {
+    auto idx = example_index::build(std::move(examples), embedder_, cfg_.embedding_model);
+    if (!idx) {
+      acct_.failed("embedder");
+      return unexpected(idx.error());
+    }
+    if (!idx->examples().empty()) acct_.add("embedder", usage{}, 1);
+    index_ = std::move(*idx);
+    return {};
+  }
+  // Examples for each query (memoized per query text; one embedding call for the new ones).
+  [[nodiscard]] result<void> prefetch_examples(const std::vector<std::string>& queries, std::size_t k) {
+    std::vector<std::string> missing;
+    for (const auto& q : queries)
+      if (!retrieved_.count(q) && std::find(missing.begin(), missing.end(), q) == missing.end()) missing.push_back(q);
+    if (missing.empty() || index_.examples().empty() || k == 0) {
+      for (const auto& q : missing) retrieved_[q] = {};
+      return {};
+    }
+    auto got = index_.retrieve(std::span<const std::string>(missing), k, embedder_);
+    if (!got) {
+      acct_.failed("embedder");
+      return unexpected(got.error());
+    }
+    acct_.add("embedder", usage{}, 1);
+    for (std::size_t i = 0; i < missing.size(); ++i) retrieved_[missing[i]] = std::move((*got)[i]);
+    return {};
+  }
+  [[nodiscard]] const std::vector<icl_example>& examples_for(const std::string& q) const { return retrieved_.at(q); }
+
+  [[nodiscard]] layout_options optimization_layout() const {
+    if (!cfg_.reproduce_layout_mismatch) return cfg_.layout;
+    layout_options l = cfg_.layout;
+    l.form = prompt_form::raw_text;
+    l.original_spacing = true;
+    return l;
+  }
+  [[nodiscard]] generation_request base_request(const std::string& system_prompt, const std::string& query, std::uint64_t seed) const {
+    generation_request g;
+    g.model = cfg_.base_model;
+    g.prompt = render_aligned_prompt(system_prompt, examples_for(query), query, optimization_layout());
+    g.sampling = cfg_.base_sampling;
+    g.sampling.seed = seed;
+    g.sampling.n = 1;
+    return g;
+  }
+
+ private:
+  roles<B, S, J, O, E> roles_;
+  const config& cfg_;
+  E& embedder_;
+  accounting acct_;
+  batch_options opts_;
+  example_index index_;
+  std::map<std::string, std::vector<icl_example>> retrieved_;
+};
+
+/// Stage 2 as a SearchProblem: a state is a path of candidate ids (the trace holds the data).
+template <class B, class S, class J, class O, class E>
+class prompt_problem {
+ public:
+  struct state_type {
+    std::vector<std::size_t> path;
+    friend bool operator==(const state_type&, const state_type&) = default;
+  };
+
+  prompt_problem(engine<B, S, J, O, E>& eng, std::vector<std::string> queries, search::reward_aggregation how)
+      : eng_(eng), cfg_(eng.cfg()), queries_(std::move(queries)), how_(how) {}
+
+  [[nodiscard]] const std::vector<candidate>& trace() const noexcept { return trace_; }
+  [[nodiscard]] std::vector<candidate>& trace() noexcept { return trace_; }
+  [[nodiscard]] const std::vector<rejected_proposal>& rejected() const noexcept { return rejected_; }
+
+  [[nodiscard]] result<state_type> initial() {
+    if (!trace_.empty()) return state_type{{0}};
+    const std::string& q = queries_.front();
+    std::vector<judges::selection_request> sel_reqs{eng_.selection_for(q, false)};
+    auto sel = eng_.select(sel_reqs, 1);
+    if (!sel) return unexpected(sel.error());
+    if (auto r = eng_.prefetch_examples({q}, cfg_.icl_k); !r) return unexpected(r.error());
+    auto gen = eng_.generate("base", true, {eng_.base_request(cfg_.initial_system_prompt, q, seed("drpo/base", 0, 0, 0, 0))}, 1);
+    if (!gen) return unexpected(gen.error());
+    candidate c;
+    c.id = 0;
+    c.origin = "initial";
+    c.system_prompt = cfg_.initial_system_prompt;
+    c.query_index = 0;
+    c.query = q;
+    c.response = std::string(selfalign::detail::trim(gen->front().text()));
+    auto ev = eng_.judge({{q, c.response, &sel->front(), seed("drpo/judge", 0, 0, 0, 0), false}});
+    if (!ev) return unexpected(ev.error());
+    c.eval = std::move(ev->front());
+    trace_.push_back(std::move(c));
+    if (const double ps = path_score(0); !std::isnan(ps)) trace_[0].path_score = ps;
+    eng_.emit(event_kind::search_step, "initial prompt evaluated", {{"level", 0}, {"reward", reward_or_nan(trace_[0])}});
+    return state_type{{0}};
+  }
+
+  [[nodiscard]] bool is_terminal(const state_type& s) const { return s.path.size() >= queries_.size(); }
+
+  /// [C] carried forward unchanged: the judgement was unreadable, every aspect scored the maximum,
+  /// or the mean is above the skip threshold.
+  [[nodiscard]] bool skips(const state_type& s) const {
+    const candidate& last = trace_[s.path.back()];
+    const judgement& v = last.eval.verdict;
+    if (!v.ok()) return true;
+    bool all_max = !v.criteria.empty();
+    for (const auto& c : v.criteria) all_max = all_max && c.score >= cfg_.max_score;
+    return all_max || *last.eval.reward > cfg_.skip_threshold;
+  }
+
+  [[nodiscard]] result<std::vector<double>> evaluate(std::span<const state_type> states) const {
+    std::vector<double> out;
+    for (const auto& s : states) out.push_back(step_reward(trace_[s.path.back()]));
+    return out;
+  }
+
+  void level_done(std::size_t level, std::span<const state_type> kept, std::span<const double> scores) {
+    double best = std::numeric_limits<double>::quiet_NaN();
+    for (std::size_t i = 0; i < kept.size(); ++i) {
+      candidate& c = trace_[kept[i].path.back()];
+      c.kept = true;
+      if (search::better(scores[i], best)) best = scores[i];
+    }
+    eng_.emit(event_kind::search_step, fmt::format("level {} done", level),
+              {{"level", static_cast<double>(level)}, {"best_path_score", best}, {"candidates", static_cast<double>(trace_.size())}});
+  }
+
+  [[nodiscard]] result<std::vector<std::vector<state_type>>> expand(std::span<const state_type> batch) {
+    const std::size_t nb = batch.size();
+    struct proposal {
+      std::string prompt;
+      std::string origin;
+      std::size_t candidate_index;
+    };
+    std::vector<std::vector<proposal>> props(nb);
+    std::vector<bool> skip(nb);
+    std::vector<std::size_t> want;  // states that ask the optimizer
+    std::vector<std::string> level_queries;
+    for (std::size_t b = 0; b < nb; ++b) {
+      skip[b] = skips(batch[b]);
+      if (!skip[b]) want.push_back(b);
+      if (batch[b].path.size() >= queries_.size()) return fail(errc::internal, "drpo: expand called on a terminal state");
+      const std::string& q = queries_[batch[b].path.size()];
+      if (std::find(level_queries.begin(), level_queries.end(), q) == level_queries.end()) level_queries.push_back(q);
+    }
+
+    // Phase A: optimizer requests and the aspect selections of the next queries, concurrently.
+    std::vector<generation_request> opt_reqs;
+    for (std::size_t b : want) opt_reqs.push_back(optimizer_request(batch[b], b, 0));
+    std::vector<judges::selection_request> sel_reqs;
+    for (const auto& q : level_queries) sel_reqs.push_back(eng_.selection_for(q, false));
+    result<std::vector<generation>> opt_out = std::vector<generation>{};
+    result<std::vector<judges::aspect_selection>> sel_out = std::vector<judges::aspect_selection>{};
+    const std::size_t width = eng_.options().max_concurrency;
+    (void)parallel_map(2, width > 1 ? 2 : 1, [&](std::size_t task) {
+      if (task == 0) {
+        if (!opt_reqs.empty()) opt_out = eng_.generate("optimizer", false, opt_reqs, width > 1 ? width - 1 : 1);
+      } else {
+        sel_out = eng_.select(sel_reqs, 1);
+      }
+      return 0;
+    });
+    if (!opt_out) return unexpected(opt_out.error());
+    if (!sel_out) return unexpected(sel_out.error());
+    std::map<std::string, const judges::aspect_selection*> selection_of;
+    for (std::size_t i = 0; i < level_queries.size(); ++i) selection_of[level_queries[i]] = &(*sel_out)[i];
+
+    // Phase B: read the proposals; re-ask for states with none readable.
+    std::vector<generation> answers = std::move(*opt_out);
+    std::vector<std::size_t> retry;
+    for (std::size_t w = 0; w < want.size(); ++w) read_proposals(batch[want[w]], want[w], answers[w], props[want[w]]);
+    for (int attempt = 1; attempt <= cfg_.optimizer_parse_retries; ++attempt) {
+      retry.clear();
+      for (std::size_t b : want)
+        if (props[b].empty()) retry.push_back(b);
+      if (retry.empty()) break;
+      std::vector<generation_request> again;
+      for (std::size_t b : retry) again.push_back(optimizer_request(batch[b], b, attempt));
+      auto more = eng_.generate("optimizer", false, again, width);
+      if (!more) return unexpected(more.error());
+      for (std::size_t k = 0; k < retry.size(); ++k) read_proposals(batch[retry[k]], retry[k], (*more)[k], props[retry[k]]);
+    }
+    for (std::size_t b = 0; b < nb; ++b) {
+      if (!props[b].empty()) continue;
+      props[b].push_back({trace_[batch[b].path.back()].system_prompt, skip[b] ? "carried" : "fallback", 0});
+    }
+    if (cfg_.dedup_candidates) {
+      std::set<std::pair<std::size_t, std::string>> seen;
+      for (std::size_t b = 0; b < nb; ++b) {
+        std::vector<proposal> kept;
+        for (auto& p : props[b]) {
+          if (seen.emplace(batch[b].path.size(), p.prompt).second) kept.push_back(std::move(p));
+          else
+            rejected_.push_back({batch[b].path.size(), batch[b].path.back(), p.candidate_index,
+                                 "duplicate of an earlier proposal at this level", p.prompt});
+        }
+        props[b] = std::move(kept);
+      }
+    }
+
+    // Phase C: the base model answers each candidate's query.
+    if (auto r = eng_.prefetch_examples(level_queries, cfg_.icl_k); !r) return unexpected(r.error());
+    std::vector<generation_request> base_reqs;
+    struct slot {
+      std::size_t b;
+      std::size_t p;
+    };
+    std::vector<slot> slots;
+    for (std::size_t b = 0; b < nb; ++b)
+      for (std::size_t p = 0; p < props[b].size(); ++p) {
+        const std::size_t level = batch[b].path.size();
+        base_reqs.push_back(eng_.base_request(props[b][p].prompt, queries_[level],
+                                              seed("drpo/base", level, b, props[b][p].candidate_index, level)));
+        slots.push_back({b, p});
+      }
+    auto base_out = eng_.generate("base", true, base_reqs, width);
+    if (!base_out) return unexpected(base_out.error());
+
+    // Phase D: the judge scores them.
+    std::vector<typename engine<B, S, J, O, E>::judge_item> items;
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      const std::size_t b = slots[k].b;
+      const std::size_t level = batch[b].path.size();
+      const std::string& q = queries_[level];
+      items.push_back({q, std::string(selfalign::detail::trim((*base_out)[k].text())), selection_of.at(q),
+                       seed("drpo/judge", level, b, props[b][slots[k].p].candidate_index, level), false});
+    }
+    auto evals = eng_.judge(items);
+    if (!evals) return unexpected(evals.error());
+
+    // Assemble the children in (state, proposal) order; ids follow that order.
+    std::vector<std::vector<state_type>> children(nb);
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      const std::size_t b = slots[k].b;
+      const proposal& p = props[b][slots[k].p];
+      const std::size_t level = batch[b].path.size();
+      candidate c;
+      c.id = trace_.size();
+      c.parent = batch[b].path.back();
+      c.level = level;
+      c.beam_index = b;
+      c.candidate_index = p.candidate_index;
+      c.origin = p.origin;
+      c.system_prompt = p.prompt;
+      c.query_index = level;
+      c.query = queries_[level];
+      c.response = std::move(items[k].response);
+      c.eval = std::move((*evals)[k]);
+      state_type child = batch[b];
+      child.path.push_back(c.id);
+      trace_.push_back(std::move(c));
+      if (const double ps = path_score(trace_.back().id); !std::isnan(ps)) trace_.back().path_score = ps;
+      children[b].push_back(std::move(child));
+    }
+    return children;
+  }
+
+  /// The path score of every candidate, by the same aggregation the strategy uses (for partial reports).
+  [[nodiscard]] double path_score(std::size_t id) const {
+    std::vector<double> rewards;
+    for (std::optional<std::size_t> k = id; k && *k != 0; k = trace_[*k].parent) rewards.push_back(step_reward(trace_[*k]));
+    if (rewards.empty()) return step_reward(trace_[0]);
+    std::reverse(rewards.begin(), rewards.end());
+    return search::aggregate(rewards, how_);
+  }
+  [[nodiscard]] std::vector<std::size_t> path_of(std::size_t id) const {
+    std::vector<std::size_t> p;
+    for (std::optional<std::size_t> k = id; k; k = trace_[*k].parent) p.push_back(*k);
+    std::reverse(p.begin(), p.end());
+    return p;
+  }
+
+ private:
+  template <class... Parts>
+  [[nodiscard]] std::uint64_t seed(const Parts&... parts) const {
+    return derive_seed(cfg_.seed, parts...);
+  }
+  [[nodiscard]] double step_reward(const candidate& c) const {
+    if (c.eval.reward) return *c.eval.reward;
+    if (cfg_.failed_parse_reward) return *cfg_.failed_parse_reward;
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  [[nodiscard]] static double reward_or_nan(const candidate& c) {
+    return c.eval.reward ? *c.eval.reward : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  [[nodiscard]] generation_request optimizer_request(const state_type& s, std::size_t beam_index, int attempt) const {
+    const candidate& last = trace_[s.path.back()];
+    const std::size_t from = s.path.size() > cfg_.history ? s.path.size() - cfg_.history : 0;
+    std::string history;
+    for (std::size_t i = from; i < s.path.size(); ++i) {
+      if (i + 1 == s.path.size()) history += "---Current Version---\n" + trace_[s.path[i]].system_prompt;
+      else history += fmt::format("---Version {}---\n{}\n", i - from + 1, trace_[s.path[i]].system_prompt);
+    }
+    generation_request g;
+    g.model = cfg_.optimizer_model;
+    // The template was checked before the run started, so rendering cannot fail here.
+    g.prompt = prompt::chat({message::user(judges::render_prompt(cfg_.prompts.optimize_prompt,
+                                                                 {{"current_system_prompt", last.system_prompt},
+                                                                  {"query", last.query},
+                                                                  {"output", last.response},
+                                                                  {"evaluation", evaluation_text(last.eval)},
+                                                                  {"history", history},
+                                                                  {"max_bullets", std::to_string(cfg_.max_bullets)},
+                                                                  {"max_new_bullets", std::to_string(cfg_.max_new_bullets)}})
+                                                .value_or(std::string()))});
+    g.sampling = cfg_.optimizer_sampling;
+    g.sampling.n = static_cast<int>(cfg_.actions_per_expansion);
+    const std::size_t level = s.path.size();
+    g.sampling.seed = seed("drpo/optimizer", level, beam_index, attempt);
+    if (attempt > 0) g.sampling.temperature = cfg_.optimizer_retry_temperature;
+    return g;
+  }
+
+
+  template <class P>
+  void read_proposals(const state_type& s, std::size_t, const generation& g, std::vector<P>& out) {
+    for (std::size_t i = 0; i < g.choices.size(); ++i) {
+      auto p = read_proposal(g.choices[i].text, "new_system_prompt");
+      if (p) out.push_back(P{std::move(*p), "proposed", i});
+      else
+        rejected_.push_back({s.path.size(), s.path.back(), i, "unreadable: " + p.error().message, g.choices[i].text});
+    }
+  }
+
+  engine<B, S, J, O, E>& eng_;
+  const config& cfg_;
+  std::vector<std::string> queries_;
+  search::reward_aggregation how_;
+  std::vector<candidate> trace_;
+  std::vector<rejected_proposal> rejected_;
+};
+
+}  // namespace detail
+}  // namespace drpo
+SELFALIGN_END_NAMESPACE

@@ -1,0 +1,253 @@
+// selfalign: drpo::optimize — DRPO's entry points (stage 1: in-context examples; stage 2:
+// system-prompt search) and the deployment helper
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/concepts.hpp>
+#include <selfalign/config.hpp>
+#include <selfalign/drpo/config.hpp>
+#include <selfalign/drpo/detail/engine.hpp>
+#include <selfalign/drpo/detail/icl_stage.hpp>
+#include <selfalign/drpo/layout.hpp>
+#include <selfalign/drpo/report.hpp>
+#include <selfalign/embedding.hpp>
+#include <selfalign/judges/aspect_selector.hpp>
+#include <selfalign/judges/rubric_judge.hpp>
+#include <selfalign/search/beam.hpp>
+#include <selfalign/search/greedy.hpp>
+#include <selfalign/search/mcts.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+SELFALIGN_BEGIN_NAMESPACE
+namespace drpo {
+
+/// The default aspect selector over a Generator (DRPO's metrics model), with the config's
+/// selection prompt and catalogue. Use `make_selector<B&>(backend, cfg)` to share a backend by reference.
+template <Generator G>
+[[nodiscard]] judges::llm_aspect_selector<G> make_selector(G model, const config& cfg = {}) {
+  judges::selector_options o;
+  o.catalogue = cfg.catalogue;
+  o.template_text = cfg.prompts.selection;
+  return judges::llm_aspect_selector<G>(std::forward<G>(model), std::move(o));
+}
+
+/// The default judge over a Generator (DRPO's eval model): rubric_judge with the config's judge
+/// prompt and catalogue.
+template <Generator G>
+[[nodiscard]] judges::rubric_judge<G> make_judge(G model, const config& cfg = {}) {
+  judges::rubric_judge_options o;
+  o.catalogue = cfg.catalogue;
+  o.template_text = cfg.prompts.judge;
+  return judges::rubric_judge<G>(std::forward<G>(model), std::move(o));
+}
+
+/// The beam search the DRPO paper uses, from a config (width, depth, growth, aggregation).
+[[nodiscard]] inline search::beam default_strategy(const config& cfg) {
+  return search::beam(search::beam_options{cfg.beam_width, cfg.depth, cfg.max_depth_increase, cfg.aggregation});
+}
+
+/// Checks a config before any call: errc::invalid_argument naming the field.
+[[nodiscard]] inline result<void> validate(const config& cfg) {
+  if (cfg.beam_width == 0) return fail(errc::invalid_argument, "drpo::config::beam_width must be at least 1");
+  if (cfg.actions_per_expansion == 0) return fail(errc::invalid_argument, "drpo::config::actions_per_expansion must be at least 1");
+  if (cfg.depth == 0) return fail(errc::invalid_argument, "drpo::config::depth must be at least 1");
+  if (cfg.min_aspects > cfg.max_aspects || cfg.icl_min_aspects > cfg.icl_max_aspects)
+    return fail(errc::invalid_argument, "drpo::config: min_aspects is above max_aspects");
+  for (const auto& [name, placeholders] : prompt_placeholder_sets()) {
+    const std::string& tpl = name == "selection" ? cfg.prompts.selection
+                             : name == "judge"   ? cfg.prompts.judge
+                             : name == "optimize_prompt" ? cfg.prompts.optimize_prompt
+                                                         : cfg.prompts.optimize_answer;
+    std::vector<judges::prompt_value> values;
+    for (const auto& p : placeholders) values.emplace_back(p, "x");
+    if (auto r = judges::render_prompt(tpl, values, "drpo::config::prompts." + name); !r) return unexpected(r.error());
+  }
+  return {};
+}
+
+namespace detail {
+
+template <class Strategy>
+std::string strategy_name() {
+  if constexpr (std::is_same_v<Strategy, search::beam>) return "beam";
+  else if constexpr (std::is_same_v<Strategy, search::greedy>) return "greedy";
+  else if constexpr (std::is_same_v<Strategy, search::mcts>) return "mcts";
+  else return "custom";
+}
+
+inline void record_stop(report& rep, const error& e) {
+  rep.complete = false;
+  rep.error = e;
+  if (e.code == errc::budget_exhausted) rep.stop_reason = "budget_exhausted: " + e.message;
+  else if (e.code == errc::cancelled) rep.stop_reason = "cancelled: " + e.message;
+  else rep.stop_reason = "error: " + e.describe();
+}
+
+template <class B, class S, class J, class O, class E, class Strategy>
+result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& data, const config& cfg, Strategy* strategy,
+                   bool stage2) {
+  if (!r.base || !r.selector || !r.judge || !r.optimizer)
+    return fail(errc::invalid_argument, "drpo: every role (base, selector, judge, optimizer) needs a model");
+  if (auto v = validate(cfg); !v) return unexpected(v.error());
+  std::vector<std::string> queries = data.queries;
+  if (queries.size() > cfg.max_training_queries) queries.resize(cfg.max_training_queries);
+  if (stage2 && queries.empty()) return fail(errc::invalid_argument, "drpo: stage 2 needs at least one training query");
+
+  const auto t0 = std::chrono::steady_clock::now();
+  report rep;
+  rep.seed = cfg.seed;
+  rep.examples = data.examples;
+  engine<B, S, J, O, E> eng(r, cfg, embedder);
+  auto finish = [&](report& out) -> result<report> {
+    eng.acct().fill(out);
+    out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    eng.emit(event_kind::stopped, out.stop_reason);
+    return std::move(out);
+  };
+
+  if (!data.seed_examples.empty()) {
+    if (auto s1 = run_icl_stage(eng, data.seed_examples, rep); !s1) {
+      record_stop(rep, s1.error());
+      return finish(rep);
+    }
+  }
+  if (!stage2) {
+    rep.complete = true;
+    rep.stop_reason = "examples optimized";
+    return finish(rep);
+  }
+
+  rep.strategy = strategy_name<Strategy>();
+  if (auto ix = eng.build_index(rep.examples); !ix) {
+    record_stop(rep, ix.error());
+    return finish(rep);
+  }
+  const search::reward_aggregation how =
+      cfg.aggregation != search::reward_aggregation::automatic ? cfg.aggregation
+      : (std::is_same_v<Strategy, search::beam> && cfg.beam_width > 1) ? search::reward_aggregation::mean
+      : std::is_same_v<Strategy, search::beam>                          ? search::reward_aggregation::last
+      : std::is_same_v<Strategy, search::greedy>                        ? search::reward_aggregation::last
+                                                                        : search::reward_aggregation::mean;
+  prompt_problem<B, S, J, O, E> problem(eng, std::move(queries), how);
+  auto outcome = strategy->search(problem);
+  if constexpr (requires { strategy->stats(); }) rep.search = strategy->stats();
+  rep.rejected = problem.rejected();
+  if (outcome) {
+    const std::size_t best = outcome->best.path.back();
+    rep.best_path = outcome->best.path;
+    rep.best_prompt = problem.trace()[best].system_prompt;
+    if (!std::isnan(outcome->best_score)) rep.best_score = outcome->best_score;
+    rep.stop_reason = outcome->stop_reason;
+    rep.complete = true;
+  } else {
+    record_stop(rep, outcome.error());
+    // The best path found so far, by the same aggregation (ties: the earliest candidate).
+    if (!problem.trace().empty()) {
+      std::size_t best = 0;
+      double best_score = problem.path_score(0);
+      for (std::size_t id = 1; id < problem.trace().size(); ++id)
+        if (search::better(problem.path_score(id), best_score)) {
+          best = id;
+          best_score = problem.path_score(id);
+        }
+      rep.best_path = problem.path_of(best);
+      rep.best_prompt = problem.trace()[best].system_prompt;
+      if (!std::isnan(best_score)) rep.best_score = best_score;
+    } else {
+      rep.best_prompt = cfg.initial_system_prompt;
+    }
+  }
+  rep.trace = std::move(problem.trace());
+  return finish(rep);
+}
+
+}  // namespace detail
+
+/// Runs DRPO: stage 1 when `data.seed_examples` is not empty (its optimized examples then serve
+/// retrieval), then stage 2, the system-prompt search, with `strategy` (e.g. search::beam,
+/// search::greedy, search::mcts). Returns an error only for invalid input, before any call; a run
+/// stopped by a budget, a cancellation or a failed call returns its partial report with
+/// `complete == false`, `stop_reason` and `error` set.
+template <class B, class S, class J, class O, class E, class Strategy>
+[[nodiscard]] result<report> optimize(const roles<B, S, J, O, E>& r, const dataset& data, const config& cfg, Strategy& strategy) {
+  static_assert(Generator<B>, "drpo::optimize: the base model must be a selfalign::Generator");
+  static_assert(judges::AspectSelector<S>, "drpo::optimize: the selector must be a judges::AspectSelector");
+  static_assert(Judge<J>, "drpo::optimize: the judge must be a selfalign::Judge");
+  static_assert(Generator<O>, "drpo::optimize: the optimizer must be a selfalign::Generator");
+  static_assert(Embedder<E>, "drpo::optimize: the embedder must be a selfalign::Embedder");
+  if (r.embedder) return detail::run(r, *r.embedder, data, cfg, &strategy, true);
+  E fallback{};
+  return detail::run(r, fallback, data, cfg, &strategy, true);
+}
+
+/// Runs DRPO with the paper's beam search built from `cfg`.
+template <class B, class S, class J, class O, class E>
+[[nodiscard]] result<report> optimize(const roles<B, S, J, O, E>& r, const dataset& data, const config& cfg = {}) {
+  auto strategy = default_strategy(cfg);
+  return optimize(r, data, cfg, strategy);
+}
+
+/// Runs stage 1 only: optimizes the answers of `seed_examples`; the report's `examples` and `icl` hold the result.
+template <class B, class S, class J, class O, class E>
+[[nodiscard]] result<report> optimize_examples(const roles<B, S, J, O, E>& r, std::vector<icl_example> seed_examples,
+                                               const config& cfg = {}) {
+  dataset data;
+  data.seed_examples = std::move(seed_examples);
+  search::beam unused;
+  E fallback{};
+  E& e = r.embedder ? *r.embedder : fallback;
+  return detail::run(r, e, data, cfg, &unused, false);
+}
+
+/// Builds deployment prompts from a report: the optimized system prompt plus the top-k examples
+/// for each new query, in the same layout the optimization used (or, with
+/// `reproduce_layout_mismatch`, the original's chat layout with k = 3).
+template <Embedder E = hashed_ngram_embedder>
+class deployment {
+ public:
+  [[nodiscard]] static result<deployment> create(const report& rep, const config& cfg, E embedder = E{}) {
+    deployment d(cfg, std::move(embedder));
+    d.system_prompt_ = rep.best_prompt.empty() ? cfg.initial_system_prompt : rep.best_prompt;
+    auto idx = example_index::build(rep.examples, d.embedder_, cfg.embedding_model);
+    if (!idx) return unexpected(idx.error());
+    d.index_ = std::move(*idx);
+    return d;
+  }
+
+  /// The aligned prompt for `query`.
+  [[nodiscard]] result<prompt> prompt_for(std::string_view query) {
+    const std::string q(query);
+    const std::size_t k = cfg_.reproduce_layout_mismatch ? std::size_t{3} : cfg_.icl_k_inference;
+    auto ex = index_.retrieve(std::span<const std::string>(&q, 1), k, embedder_);
+    if (!ex) return unexpected(ex.error());
+    if (cfg_.reproduce_layout_mismatch) return render_original_inference_prompt(system_prompt_, ex->front(), query, cfg_.layout.wrap_answers);
+    return render_aligned_prompt(system_prompt_, ex->front(), query, cfg_.layout);
+  }
+  /// A ready request: the aligned prompt with the base model's sampling (stop at "<END>").
+  [[nodiscard]] result<generation_request> request_for(std::string_view query) {
+    auto p = prompt_for(query);
+    if (!p) return unexpected(p.error());
+    generation_request g;
+    g.model = cfg_.base_model;
+    g.prompt = std::move(*p);
+    g.sampling = cfg_.base_sampling;
+    return g;
+  }
+  [[nodiscard]] const std::string& system_prompt() const noexcept { return system_prompt_; }
+
+ private:
+  deployment(const config& cfg, E embedder) : cfg_(cfg), embedder_(std::move(embedder)) {}
+  config cfg_;
+  E embedder_;
+  std::string system_prompt_;
+  example_index index_;
+};
+
+}  // namespace drpo
+SELFALIGN_END_NAMESPACE
