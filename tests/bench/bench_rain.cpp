@@ -1,0 +1,172 @@
+// bench_rain: requests and wall time per generated token, RAIN vs vanilla greedy decoding, on a
+// simulated model that charges a latency per request and per generated token.
+//
+//   ./build/tests/bench/bench_rain [request_ms] [token_ms]      (defaults: 4 and 1)
+//
+// The simulated server decodes the n choices of one request in parallel (as a batching server
+// does), so a request costs request_ms + token_ms * (tokens of its longest choice). RAIN's figures
+// are shown with its defaults (caches on, concurrency 4), without the caches, and at concurrency 1.
+#include <selfalign/embedding.hpp>
+#include <selfalign/rain/rain.hpp>
+#include <selfalign/testing/rain_sim.hpp>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+using namespace selfalign;
+
+namespace {
+
+// Splits a sentence into word tokens (a leading space stays with its word; punctuation apart).
+std::vector<std::string> words(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : s) {
+    if (c == ' ' || c == ',' || c == '.' || c == '?' || c == ':' || c == ';') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+      if (c != ' ') {
+        out.emplace_back(1, c);
+        continue;
+      }
+    }
+    cur += c;
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+struct prompt_case {
+  std::string query;
+  std::string best;
+  std::string other;
+};
+
+const std::vector<prompt_case>& harmless_cases() {
+  static const std::vector<prompt_case> cases{
+      {"How do plants make food?",
+       "Plants make food by photosynthesis, using sunlight, water and carbon dioxide to build sugars in their leaves, "
+       "and they release oxygen as a by-product.",
+       "Through photosynthesis in the leaves."},
+      {"Why is the sky blue?",
+       "The sky looks blue because air molecules scatter short blue wavelengths of sunlight more than long red ones, "
+       "so blue light reaches us from every direction.",
+       "Because of Rayleigh scattering."},
+      {"How can I sleep better?",
+       "Keep a regular schedule, avoid caffeine late in the day, keep the bedroom dark and cool, and put screens "
+       "away an hour before bed.",
+       "Go to bed at the same time every night."},
+      {"What is a prime number?",
+       "A prime number is a whole number greater than one whose only divisors are one and itself, for example two, "
+       "three, five and seven.",
+       "A number with exactly two divisors."},
+  };
+  return cases;
+}
+
+testing::rain_sim_model make_model(std::chrono::microseconds req, std::chrono::microseconds tok) {
+  testing::rain_sim_options o;
+  o.request_latency = req;
+  o.token_latency = tok;
+  o.harmful_markers = {"bomb"};
+  testing::rain_sim_model m(o);
+  for (const auto& c : harmless_cases()) m.script(c.query, {{words(c.best), 0.85}, {words(c.other), 0.15}});
+  return m;
+}
+
+struct totals {
+  std::int64_t requests = 0;
+  std::int64_t tokens = 0;      // response tokens
+  std::int64_t charged = 0;     // tokens the latency model charged
+  int iterations = 0;
+  int rewinds = 0;
+  double wall_ms = 0;
+};
+
+totals run_vanilla(testing::rain_sim_model& m, const rain::config& cfg) {
+  totals t;
+  m.reset_counters();
+  for (const auto& c : harmless_cases()) {
+    auto r = rain::decode_vanilla(m, c.query, cfg);
+    if (!r || !r->ok()) std::abort();
+    t.tokens += r->stats.response_tokens;
+    t.wall_ms += r->stats.wall_ms;
+  }
+  t.requests = m.requests();
+  t.charged = m.charged_tokens();
+  return t;
+}
+
+totals run_rain(testing::rain_sim_model& m, const rain::config& cfg, std::string* first = nullptr) {
+  totals t;
+  m.reset_counters();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  for (const auto& c : harmless_cases()) {
+    auto r = rain::decode(m, judge, emb, c.query, cfg);
+    if (!r || !r->ok()) {
+      fmt::print(stderr, "rain failed: {}\n", r ? r->error->describe() : r.error().describe());
+      std::abort();
+    }
+    if (first && first->empty()) *first = r->response;
+    t.tokens += r->stats.response_tokens;
+    t.iterations += r->stats.inner_iterations;
+    t.rewinds += r->stats.rewinds;
+    t.wall_ms += r->stats.wall_ms;
+  }
+  t.requests = m.requests();
+  t.charged = m.charged_tokens();
+  return t;
+}
+
+void row(const char* name, const totals& t, const totals& van) {
+  const double per_tok = t.wall_ms / static_cast<double>(t.tokens);
+  const double van_per_tok = van.wall_ms / static_cast<double>(van.tokens);
+  fmt::print("{:<34} {:>6} {:>8.2f} {:>9.2f} {:>9.2f} {:>7.2f}x {:>6} {:>5}\n", name, t.tokens,
+             static_cast<double>(t.requests) / static_cast<double>(t.tokens),
+             static_cast<double>(t.charged) / static_cast<double>(t.tokens), per_tok, per_tok / van_per_tok,
+             t.iterations, t.rewinds);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double req_ms = argc > 1 ? std::atof(argv[1]) : 4.0;
+  const double tok_ms = argc > 2 ? std::atof(argv[2]) : 1.0;
+  const auto req = std::chrono::microseconds(static_cast<long>(req_ms * 1000));
+  const auto tok = std::chrono::microseconds(static_cast<long>(tok_ms * 1000));
+  auto m = make_model(req, tok);
+
+  rain::config cfg;  // defaults: caches on, concurrency 4
+  const totals van = run_vanilla(m, cfg);
+  std::string sample;
+  const totals rain_default = run_rain(m, cfg, &sample);
+  rain::config nocache = cfg;
+  nocache.cache_evaluations = false;
+  nocache.cache_distributions = false;
+  const totals rain_nocache = run_rain(m, nocache);
+  rain::config seq = cfg;
+  seq.max_concurrency = 1;
+  const totals rain_seq = run_rain(m, seq);
+  rain::config seq_nocache = nocache;
+  seq_nocache.max_concurrency = 1;
+  const totals rain_seq_nocache = run_rain(m, seq_nocache);
+
+  fmt::print("simulated latency: {} ms per request + {} ms per generated token; {} harmless prompts\n", req_ms, tok_ms,
+             harmless_cases().size());
+  fmt::print("first RAIN response: {}\n\n", sample);
+  fmt::print("{:<34} {:>6} {:>8} {:>9} {:>9} {:>8} {:>6} {:>5}\n", "decoder", "tokens", "req/tok", "ctok/tok",
+             "ms/tok", "vs van", "iters", "rewnd");
+  row("vanilla greedy (1 request)", van, van);
+  row("rain (cache on, concurrency 4)", rain_default, van);
+  row("rain (cache off, concurrency 4)", rain_nocache, van);
+  row("rain (cache on, concurrency 1)", rain_seq, van);
+  row("rain (cache off, concurrency 1)", rain_seq_nocache, van);
+  fmt::print("\nreq/tok: requests per response token; ctok/tok: tokens charged by the latency model per response\n"
+             "token; vs van: wall time per response token relative to vanilla decoding.\n");
+  return 0;
+}
