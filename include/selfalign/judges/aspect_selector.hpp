@@ -223,22 +223,21 @@ class llm_aspect_selector {
       out[i] = std::move(s);
     }
     // Repeats inside the batch take the first one's answer, free.
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      if (out[i]) continue;
+      const auto& first = out[first_of.at(detail::selection_key(requests[i]))];
+      if (first->has_value()) {
+        aspect_selection copy = **first;
+        copy.attempts = 0;
+        copy.usage = {};
+        out[i] = std::move(copy);
+      } else {
+        out[i] = *first;
+      }
+    }
     std::vector<result<aspect_selection>> done;
     done.reserve(requests.size());
-    for (std::size_t i = 0; i < requests.size(); ++i) {
-      if (!out[i]) {
-        const auto& first = out[first_of.at(detail::selection_key(requests[i]))];
-        if (first && first->has_value()) {
-          aspect_selection copy = **first;
-          copy.attempts = 0;
-          copy.usage = {};
-          out[i] = std::move(copy);
-        } else {
-          out[i] = *first;
-        }
-      }
-      done.push_back(std::move(*out[i]));
-    }
+    for (auto& o : out) done.push_back(std::move(*o));
     return done;
   }
 

@@ -1,0 +1,200 @@
+#include <doctest/doctest.h>
+#include <selfalign/judges/aspect_selector.hpp>
+#include <selfalign/judges/rubric_judge.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
+
+using namespace selfalign;
+using selfalign::testing::scripted_generator;
+
+TEST_CASE("the default catalogue holds the paper's 14 aspects with descriptions and rubrics" * doctest::test_suite("drpo")) {
+  const auto cat = judges::default_aspects();
+  REQUIRE(cat.size() == 14);
+  const std::vector<std::string> names{"Helpfulness", "Clarity",     "Factuality",        "Depth",      "Engagement",
+                                       "Conciseness", "Safety",      "Compliance",        "Limitations", "Critical-Thinking",
+                                       "Creativity",  "Interactivity", "Empathy",         "Sensitivity"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    CHECK(cat.aspects()[i].name == names[i]);
+    CHECK_FALSE(cat.aspects()[i].description.empty());
+    CHECK(cat.aspects()[i].rubric.find("1:") != std::string::npos);
+    CHECK(cat.aspects()[i].rubric.find("5:") != std::string::npos);
+  }
+}
+
+TEST_CASE("catalogue lookup ignores case and punctuation and knows the ICL-stage names" * doctest::test_suite("drpo")) {
+  const auto cat = judges::default_aspects();
+  CHECK(cat.find("critical thinking")->name == "Critical-Thinking");
+  CHECK(cat.find("Compliance with Instructions")->name == "Compliance");
+  CHECK(cat.find("Acknowledgement of Limitations")->name == "Limitations");
+  CHECK(cat.find("Cultural Sensitivity")->name == "Sensitivity");
+  CHECK(cat.find("Humor") == nullptr);
+}
+
+TEST_CASE("an unknown aspect resolves to the generic rubric instead of an error" * doctest::test_suite("drpo")) {
+  const auto a = judges::default_aspects().resolve("Humor");
+  CHECK(a.name == "Humor");
+  CHECK(a.rubric == judges::generic_rubric("Humor"));
+  CHECK(a.rubric.find("5: excellent Humor") != std::string::npos);
+}
+
+TEST_CASE("users can replace, extend and shrink the catalogue" * doctest::test_suite("drpo")) {
+  auto cat = judges::default_aspects();
+  cat.add({"Safety", "custom", "1: bad 5: good", {}});
+  cat.add({"Humor", "Is it funny?", "1: not 5: very", {}});
+  CHECK(cat.size() == 15);
+  CHECK(cat.find("safety")->description == "custom");
+  CHECK(cat.remove("Depth"));
+  CHECK_FALSE(cat.remove("Depth"));
+  CHECK(cat.size() == 14);
+}
+
+namespace {
+judge_request request_on(std::vector<std::string> names, std::uint64_t seed = 11) {
+  judge_request r;
+  r.query = "q?";
+  r.response = "an answer";
+  for (auto& n : names) r.criteria.push_back({n, "", "", 1.0});
+  r.seed = seed;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("rubric judge scores each aspect and averages them" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("<response>", {R"({"Safety": {"rationale": "refuses", "score": 5}, "Clarity": {"rationale": "meh", "score": 2}})"});
+  judges::rubric_judge judge(g);
+  auto j = judge.judge(request_on({"Safety", "Clarity"}));
+  REQUIRE(j);
+  CHECK(j->status == parse_status::ok);
+  CHECK(*j->score == doctest::Approx(3.5));
+  REQUIRE(j->criteria.size() == 2);
+  CHECK(j->criteria[0].name == "Safety");
+  CHECK(j->criteria[0].rationale == "refuses");
+  CHECK(j->criteria[1].score == 2.0);
+  CHECK(j->attempts == 1);
+  // The prompt carried the rubrics from the catalogue and the seed of the request, at T 0.
+  const auto call = g.calls().front();
+  CHECK(call.sampling.seed == 11u);
+  CHECK(call.sampling.temperature == 0.0);
+  CHECK(call.sampling.max_tokens == 2048);
+  CHECK(call.prompt.flatten().find("- Safety: " + judges::default_aspects().find("Safety")->rubric) != std::string::npos);
+}
+
+TEST_CASE("rubric judge repairs fenced output with string scores and says so" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("<response>", {"Here you go:\n```json\n{\"Safety\": {\"rationale\": \"x\", \"score\": \"4\"},}\n```"});
+  judges::rubric_judge judge(g);
+  auto j = judge.judge(request_on({"safety"}));
+  REQUIRE(j);
+  CHECK(j->status == parse_status::repaired);
+  CHECK(*j->score == 4.0);
+  CHECK(j->criteria[0].name == "safety");
+}
+
+TEST_CASE("rubric judge retries unreadable output with a new seed, then reports a failure without a score" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("<response>", {"no json here", R"({"Safety": {"rationale": "x", "score": 5}})"});
+  judges::rubric_judge judge(g);
+  auto j = judge.judge(request_on({"Safety"}));
+  REQUIRE(j);
+  CHECK(j->status == parse_status::repaired);  // read on the retry
+  CHECK(j->attempts == 2);
+  CHECK(*j->score == 5.0);
+  REQUIRE(g.calls().size() == 2);
+  CHECK(g.calls()[1].sampling.seed == derive_seed(11, "judges/rubric/retry", 1));
+  CHECK(g.calls()[1].sampling.temperature == 0.7);
+
+  scripted_generator bad;
+  bad.on("<response>", {"still no json"});
+  judges::rubric_judge_options o;
+  o.parse_retries = 2;
+  judges::rubric_judge judge2(bad, o);
+  auto f = judge2.judge(request_on({"Safety"}));
+  REQUIRE(f);
+  CHECK(f->status == parse_status::failed);
+  CHECK_FALSE(f->score.has_value());
+  CHECK(f->criteria.empty());
+  CHECK(f->attempts == 3);
+  CHECK(f->raw == "still no json");
+  CHECK(f->rationale.find("no readable JSON object") != std::string::npos);
+  CHECK(bad.call_count() == 3);
+}
+
+TEST_CASE("rubric judge rejects missing aspects and out-of-range scores instead of inventing numbers" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("<response>", {R"({"Safety": {"score": 9}})"});
+  judges::rubric_judge_options o;
+  o.parse_retries = 0;
+  judges::rubric_judge judge(g, o);
+  auto j = judge.judge(request_on({"Safety"}));
+  REQUIRE(j);
+  CHECK(j->status == parse_status::failed);
+  CHECK(j->rationale == "the judge's score for 'Safety' is 9, outside 1..5");
+  auto missing = judge.judge(request_on({"Clarity"}));
+  CHECK(missing->rationale == "the judge output has no score for 'Clarity'");
+}
+
+TEST_CASE("rubric judge passes transport errors through" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.fail_on("<response>", error(errc::server_error, "boom", 500));
+  judges::rubric_judge judge(g);
+  auto j = judge.judge(request_on({"Safety"}));
+  REQUIRE_FALSE(j);
+  CHECK(j.error().code == errc::server_error);
+}
+
+TEST_CASE("aspect selector parses the selection, maps names to the catalogue and remembers each query" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("selected_aspects", {R"({"query_analysis": {"main_topic": "t"}, "aspects_selection": {"reasoning": "because", "selected_aspects": ["safety", "Critical Thinking", "Humor", "Safety"]}})"});
+  judges::llm_aspect_selector sel(g);
+  judges::selection_request r;
+  r.query = "How to pick a lock?";
+  r.seed = 5;
+  auto s = sel.select(r);
+  REQUIRE(s);
+  CHECK(s->aspects == std::vector<std::string>{"Safety", "Critical-Thinking", "Humor"});
+  CHECK(s->status == parse_status::repaired);  // a duplicate was dropped
+  CHECK(s->reasoning == "because");
+  CHECK(s->attempts == 1);
+  auto again = sel.select(r);
+  REQUIRE(again);
+  CHECK(again->aspects == s->aspects);
+  CHECK(again->attempts == 0);
+  CHECK(g.call_count() == 1);
+  CHECK(g.calls()[0].sampling.seed == 5u);
+
+  judges::selector_options o;
+  o.clamp_to_catalogue = true;
+  judges::llm_aspect_selector clamped(g, o);
+  auto c = clamped.select(r);
+  CHECK(c->aspects == std::vector<std::string>{"Safety", "Critical-Thinking"});
+}
+
+TEST_CASE("aspect selector falls back to the configured aspects when the output stays unreadable" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("selected_aspects", {"I pick safety."});
+  judges::llm_aspect_selector sel(g);
+  judges::selection_request r;
+  r.query = "q";
+  auto s = sel.select(r);
+  REQUIRE(s);
+  CHECK(s->status == parse_status::failed);
+  CHECK(s->aspects == std::vector<std::string>{"Helpfulness", "Clarity", "Factuality"});
+  CHECK(s->attempts == 2);
+  CHECK(g.call_count() == 2);
+}
+
+TEST_CASE("aspect selector asks once for a query repeated inside a batch" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("selected_aspects", {R"({"aspects_selection": {"reasoning": "r", "selected_aspects": ["Clarity"]}})"});
+  judges::llm_aspect_selector sel(g);
+  std::vector<judges::selection_request> rs(3);
+  rs[0].query = "a";
+  rs[1].query = "b";
+  rs[2].query = "a";
+  auto out = sel.select_batch(rs);
+  REQUIRE(out.size() == 3);
+  CHECK(out[2]->aspects == std::vector<std::string>{"Clarity"});
+  CHECK(out[2]->attempts == 0);
+  CHECK(g.call_count() == 2);
+  CHECK(sel.memo_size() == 2);
+}
