@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,7 +93,7 @@ class rain_sim_model {
       std::size_t best_len = 0;
       token_id best = -1;
       for (std::size_t len = std::min(s_->max_len, text.size() - i); len > 0; --len) {
-        auto it = s_->ids.find(std::string(text.substr(i, len)));
+        auto it = s_->ids.find(text.substr(i, len));
         if (it != s_->ids.end()) {
           best = it->second;
           best_len = len;
@@ -177,7 +178,7 @@ class rain_sim_model {
     std::mutex mutex;
     rain_sim_options o;
     std::vector<std::string> vocab;
-    std::map<std::string, token_id> ids;
+    std::map<std::string, token_id, std::less<>> ids;
     std::size_t max_len = 1;
     std::vector<script_t> scripts;
     std::atomic<std::int64_t> requests{0}, generated{0}, completion_tokens{0};
