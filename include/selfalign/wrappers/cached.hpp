@@ -161,8 +161,12 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
 
  public:
   /// `scope` separates roles that share a store (e.g. "base" and "judge" on different servers).
-  explicit cached(B inner, std::shared_ptr<cache_store> store = std::make_shared<cache_store>(), std::string scope = {})
+  cached(B inner, std::shared_ptr<cache_store> store, std::string scope = {})
       : base(std::move(inner)), store_(std::move(store)), scope_(std::move(scope)), inflight_(std::make_shared<inflight_table>()) {}
+  /// An in-memory cache of its own. (A constrained template, for the reason given in forwarding_wrapper.)
+  template <class U>
+    requires(!std::is_base_of_v<cached, std::remove_cvref_t<U>> && std::is_constructible_v<B, U &&>)
+  explicit cached(U&& inner) : cached(B(std::forward<U>(inner)), std::make_shared<cache_store>()) {}
 
   [[nodiscard]] cache_store& store() noexcept { return *store_; }
   [[nodiscard]] std::shared_ptr<cache_store> shared_store() const noexcept { return store_; }
@@ -225,6 +229,10 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
   std::shared_ptr<inflight_table> inflight_;
 };
 
+template <class B>
+cached(B) -> cached<B>;
+template <class B>
+cached(B, std::shared_ptr<cache_store>) -> cached<B>;
 template <class B>
 cached(B, std::shared_ptr<cache_store>, std::string) -> cached<B>;
 

@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -20,7 +21,12 @@ namespace detail {
 template <class Derived, class Inner>
 class forwarding_wrapper {
  public:
-  explicit forwarding_wrapper(Inner inner) : inner_(std::move(inner)) {}
+  // A constrained template rather than `forwarding_wrapper(Inner)`: with Inner = any_generator,
+  // the plain form lets a wrapper convert to its own Inner while the compiler is still deciding
+  // whether the wrapper is move constructible, an endless recursion on Clang.
+  template <class U>
+    requires(!std::is_base_of_v<forwarding_wrapper, std::remove_cvref_t<U>> && std::is_constructible_v<Inner, U &&>)
+  explicit forwarding_wrapper(U&& inner) : inner_(std::forward<U>(inner)) {}
 
   [[nodiscard]] result<generation> generate(const generation_request& r)
     requires Generator<Inner>
