@@ -25,6 +25,7 @@ class loopback_server {
  public:
   loopback_server() {
     server_.new_task_queue = [] { return new httplib::ThreadPool(96); };
+    server_.set_tcp_nodelay(true);
   }
   ~loopback_server() { stop(); }
   httplib::Server& operator*() { return server_; }

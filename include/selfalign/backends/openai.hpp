@@ -703,7 +703,7 @@ class openai_backend {
     const detail::base_url& url = s_->urls[lease.endpoint()];
     httplib::Client& cli = *lease;
     const std::string path = (root ? url.root_prefix() : url.prefix) + rel_path;
-    const std::string what = fmt::format("{} {}", method, path);
+    auto what = [&] { return fmt::format("{} {}", method, path); };  // only failures need it
 
     const auto now = clock::now();
     using ms = std::chrono::milliseconds;
@@ -773,7 +773,7 @@ class openai_backend {
       return out;
     }
     if (aborted || clock::now() >= deadline) {
-      out.failure = error(errc::timeout, fmt::format("{} did not finish within the call deadline of {} ms", what,
+      out.failure = error(errc::timeout, fmt::format("{} did not finish within the call deadline of {} ms", what(),
                                                      s_->opts.deadline.count()));
       out.failure->retryable = false;
       return out;
@@ -784,7 +784,7 @@ class openai_backend {
       return out;
     }
     if (status == 200 && got_bytes) {
-      out.failure = detail::bad_body(what, fmt::format("the answer was cut off after {} bytes", collected.size()), collected);
+      out.failure = detail::bad_body(what(), fmt::format("the answer was cut off after {} bytes", collected.size()), collected);
       return out;
     }
     const std::string where = url.display();
@@ -799,10 +799,10 @@ class openai_backend {
       case httplib::Error::Read:
       case httplib::Error::Write:
         if (status < 0 && clock::now() - started >= read_timeout - ms(5) && err == httplib::Error::Read) {
-          out.failure = error(errc::timeout, fmt::format("{} to {}: no answer within the read timeout of {} ms", what, where,
+          out.failure = error(errc::timeout, fmt::format("{} to {}: no answer within the read timeout of {} ms", what(), where,
                                                          read_timeout.count()));
         } else {
-          out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({} failed)", what, where,
+          out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({} failed)", what(), where,
                                                            err == httplib::Error::Read ? "reading" : "writing"));
           out.stale_candidate = status < 0 && !got_bytes && lease.previous_uses() > 0;
         }
@@ -813,7 +813,7 @@ class openai_backend {
         out.failure->retryable = false;
         break;
       default:
-        out.failure = error(errc::transport, fmt::format("{} to {} failed: {}", what, where, httplib::to_string(err)));
+        out.failure = error(errc::transport, fmt::format("{} to {} failed: {}", what(), where, httplib::to_string(err)));
         break;
     }
     return out;

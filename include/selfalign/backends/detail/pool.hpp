@@ -181,7 +181,9 @@ class deadline_watchdog {
     const std::uint64_t ticket = ++last_ticket_;
     entries_.emplace(ticket, entry{when, std::move(abort), false});
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    cv_.notify_all();
+    // Wake the thread only when this deadline is earlier than the one it sleeps until: a
+    // wake-up per request would cost a context switch each.
+    if (when < next_wake_) cv_.notify_all();
     return ticket;
   }
 
@@ -215,7 +217,9 @@ class deadline_watchdog {
         }
         if (e.when < wake) wake = e.when;
       }
+      next_wake_ = wake;
       cv_.wait_until(lock, wake);
+      next_wake_ = clock::time_point::min();  // awake: arm() need not notify
     }
   }
 
@@ -224,6 +228,7 @@ class deadline_watchdog {
   std::map<std::uint64_t, entry> entries_;
   std::uint64_t last_ticket_ = 0;
   bool quit_ = false;
+  clock::time_point next_wake_ = clock::time_point::min();
   std::thread thread_;
 };
 
