@@ -375,11 +375,11 @@ class critic_model : public sim_base {
     style_ = s;
     return *this;
   }
-  /// Judge prompts whose response contains `marker` get unreadable output on their first `k`
-  /// calls (k < 0: always).
-  critic_model& malformed_on(std::string marker, int k = -1) {
+  /// Judge prompts whose response contains `marker` get unreadable output: always, or (with
+  /// `always` false) only at temperature 0, i.e. on a first attempt (judge retries sample hotter).
+  critic_model& malformed_on(std::string marker, bool always = true) {
     std::lock_guard lock(m_->mutex);
-    m_->rules.push_back({std::move(marker), k});
+    m_->rules.push_back({std::move(marker), always});
     return *this;
   }
   /// Selection prompts get unreadable output.
@@ -400,7 +400,7 @@ class critic_model : public sim_base {
       return answer({out.dump()}, text);
     }
     const std::string response = between(text, "<response>", "</response>");
-    if (malformed_now(text, response)) return answer({"The response is fine overall; I would give it a four or so."}, text);
+    if (malformed_now(response, r.sampling.temperature)) return answer({"The response is fine overall; I would give it a four or so."}, text);
     std::vector<std::string> names;
     const std::string block = between(text, "<aspects>", "</aspects>");
     for (std::size_t pos = 0; pos < block.size();) {
@@ -428,20 +428,16 @@ class critic_model : public sim_base {
  private:
   struct rule {
     std::string marker;
-    int k;
+    bool always;
   };
   struct malformed_state {
     std::mutex mutex;
     std::vector<rule> rules;
-    std::map<std::string, int> seen;  // judge prompt text -> calls so far
   };
-  bool malformed_now(const std::string& prompt_text, const std::string& response) {
+  bool malformed_now(const std::string& response, double temperature) {
     std::lock_guard lock(m_->mutex);
-    for (const auto& r : m_->rules) {
-      if (response.find(r.marker) == std::string::npos) continue;
-      const int n = m_->seen[prompt_text]++;
-      return r.k < 0 || n < r.k;
-    }
+    for (const auto& r : m_->rules)
+      if (response.find(r.marker) != std::string::npos) return r.always || temperature == 0.0;
     return false;
   }
   style style_ = style::clean;
