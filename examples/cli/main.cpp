@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "cmd_generate.hpp"
+#include "cmd_judge.hpp"
 
 #include <cstdio>
 #include <string>
@@ -22,6 +23,7 @@ struct command {
 const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate},
+      {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge},
       {"models", "list what the endpoint serves and what it can do", cli::models_parser, cli::run_models},
   };
   return all;
