@@ -196,6 +196,20 @@ TEST_CASE("a failed call becomes a failure entry and the run goes on" * doctest:
   CHECK(rep->pairs[0].self_reward == 0.0);
 }
 
+TEST_CASE("records read from JSONL keep their ids through build_pairs" * doctest::test_suite("dlma")) {
+  std::istringstream in("{\"id\": \"alpha\", \"prompt\": \"Question number 0?\"}\n{\"question\": \"Question number 1?\"}\n");
+  auto records = sa::io::read_queries(in, "q.jsonl");
+  REQUIRE(records.has_value());
+  dlma_sim sim = make_sim();
+  auto rep = dlma::build_pairs(sim, *records, dlma::config{});
+  REQUIRE(rep.has_value());
+  REQUIRE(rep->pairs.size() == 2);
+  CHECK(rep->pairs[0].id == "alpha");
+  CHECK(rep->pairs[1].id == "2");
+  CHECK(rep->pairs[1].query == "Question number 1?");
+  CHECK(rep->pairs[1].index == 1);
+}
+
 TEST_CASE("a cancelled run stops before its first call" * doctest::test_suite("dlma")) {
   dlma_sim sim = make_sim();
   std::stop_source stop;
