@@ -103,6 +103,7 @@ result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& da
   report rep;
   rep.seed = cfg.seed;
   rep.examples = data.examples;
+  rep.best_prompt = cfg.initial_system_prompt;  // until stage 2 finds better
   engine<B, S, J, O, E> eng(r, cfg, embedder);
   auto finish = [&](report& out) -> result<report> {
     eng.acct().fill(out);
