@@ -161,8 +161,8 @@ struct report {
   std::size_t merged_boundary = 0;  ///< pairs where a boundary token merged
   std::size_t truncated = 0;        ///< pairs with an answer cut at max_tokens (finish_reason "length")
   boundary_mode boundary = boundary_mode::text;  ///< the boundary mode used (resolved from automatic)
-  selfalign::usage usage;           ///< summed over all answered calls of finished pairs, replays included
-  std::size_t calls = 0;            ///< generate + score calls answered for finished pairs
+  selfalign::usage usage;           ///< summed over every answered generate/score call, replays included
+  std::size_t calls = 0;            ///< generate + score calls answered (of every query, finished or not)
   std::size_t cache_hits = 0;       ///< of those, answered from a cache
   std::string stop_reason = "completed";  ///< "completed", or the budget/cancel message
   std::optional<errc> stop_code;    ///< errc::budget_exhausted / errc::cancelled when stopped early
