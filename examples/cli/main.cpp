@@ -5,6 +5,7 @@
 #include "cli.hpp"
 #include "cmd_generate.hpp"
 #include "cmd_judge.hpp"
+#include "cmd_rain.hpp"
 
 #include <cstdio>
 #include <string>
@@ -24,6 +25,7 @@ const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate},
       {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge},
+      {"rain", "decode prompts with RAIN (--compare: vanilla beside it)", cli::rain_parser, cli::run_rain},
       {"models", "list what the endpoint serves and what it can do", cli::models_parser, cli::run_models},
   };
   return all;

@@ -81,7 +81,7 @@ struct generator_model final : generator_iface {
 class any_generator {
  public:
   template <class G>
-    requires(!std::is_same_v<std::remove_cvref_t<G>, any_generator> && Generator<std::remove_cvref_t<G>>)
+    requires(!std::is_same_v<std::remove_cvref_t<G>, any_generator> && detail::has_generate<std::remove_cvref_t<G>>)
   any_generator(G&& g)  // NOLINT: implicit, as std::function
       : impl_(std::make_unique<detail::generator_model<std::remove_cvref_t<G>>>(std::forward<G>(g))) {}
   any_generator(any_generator&&) noexcept = default;
@@ -149,7 +149,7 @@ struct embedder_model final : embedder_iface {
 class any_judge {
  public:
   template <class J>
-    requires(!std::is_same_v<std::remove_cvref_t<J>, any_judge> && Judge<std::remove_cvref_t<J>>)
+    requires(!std::is_same_v<std::remove_cvref_t<J>, any_judge> && detail::has_judge<std::remove_cvref_t<J>>)
   any_judge(J&& j)  // NOLINT
       : impl_(std::make_unique<detail::judge_model<std::remove_cvref_t<J>>>(std::forward<J>(j))) {}
   any_judge(any_judge&&) noexcept = default;
@@ -169,7 +169,7 @@ class any_judge {
 class any_embedder {
  public:
   template <class E>
-    requires(!std::is_same_v<std::remove_cvref_t<E>, any_embedder> && Embedder<std::remove_cvref_t<E>>)
+    requires(!std::is_same_v<std::remove_cvref_t<E>, any_embedder> && detail::has_embed<std::remove_cvref_t<E>>)
   any_embedder(E&& e)  // NOLINT
       : impl_(std::make_unique<detail::embedder_model<std::remove_cvref_t<E>>>(std::forward<E>(e))) {}
   any_embedder(any_embedder&&) noexcept = default;

@@ -25,6 +25,22 @@ struct is_result : std::false_type {};
 template <class T>
 struct is_result<result<T>> : std::true_type {};
 
+// The call requirements alone, without move_constructible: type-erasing constructors check these,
+// because checking move constructibility of a type whose own constructors accept the erased type
+// (a wrapper or a borrowed reference to any_generator) recurses.
+template <class G>
+concept has_generate = requires(G& g, const generation_request& req) {
+  { g.generate(req) } -> std::convertible_to<result<generation>>;
+};
+template <class J>
+concept has_judge = requires(J& j, const judge_request& req) {
+  { j.judge(req) } -> std::convertible_to<result<judgement>>;
+};
+template <class E>
+concept has_embed = requires(E& e, const embedding_request& req) {
+  { e.embed(req) } -> std::convertible_to<result<embeddings>>;
+};
+
 /// Accepts an adapter's answer whether it returned result<T> or a plain T.
 template <class T, class U>
 [[nodiscard]] result<T> as_result(U&& answer) {
