@@ -26,6 +26,7 @@ class loopback_server {
   loopback_server() {
     server_.new_task_queue = [] { return new httplib::ThreadPool(96); };
     server_.set_tcp_nodelay(true);
+    server_.set_keep_alive_max_count(1000);  // httplib's default closes a socket after 5 requests
   }
   ~loopback_server() { stop(); }
   httplib::Server& operator*() { return server_; }
