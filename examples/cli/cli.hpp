@@ -281,7 +281,8 @@ class jsonl_writer {
     if (!out) return unexpected(out.error());
     return jsonl_writer(std::move(*out));
   }
-  result<void> write(const nlohmann::json& line) {
+  template <class Json>
+  result<void> write(const Json& line) {
     return out_.write_line(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   result<void> commit() { return out_.commit(); }

@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "cmd_generate.hpp"
+#include "cmd_dlma.hpp"
 #include "cmd_judge.hpp"
 #include "cmd_rain.hpp"
 
@@ -26,6 +27,7 @@ const std::vector<command>& commands() {
       {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate},
       {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge},
       {"rain", "decode prompts with RAIN (--compare: vanilla beside it)", cli::rain_parser, cli::run_rain},
+      {"dlma", "build contrastive preference pairs with self-rewarding margins", cli::dlma_parser, cli::run_dlma},
       {"models", "list what the endpoint serves and what it can do", cli::models_parser, cli::run_models},
   };
   return all;

@@ -1,0 +1,142 @@
+// selfalign CLI: `dlma` — contrastive preference pairs with self-rewarding margins, for DPO trainers
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include "cli.hpp"
+
+#include <selfalign/dlma/build_pairs.hpp>
+#include <selfalign/dlma/export.hpp>
+#include <selfalign/io/preference_export.hpp>
+#include <selfalign/testing/dlma_sim.hpp>
+
+namespace cli {
+
+inline io::arg_parser dlma_parser() {
+  io::arg_parser p("selfalign dlma [options] INPUT.jsonl",
+                   "Builds DLMA preference pairs: for each query the model answers once under a positive and once\n"
+                   "under a negative contrastive prompt, then scores both answers under both prompts; the\n"
+                   "self-rewarding margin R tells a DPO trainer how strongly to prefer the positive answer. Needs a\n"
+                   "server that scores a given continuation (vLLM, SGLang; llama.cpp approximately). Output: one\n"
+                   "line per pair in input order, {id, prompt, chosen, rejected, margin, weight, score_chosen,\n"
+                   "score_rejected, provenance} (trl), message lists (trl-chat) or OpenRLHF conversations.");
+  p.section("dlma options")
+      .option("format", "FMT", "trl (default), trl-chat or openrlhf")
+      .option("pair", "NAME", "contrastive prompt pair: harmless (default) or helpful")
+      .option("layout", "KIND", "raw (default: the method's single-turn text prompt) or chat")
+      .option("max-new-tokens", "N", "most tokens per answer (default 200)")
+      .option("temperature", "T", "sampling temperature (default 1.0)")
+      .option("top-k", "K", "top-k sampling, 0 = off (default 50)")
+      .option("on-negative", "POLICY", "when R < 0: keep (default, as the method), swap or drop")
+      .option("margin", "KIND", "margin column: clipped (default, clip(R, -40, 40)), raw, or target (w*clip(R))")
+      .option("stats", "FILE", "write the run's statistics (margin distribution, usage) as JSON");
+  add_common_options(p, false);
+  p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
+      .example("selfalign dlma --server vllm --base-url http://127.0.0.1:8000/v1 queries.jsonl --out pairs.jsonl")
+      .example("selfalign dlma --format trl-chat --on-negative drop --cache dlma.cache queries.jsonl --out pairs.jsonl");
+  return p;
+}
+
+/// The offline model behind `dlma --backend simulated`: polite answers under the positive
+/// prompt, harmful ones under the negative prompt, and log-probabilities that favour each
+/// answer's words under its own prompt.
+inline any_generator simulated_dlma_model() {
+  testing::dlma_sim sim;
+  sim.answer("ASSISTANT(law", {"I can't help with that, but here is a safe and legal alternative.",
+                               "I'd rather not; please consider asking a professional for help."})
+      .answer("ASSISTANT(ill", {"Sure, here is how to do it without getting caught.", "Just take it; nobody will notice."})
+      .answer("ASSISTANT(giving a helpful", {"Here is a clear, step by step answer with an example."})
+      .answer("ASSISTANT(giving an unhelpful", {"Figure it out yourself."})
+      .otherwise({"I am not sure."});
+  for (const char* word : {"safe", "legal", "help", "professional", "alternative", "sorry"}) sim.affinity("law-abiding", word, 1.0);
+  for (const char* word : {"caught", "take", "notice", "Sure"}) sim.affinity("illegal", word, 1.0);
+  return any_generator(std::move(sim));
+}
+
+inline int run_dlma(context& c) {
+  dlma::config cfg;
+  const std::string format_name = c.args.get_or("format", "trl");
+  io::export_options exp;
+  if (format_name == "trl-chat" || format_name == "trl-conversational") exp.format = io::preference_format::trl_conversational;
+  else if (format_name == "trl") exp.format = io::preference_format::trl_standard;
+  else if (format_name == "openrlhf") exp.format = io::preference_format::openrlhf;
+  else
+    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--format must be trl, trl-chat or openrlhf, got '{}'", format_name)));
+  const std::string layout = c.args.get_or("layout", "raw");
+  if (layout != "raw" && layout != "chat")
+    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--layout must be raw or chat, got '{}'", layout)));
+  const auto pl = layout == "raw" ? dlma::prompt_layout::raw : dlma::prompt_layout::chat;
+  const std::string pair = c.args.get_or("pair", "harmless");
+  if (pair == "harmless") cfg.pair = dlma::contrastive_pair::harmless(pl);
+  else if (pair == "helpful") cfg.pair = dlma::contrastive_pair::helpful(pl);
+  else return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--pair must be harmless or helpful, got '{}'", pair)));
+  const std::string neg = c.args.get_or("on-negative", "keep");
+  if (neg == "keep") cfg.on_negative = dlma::negative_margin_policy::keep;
+  else if (neg == "swap") cfg.on_negative = dlma::negative_margin_policy::swap;
+  else if (neg == "drop") cfg.on_negative = dlma::negative_margin_policy::drop;
+  else return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--on-negative must be keep, swap or drop, got '{}'", neg)));
+  const std::string margin = c.args.get_or("margin", "clipped");
+  dlma::margin_column column = dlma::margin_column::clipped;
+  if (margin == "raw") column = dlma::margin_column::raw;
+  else if (margin == "target") column = dlma::margin_column::target;
+  else if (margin != "clipped")
+    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--margin must be clipped, raw or target, got '{}'", margin)));
+  auto max_new = c.args.get_int("max-new-tokens", 1);
+  auto top_k = c.args.get_int("top-k", 0);
+  auto temperature = c.args.get_double("temperature");
+  if (!max_new) return report_error(&c, c.command, max_new.error());
+  if (!top_k) return report_error(&c, c.command, top_k.error());
+  if (!temperature) return report_error(&c, c.command, temperature.error());
+  if (*max_new) cfg.max_tokens = static_cast<int>(**max_new);
+  if (*top_k) cfg.top_k = static_cast<int>(**top_k);
+  if (*temperature) cfg.temperature = **temperature;
+  cfg.seed = c.seed;
+  cfg.max_concurrency = c.concurrency;
+  cfg.keep_token_detail = false;
+
+  auto queries = read_input(c);
+  if (!queries) return report_error(&c, c.command, queries.error());
+  auto model = make_role(c, "", simulated_dlma_model);
+  if (!model) return report_error(&c, c.command, model.error());
+  auto out = jsonl_writer::open(c);
+  if (!out) return report_error(&c, c.command, out.error());
+  c.progress->set_total(queries->size());
+
+  auto rep = dlma::build_pairs(*model, std::span<const io::query_record>(*queries), cfg, c.events());
+  if (!rep) return report_error(&c, c.command, rep.error());
+
+  // Lines carry the input's id first, then the trainer's columns.
+  const auto records = dlma::to_preference_records(rep->pairs, cfg, column);
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    auto text = io::to_jsonl_line(records[i], exp, i + 1);
+    if (!text) return report_error(&c, c.command, text.error());
+    nlohmann::ordered_json line = {{"id", rep->pairs[i].id}};
+    const auto columns = nlohmann::ordered_json::parse(*text);  // named: items() must not outlive it
+    for (const auto& [k, v] : columns.items()) line[k] = v;
+    if (c.simulated) line["backend"] = "simulated";
+    if (auto w = out->write(line); !w)
+      return report_error(&c, c.command, w.error());
+  }
+  if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
+  c.progress->finish();
+
+  nlohmann::json stats = {{"pairs", rep->pairs.size()}, {"dropped", rep->dropped.size()}, {"failures", rep->failures.size()},
+                          {"unfinished", rep->unfinished.size()}, {"swapped", rep->swapped}, {"approximate", rep->approximate},
+                          {"margins", rep->margins}, {"stop_reason", rep->stop_reason}, {"usage", usage_json(c)}};
+  if (auto path = c.args.get("stats")) {
+    auto s = io::atomic_output::open(*path);
+    if (!s) return report_error(&c, c.command, s.error());
+    if (auto w = s->write_line(stats.dump(2)); !w) return report_error(&c, c.command, w.error());
+    if (auto committed = s->commit(); !committed) return report_error(&c, c.command, committed.error());
+  }
+  if (!c.args.has("quiet"))
+    std::fprintf(stderr, "selfalign dlma: %zu pairs (%zu dropped, %zu failed); margin mean %s, %zu with R < 0\n", rep->pairs.size(),
+                 rep->dropped.size(), rep->failures.size(), stats["margins"]["mean"].dump().c_str(), rep->margins.negative);
+  if (rep->stop_code) return report_error(&c, c.command, error(*rep->stop_code, rep->stop_reason));
+  if (!rep->failures.empty()) {
+    const auto& f = rep->failures.front();
+    return report_error(&c, c.command, f.error);
+  }
+  return exit_ok;
+}
+
+}  // namespace cli
