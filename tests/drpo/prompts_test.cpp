@@ -6,7 +6,9 @@ using namespace selfalign;
 
 TEST_CASE("every default meta-prompt renders with all its placeholders filled" * doctest::test_suite("drpo")) {
   const drpo::prompt_set p;
-  for (const auto& [name, placeholders] : drpo::prompt_placeholder_sets()) {
+  for (const auto& set : drpo::prompt_placeholder_sets()) {
+    const std::string name = set.first;
+    const std::vector<std::string>& placeholders = set.second;
     const std::string& tpl = name == "selection" ? p.selection : name == "judge" ? p.judge : name == "optimize_prompt" ? p.optimize_prompt : p.optimize_answer;
     CAPTURE(name);
     // The template uses exactly the documented placeholders.

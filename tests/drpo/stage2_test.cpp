@@ -85,7 +85,9 @@ TEST_CASE("drpo beam: rewards follow the rubric, the beam keeps the top two path
   std::map<std::size_t, std::vector<const drpo::candidate*>> by_level;
   for (const auto& c : rep->trace)
     if (c.level > 0) by_level[c.level].push_back(&c);
-  for (auto& [level, cs] : by_level) {
+  for (auto& entry : by_level) {
+    const std::size_t level = entry.first;
+    auto& cs = entry.second;
     CAPTURE(level);
     auto sorted = cs;
     std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return *a->path_score > *b->path_score; });
@@ -441,4 +443,28 @@ TEST_CASE("drpo: invalid input fails before any call" * doctest::test_suite("drp
   CHECK(rep.error().code == errc::invalid_argument);
   CHECK(rep.error().message == "drpo: stage 2 needs at least one training query");
   CHECK(t.base.calls() + t.opt.calls() + t.critic.calls() == 0);
+}
+
+TEST_CASE("drpo: a stop request ends the run cleanly with a partial report" * doctest::test_suite("drpo")) {
+  rig t;
+  std::stop_source stop;
+  drpo::config cfg = small_config();
+  cfg.stop = stop.get_token();
+  std::size_t levels_seen = 0;
+  cfg.on_event = [&](const event& e) {
+    if (e.kind == event_kind::search_step && ++levels_seen == 3) stop.request_stop();  // after level 2
+  };
+  auto rep = t.run(cfg);
+  REQUIRE(rep);
+  CHECK_FALSE(rep->complete);
+  CHECK(rep->stop_reason == "cancelled: the batch was cancelled before this call started");
+  REQUIRE(rep->error.has_value());
+  CHECK(rep->error->code == errc::cancelled);
+  // Levels 1 and 2 are in the trace; the best path so far is reported.
+  CHECK(rep->trace.back().level == 2);
+  REQUIRE_FALSE(rep->best_path.empty());
+  double best = -1;
+  for (const auto& c : rep->trace) best = std::max(best, c.path_score.value_or(-1));
+  CHECK(*rep->best_score == best);
+  CHECK(rep->best_prompt == rep->trace[rep->best_path.back()].system_prompt);
 }

@@ -176,15 +176,17 @@ result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& da
 /// stopped by a budget, a cancellation or a failed call returns its partial report with
 /// `complete == false`, `stop_reason` and `error` set.
 template <class B, class S, class J, class O, class E, class Strategy>
-[[nodiscard]] result<report> optimize(const roles<B, S, J, O, E>& r, const dataset& data, const config& cfg, Strategy& strategy) {
+[[nodiscard]] result<report> optimize(const roles<B, S, J, O, E>& r, const dataset& data, const config& cfg, Strategy&& strategy) {
   static_assert(Generator<B>, "drpo::optimize: the base model must be a selfalign::Generator");
   static_assert(judges::AspectSelector<S>, "drpo::optimize: the selector must be a judges::AspectSelector");
   static_assert(Judge<J>, "drpo::optimize: the judge must be a selfalign::Judge");
   static_assert(Generator<O>, "drpo::optimize: the optimizer must be a selfalign::Generator");
   static_assert(Embedder<E>, "drpo::optimize: the embedder must be a selfalign::Embedder");
-  if (r.embedder) return detail::run(r, *r.embedder, data, cfg, &strategy, true);
+  using St = std::remove_cvref_t<Strategy>;
+  St& s = strategy;  // a named strategy keeps its stats(); a temporary works too
+  if (r.embedder) return detail::run(r, *r.embedder, data, cfg, &s, true);
   E fallback{};
-  return detail::run(r, fallback, data, cfg, &strategy, true);
+  return detail::run(r, fallback, data, cfg, &s, true);
 }
 
 /// Runs DRPO with the paper's beam search built from `cfg`.
