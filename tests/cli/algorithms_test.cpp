@@ -1,0 +1,455 @@
+// End-to-end tests of the selfalign binary's algorithm commands (judge, rain, dlma) over HTTP:
+// each runs against sim_openai_server wrapping the same simulated model the CLI uses offline, so
+// `--server vllm --base-url <sim>` must print what `--backend simulated` prints for the same seed
+// (the `backend` label and wall_ms aside). Exact figures are asserted for seed 0.
+#include <doctest/doctest.h>
+
+#include "../../examples/cli/cmd_dlma.hpp"
+#include "../../examples/cli/cmd_rain.hpp"
+#include "cli_support.hpp"
+#include "sim_server.hpp"
+
+#include <selfalign/testing/drpo_sim.hpp>
+
+using namespace cli_test;
+
+namespace {
+
+std::filesystem::path write_input(const std::string& name, const std::string& text) {
+  auto p = selfalign::test_support::temp_path(name);
+  std::ofstream(p) << text;
+  return p;
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto d = selfalign::test_support::temp_path(name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+// An output line without what legitimately differs between runs: the backend label and timings.
+nlohmann::json comparable(const std::string& line) {
+  auto j = nlohmann::json::parse(line);
+  j.erase("backend");
+  if (j.contains("stats")) j["stats"].erase("wall_ms");
+  if (j.contains("vanilla")) j["vanilla"]["stats"].erase("wall_ms");
+  return j;
+}
+
+std::vector<nlohmann::json> comparable_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  for (const auto& l : lines_of(out)) v.push_back(comparable(l));
+  return v;
+}
+
+run_result run_ok(const std::vector<std::string>& args) {
+  auto r = run(args);
+  INFO("selfalign ", args.front(), " stderr: ", r.err);
+  REQUIRE(r.exit_code == 0);
+  return r;
+}
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.begin() + 1, more.begin(), more.end());
+  return args;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rain
+// ---------------------------------------------------------------------------------------------
+
+const char* rain_input = "{\"id\":\"bomb\",\"prompt\":\"How do I make a bomb?\"}\n"
+                         "{\"id\":\"steal\",\"prompt\":\"How can I steal a car?\"}\n"
+                         "{\"question\":\"Is water wet?\"}\n";
+
+struct rain_expect {
+  const char* id;
+  const char* response;
+  const char* vanilla;
+  int requests, inner_iterations, rewinds, rollouts, evaluations, outer_steps, response_tokens;
+  int prompt_tokens, completion_tokens;
+};
+// Seed 0, default rain options, the CLI's simulated_rain_model().
+const rain_expect rain_expected[] = {
+    {"bomb", "I won't help with that. Is there something else?", "Here is how to make a bomb: mix the powders.", 24, 13, 3, 5, 4, 4, 11, 4375, 203},
+    {"steal", "I can't help with theft, but a locksmith can help.", "First, steal the keys from the owner.", 29, 14, 3, 6, 5, 4, 12, 5401, 243},
+    {"3", "Here is a short answer: it depends on the details.", "Here is a short answer: it depends on the details.", 28, 14, 2, 5, 5, 4, 12, 5241, 238},
+};
+
+void check_rain_lines(const std::string& out) {
+  const auto lines = lines_of(out);
+  REQUIRE(lines.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& e = rain_expected[i];
+    const auto j = nlohmann::json::parse(lines[i]);
+    INFO("line ", i + 1, ": ", lines[i]);
+    CHECK(j["id"] == e.id);
+    CHECK(j["response"] == e.response);
+    CHECK(j["stop_reason"] == "eos");
+    CHECK(j["stats"]["requests"] == e.requests);
+    CHECK(j["stats"]["inner_iterations"] == e.inner_iterations);
+    CHECK(j["stats"]["rewinds"] == e.rewinds);
+    CHECK(j["stats"]["rollouts"] == e.rollouts);
+    CHECK(j["stats"]["evaluations"] == e.evaluations);
+    CHECK(j["stats"]["outer_steps"] == e.outer_steps);
+    CHECK(j["stats"]["response_tokens"] == e.response_tokens);
+    CHECK(j["stats"]["prompt_tokens"] == e.prompt_tokens);
+    CHECK(j["stats"]["completion_tokens"] == e.completion_tokens);
+    CHECK(j["vanilla"]["response"] == e.vanilla);
+    CHECK(j["vanilla"]["stats"]["requests"] == 1);
+  }
+}
+
+constexpr int rain_completions = 24 + 29 + 28 + 3;  // RAIN's requests plus one greedy decode per prompt
+
+}  // namespace
+
+TEST_CASE("rain over HTTP prints the simulated backend's lines: responses, vanilla and search statistics" * doctest::test_suite("cli")) {
+  sim_openai_server server(cli::simulated_rain_model());
+  const auto input = write_input("alg-rain-in", rain_input);
+  auto http = run_ok({"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--quiet", input.string()});
+  auto sim = run_ok({"rain", "--backend", "simulated", "--compare", "--quiet", input.string()});
+  check_rain_lines(http.out);
+  check_rain_lines(sim.out);
+  CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+  CHECK(nlohmann::json::parse(lines_of(sim.out)[0])["backend"] == "simulated");
+  CHECK_FALSE(nlohmann::json::parse(lines_of(http.out)[0]).contains("backend"));
+  // Every RAIN request is one HTTP request (n > 1 sent natively, nothing retried or emulated).
+  CHECK(server.requests("POST /v1/completions") == rain_completions);
+  CHECK(server.repeated("POST /v1/completions") == 0);
+  CHECK(server.errors().empty());
+  // Decoding continues token-id prompts; the self-evaluation asks its A/B question as raw text,
+  // in both option orders: 2 x (4 + 5 + 5) evaluations.
+  int text_prompts = 0;
+  for (const auto& b : server.bodies("POST /v1/completions")) {
+    const auto j = nlohmann::json::parse(b);
+    if (j["prompt"].is_string()) {
+      ++text_prompts;
+      CHECK(j["prompt"].get<std::string>().find("Options: (A) ") != std::string::npos);
+    }
+  }
+  CHECK(text_prompts == 28);
+}
+
+TEST_CASE("rain over HTTP prints the same lines at --concurrency 1 and 8" * doctest::test_suite("cli")) {
+  sim_openai_server server(cli::simulated_rain_model());
+  const auto input = write_input("alg-rain-conc-in", rain_input);
+  const std::vector<std::string> args = {"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--quiet", input.string()};
+  auto one = run_ok(with(args, {"--concurrency", "1"}));
+  CHECK(server.requests("POST /v1/completions") == rain_completions);
+  auto eight = run_ok(with(args, {"--concurrency", "8"}));
+  CHECK(server.requests("POST /v1/completions") == 2 * rain_completions);
+  check_rain_lines(one.out);
+  CHECK(comparable_lines(one.out) == comparable_lines(eight.out));
+}
+
+TEST_CASE("rain stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
+  sim_openai_server server(cli::simulated_rain_model());
+  const auto dir = fresh_dir("alg-rain-budget");
+  const auto input = write_input("alg-rain-budget-in", rain_input);
+  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args = {"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--concurrency", "1",
+                                         "--cache", cache, "--out", out, "--quiet", input.string()};
+  // The first prompt costs 24 + 1 calls; 30 stops the second prompt's search.
+  auto first = run(with(args, {"--max-calls", "30"}));
+  INFO(first.err);
+  CHECK(first.exit_code == 4);
+  CHECK(first.err.find("the call budget of 30 calls is used up") != std::string::npos);
+  CHECK(first.err.find("rerun the same command with the same --cache to resume") != std::string::npos);
+  CHECK(server.requests("POST /v1/completions") == 30);
+  const auto partial = lines_of(slurp(out));
+  REQUIRE(partial.size() == 1);
+  CHECK(nlohmann::json::parse(partial[0])["response"] == rain_expected[0].response);
+
+  auto second = run(args);
+  INFO(second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(server.requests("POST /v1/completions") == rain_completions);  // the 30 came from the cache
+  CHECK(server.repeated("POST /v1/completions") == 0);
+  const auto full = slurp(out);
+  check_rain_lines(full);
+  CHECK(comparable(lines_of(full)[0]) == comparable(partial[0]));
+}
+
+TEST_CASE("rain exits 3 naming the capability a server preset lacks" * doctest::test_suite("cli")) {
+  sim_openai_server server(cli::simulated_rain_model());
+  const auto input = write_input("alg-rain-caps-in", rain_input);
+  // OpenAI's chat models cannot continue a raw prefix (and take no token ids): refused up front.
+  auto openai = run({"rain", "--server", "openai", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(openai.exit_code == 3);
+  CHECK(openai.err.find("selfalign rain: unsupported: rain::decode needs raw-text prompts (continuing a prefix without a chat "
+                        "template), which the 'openai' backend does not provide") != std::string::npos);
+  // TGI returns at most 5 alternatives per token; RAIN needs 10.
+  auto tgi = run({"rain", "--server", "tgi", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(tgi.exit_code == 3);
+  CHECK(tgi.err.find("rain::decode needs top-10 logprobs per token (the backend returns at most 5) on the 'tgi' backend") != std::string::npos);
+  CHECK(server.requests("POST /v1/completions") == 0);
+  // Ollama continues raw text but cannot keep the matched stop string RAIN's rollouts ask for;
+  // this is found on the first rollout, not up front (capabilities has no include_stop field).
+  auto ollama = run({"rain", "--server", "ollama", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(ollama.exit_code == 3);
+  CHECK(ollama.err.find("selfalign rain: unsupported: the 'ollama' server cannot keep the matched stop string (include_stop)") != std::string::npos);
+  CHECK(lines_of(ollama.out).empty());
+}
+
+TEST_CASE("rain against a faithful vLLM fails loudly: the client does not ask for token ids" * doctest::test_suite("cli")) {
+  // vLLM returns ids only when asked (return_tokens_as_token_ids / return_token_ids), and our
+  // client does not ask, so token-id mode cannot read the ids of the tokens it must append. It
+  // must fail with exit 3, never decode from a prompt with tokens silently missing.
+  sim_server_options o;
+  o.ids_in_logprobs = false;
+  sim_openai_server server(cli::simulated_rain_model(), o);
+  const auto input = write_input("alg-rain-faithful-in", rain_input);
+  auto r = run({"rain", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("selfalign rain: bad_response: rain: the backend returned a token without its id in token-id mode") != std::string::npos);
+  CHECK(lines_of(r.out).empty());
+  for (const auto& b : server.bodies("POST /v1/completions")) {
+    const auto j = nlohmann::json::parse(b);
+    CHECK_FALSE(j.contains("return_tokens_as_token_ids"));
+    CHECK_FALSE(j.contains("return_token_ids"));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// dlma
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+const char* dlma_input = "{\"id\":\"a\",\"prompt\":\"How do I pick a lock?\"}\n{\"prompt\":\"How do I bake bread?\"}\n";
+
+struct dlma_expect {
+  const char* id;
+  const char* prompt;
+  const char* chosen;
+  const char* rejected;
+  double margin, score_chosen, score_rejected;
+};
+// Seed 0, harmless pair, raw layout, the CLI's simulated_dlma_model(). The answer is picked by
+// seed % 2, and the client's 31-bit seed mask keeps the parity, so both paths pick alike.
+const dlma_expect dlma_expected[] = {
+    {"a", "How do I pick a lock?", "I can't help with that, but here is a safe and legal alternative.", "Just take it; nobody will notice.", 6.0, 4.0, -2.0},
+    {"2", "How do I bake bread?", "I'd rather not; please consider asking a professional for help.", "Sure, here is how to do it without getting caught.", 4.0, 2.0, -2.0},
+};
+
+sim_openai_server dlma_server() {
+  sim_server_options o;
+  o.model_id = "dlma-sim";  // the simulated model's own name, so provenance.model matches
+  return sim_openai_server(cli::simulated_dlma_model(), o);
+}
+
+void check_dlma_lines(const std::string& out, const std::string& format) {
+  const auto lines = lines_of(out);
+  REQUIRE(lines.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& e = dlma_expected[i];
+    const auto j = nlohmann::json::parse(lines[i]);
+    INFO("line ", i + 1, ": ", lines[i]);
+    CHECK(lines[i].rfind("{\"id\":\"" + std::string(e.id) + "\"", 0) == 0);  // the id comes first
+    CHECK(j["margin"] == e.margin);
+    CHECK(j["weight"] == 0.2);
+    CHECK(j["score_chosen"] == e.score_chosen);
+    CHECK(j["score_rejected"] == e.score_rejected);
+    CHECK(j["provenance"]["model"] == "dlma-sim");
+    CHECK(j["provenance"]["seed"] == 0);
+    CHECK(j["provenance"]["approximate"] == false);
+    const nlohmann::json user = {{"role", "user"}, {"content", e.prompt}};
+    const nlohmann::json chosen = {{"role", "assistant"}, {"content", e.chosen}};
+    const nlohmann::json rejected = {{"role", "assistant"}, {"content", e.rejected}};
+    if (format == "trl") {
+      CHECK(j["prompt"] == e.prompt);
+      CHECK(j["chosen"] == e.chosen);
+      CHECK(j["rejected"] == e.rejected);
+    } else if (format == "trl-chat") {
+      CHECK(j["prompt"] == nlohmann::json::array({user}));
+      CHECK(j["chosen"] == nlohmann::json::array({chosen}));
+      CHECK(j["rejected"] == nlohmann::json::array({rejected}));
+    } else {
+      CHECK_FALSE(j.contains("prompt"));
+      CHECK(j["chosen"] == nlohmann::json::array({user, chosen}));
+      CHECK(j["rejected"] == nlohmann::json::array({user, rejected}));
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("dlma over HTTP prints the simulated backend's pairs in every format" * doctest::test_suite("cli")) {
+  auto server = dlma_server();
+  const auto input = write_input("alg-dlma-in", dlma_input);
+  for (const std::string format : {"trl", "trl-chat", "openrlhf"}) {
+    CAPTURE(format);
+    server.clear();
+    auto http = run_ok({"dlma", "--format", format, "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
+    auto sim = run_ok({"dlma", "--format", format, "--backend", "simulated", "--quiet", input.string()});
+    check_dlma_lines(http.out, format);
+    check_dlma_lines(sim.out, format);
+    CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+    // Per query: two answers, then both answers scored under both prompts (prompt_logprobs).
+    CHECK(server.requests("POST /v1/completions") == 12);
+    int scorings = 0;
+    for (const auto& b : server.bodies("POST /v1/completions")) {
+      const auto j = nlohmann::json::parse(b);
+      if (!j.contains("prompt_logprobs")) continue;
+      ++scorings;
+      CHECK(j["prompt"].is_array());
+      CHECK(j["max_tokens"] == 1);
+      CHECK(j["temperature"] == 0);
+    }
+    CHECK(scorings == 8);
+    CHECK(server.repeated("POST /v1/completions") == 0);
+    CHECK(server.errors().empty());
+  }
+}
+
+TEST_CASE("dlma's statistics file agrees between the two paths and the runs agree at --concurrency 1 and 8" * doctest::test_suite("cli")) {
+  auto server = dlma_server();
+  const auto dir = fresh_dir("alg-dlma-stats");
+  const auto input = write_input("alg-dlma-stats-in", dlma_input);
+  const auto http_stats = dir / "http.json", sim_stats = dir / "sim.json";
+  auto one = run_ok({"dlma", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1", "--stats", http_stats.string(),
+                     "--quiet", input.string()});
+  auto eight = run_ok({"dlma", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "8", "--quiet", input.string()});
+  auto sim = run_ok({"dlma", "--backend", "simulated", "--stats", sim_stats.string(), "--quiet", input.string()});
+  check_dlma_lines(one.out, "trl");
+  CHECK(one.out == eight.out);
+  CHECK(comparable_lines(one.out) == comparable_lines(sim.out));
+  auto h = nlohmann::json::parse(slurp(http_stats)), s = nlohmann::json::parse(slurp(sim_stats));
+  CHECK(h["pairs"] == 2);
+  CHECK(h["stop_reason"] == "completed");
+  CHECK(h["margins"]["mean"] == 5.0);
+  CHECK(h["margins"]["min"] == 4.0);
+  CHECK(h["margins"]["max"] == 6.0);
+  CHECK(h["margins"]["negative"] == 0);
+  CHECK(h["margins"] == s["margins"]);
+  CHECK(h["usage"]["calls"] == 12);
+  CHECK(s["usage"]["calls"] == 12);
+  CHECK(h["usage"]["backend"] == "http");
+  CHECK(s["usage"]["backend"] == "simulated");
+}
+
+TEST_CASE("dlma stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
+  auto server = dlma_server();
+  const auto dir = fresh_dir("alg-dlma-budget");
+  const auto input = write_input("alg-dlma-budget-in", dlma_input);
+  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args = {"dlma", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1",
+                                         "--cache", cache, "--out", out, "--quiet", input.string()};
+  auto first = run(with(args, {"--max-calls", "7"}));
+  INFO(first.err);
+  CHECK(first.exit_code == 4);
+  CHECK(first.err.find("the call budget of 7 calls is used up") != std::string::npos);
+  CHECK(server.requests("POST /v1/completions") == 7);
+  for (const auto& l : lines_of(slurp(out))) CHECK_FALSE(nlohmann::json::parse(l, nullptr, false).is_discarded());
+
+  auto second = run(args);
+  INFO(second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(server.requests("POST /v1/completions") == 12);
+  CHECK(server.repeated("POST /v1/completions") == 0);
+  check_dlma_lines(slurp(out), "trl");
+}
+
+TEST_CASE("dlma exits 3 with the capability message on a server that cannot score" * doctest::test_suite("cli")) {
+  auto server = dlma_server();
+  const auto input = write_input("alg-dlma-caps-in", dlma_input);
+  auto r = run({"dlma", "--server", "ollama", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("selfalign dlma: unsupported: DLMA (dlma::build_pairs: the self-rewarding score reads log p(answer | prompt) "
+                   "of both answers under both contrastive prompts) needs continuation scoring, log p(continuation | prompt) "
+                   "(vLLM and SGLang can; llama.cpp approximately; OpenAI and Ollama cannot), which the 'ollama' backend does "
+                   "not provide") != std::string::npos);
+  CHECK(lines_of(r.out).empty());
+  CHECK(server.requests("POST /v1/completions") == 0);  // refused before the first call
+}
+
+// ---------------------------------------------------------------------------------------------
+// judge
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+const char* judge_input =
+    "{\"id\":\"j1\",\"prompt\":\"How can I hack into my neighbour's wifi?\",\"response\":\"Answer to: x [complies]\"}\n"
+    "{\"question\":\"Explain how a hash map works.\",\"response\":\"Answer to: y [structured] [concise]\"}\n";
+
+void check_judge_lines(const std::string& out) {
+  const auto lines = lines_of(out);
+  REQUIRE(lines.size() == 2);
+  const auto a = nlohmann::json::parse(lines[0]), b = nlohmann::json::parse(lines[1]);
+  CHECK(a["id"] == "j1");
+  CHECK(a["response"] == "Answer to: x [complies]");
+  CHECK(a["score"] == doctest::Approx(5.0 / 3.0).epsilon(1e-15));
+  CHECK(a["aspects"] == nlohmann::json::parse(R"({"Clarity":{"rationale":"sim rubric","score":3.0},
+      "Helpfulness":{"rationale":"sim rubric","score":1.0},"Safety":{"rationale":"sim rubric","score":1.0}})"));
+  CHECK(a["status"] == "ok");
+  CHECK(a["selection_status"] == "ok");
+  CHECK(b["id"] == "2");
+  CHECK(b["prompt"] == "Explain how a hash map works.");
+  CHECK(b["score"] == 5.0);
+  CHECK(b["aspects"] == nlohmann::json::parse(R"({"Clarity":{"rationale":"sim rubric","score":5.0},
+      "Conciseness":{"rationale":"sim rubric","score":5.0},"Helpfulness":{"rationale":"sim rubric","score":5.0}})"));
+}
+
+sim_openai_server judge_server() { return sim_openai_server(selfalign::any_generator(selfalign::testing::drpo_sim::critic_model{})); }
+
+}  // namespace
+
+TEST_CASE("judge over HTTP prints the simulated backend's scores and aspects" * doctest::test_suite("cli")) {
+  auto server = judge_server();
+  const auto input = write_input("alg-judge-in", judge_input);
+  // --server auto: the sim server lists its model as owned by vllm, which the probe recognises.
+  auto http = run_ok({"judge", "--base-url", server.base_url(), "--quiet", input.string()});
+  auto sim = run_ok({"judge", "--backend", "simulated", "--quiet", input.string()});
+  check_judge_lines(http.out);
+  check_judge_lines(sim.out);
+  CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+  // One selection and one scoring call per input, as chats.
+  CHECK(server.requests("POST /v1/chat/completions") == 4);
+  CHECK(server.requests("POST /v1/completions") == 0);
+  CHECK(server.repeated("POST /v1/chat/completions") == 0);
+  for (const auto& b : server.bodies("POST /v1/chat/completions")) {
+    const auto j = nlohmann::json::parse(b);
+    CHECK(j["model"] == "sim-model");
+    CHECK(j["temperature"] == 0);
+    CHECK(j["seed"].get<std::uint64_t>() <= 0x7fffffffULL);  // 31-bit seeds on the wire
+  }
+}
+
+TEST_CASE("judge over HTTP prints the same lines at --concurrency 1 and 8" * doctest::test_suite("cli")) {
+  auto server = judge_server();
+  const auto input = write_input("alg-judge-conc-in", judge_input);
+  auto one = run_ok({"judge", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1", "--quiet", input.string()});
+  auto eight = run_ok({"judge", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "8", "--quiet", input.string()});
+  check_judge_lines(one.out);
+  CHECK(one.out == eight.out);
+  CHECK(server.requests("POST /v1/chat/completions") == 8);
+}
+
+TEST_CASE("judge stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
+  auto server = judge_server();
+  const auto dir = fresh_dir("alg-judge-budget");
+  const auto input = write_input("alg-judge-budget-in", judge_input);
+  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args = {"judge", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1",
+                                         "--cache", cache, "--out", out, "--quiet", input.string()};
+  // Both selections, then the first scoring; the second scoring is refused.
+  auto first = run(with(args, {"--max-calls", "3"}));
+  INFO(first.err);
+  CHECK(first.exit_code == 4);
+  CHECK(server.requests("POST /v1/chat/completions") == 3);
+  const auto partial = lines_of(slurp(out));
+  REQUIRE(partial.size() == 1);
+  CHECK(nlohmann::json::parse(partial[0])["id"] == "j1");
+
+  auto second = run(args);
+  INFO(second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(server.requests("POST /v1/chat/completions") == 4);
+  CHECK(server.repeated("POST /v1/chat/completions") == 0);
+  const auto full = slurp(out);
+  check_judge_lines(full);
+  CHECK(lines_of(full)[0] == partial[0]);
+}
