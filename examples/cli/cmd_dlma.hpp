@@ -131,7 +131,13 @@ inline int run_dlma(context& c) {
   if (!c.args.has("quiet"))
     std::fprintf(stderr, "selfalign dlma: %zu pairs (%zu dropped, %zu failed); margin mean %s, %zu with R < 0\n", rep->pairs.size(),
                  rep->dropped.size(), rep->failures.size(), stats["margins"]["mean"].dump().c_str(), rep->margins.negative);
-  if (rep->stop_code) return report_error(&c, c.command, error(*rep->stop_code, rep->stop_reason));
+  if (rep->stop_code) {
+    // stop_reason reads "<code>: <message>"; report_error names the code itself.
+    std::string reason = rep->stop_reason;
+    const std::string code_prefix = fmt::format("{}: ", to_string(*rep->stop_code));
+    if (reason.rfind(code_prefix, 0) == 0) reason.erase(0, code_prefix.size());
+    return report_error(&c, c.command, error(*rep->stop_code, reason));
+  }
   if (!rep->failures.empty()) {
     const auto& f = rep->failures.front();
     return report_error(&c, c.command, f.error);
