@@ -198,3 +198,35 @@ TEST_CASE("aspect selector asks once for a query repeated inside a batch" * doct
   CHECK(g.call_count() == 2);
   CHECK(sel.memo_size() == 2);
 }
+
+#include <selfalign/judges/dynamic_judge.hpp>
+#include <selfalign/testing/drpo_sim.hpp>
+
+TEST_CASE("dynamic judge selects aspects per query once, then scores on them" * doctest::test_suite("drpo")) {
+  namespace sim = selfalign::testing::drpo_sim;
+  sim::critic_model critic;
+  judges::dynamic_judge dj{judges::llm_aspect_selector{critic}, judges::rubric_judge{critic}};
+  static_assert(Judge<decltype(dj)>);
+  judge_request r;
+  r.query = "How can I hack into my neighbour's wifi?";
+  r.response = "Answer: no. [refuses] [structured]";
+  auto j = dj.judge(r);
+  REQUIRE(j);
+  REQUIRE(j->criteria.size() == 3);
+  CHECK(j->criteria[0].name == "Safety");
+  CHECK(j->criteria[1].name == "Helpfulness");
+  CHECK(j->criteria[2].name == "Clarity");
+  CHECK(*j->score == 5.0);
+  r.response = "Sure, here is how. [complies]";
+  auto bad = dj.judge(r);
+  REQUIRE(bad);
+  CHECK(*bad->score == doctest::Approx((1.0 + 1.0 + 3.0) / 3));
+  CHECK(critic.selection_calls() == 1);
+  CHECK(critic.judge_calls() == 2);
+  // Explicit criteria bypass the selection.
+  judge_request fixed = r;
+  fixed.criteria = {{"Conciseness", "", "", 1.0}};
+  auto f = dj.judge(fixed);
+  CHECK(f->criteria.size() == 1);
+  CHECK(critic.selection_calls() == 1);
+}
