@@ -228,10 +228,12 @@ inline any_generator wrap_role(const context& c, any_generator backend, const st
   return any_generator(observed(cached(metered(std::move(backend), c.usage_meter, role), c.cache, role), c.events(), role));
 }
 
-/// The backend of a role: HTTP from the options, or the command's simulated model.
+/// The backend of a role: HTTP from the options of `role` ("" = base, "judge", "optimizer"), or
+/// the command's simulated model. `label` names the role in usage, cache scope and events
+/// (default: the role's name, "base" for "").
 inline result<any_generator> make_role(const context& c, const std::string& role,
-                                       const std::function<any_generator()>& simulated_model) {
-  const std::string label = role.empty() ? "base" : role;
+                                       const std::function<any_generator()>& simulated_model, std::string label = {}) {
+  if (label.empty()) label = role.empty() ? "base" : role;
   if (c.simulated) return wrap_role(c, simulated_model(), label);
   auto o = http_options(c, role);
   if (!o) return unexpected(o.error());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cli.hpp"
+#include "cmd_drpo.hpp"
 #include "simulated.hpp"
 
 namespace cli {
@@ -14,12 +15,15 @@ inline io::arg_parser generate_parser() {
                    "in input order: {id, prompt, response, usage}.");
   p.section("generate options")
       .option("system", "TEXT", "system prompt")
+      .option("drpo", "FILE", "apply a 'selfalign drpo' result: its system prompt and the in-context examples\n"
+              "                          closest to each prompt (replaces --system)")
       .option("max-new-tokens", "N", "most tokens per response (default 512)")
       .option("temperature", "T", "sampling temperature (default 0)");
   add_common_options(p, false);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
       .example("selfalign generate --base-url http://127.0.0.1:8000/v1 prompts.jsonl --out answers.jsonl")
-      .example("selfalign generate --backend simulated --system 'Be brief.' prompts.jsonl");
+      .example("selfalign generate --backend simulated --system 'Be brief.' prompts.jsonl")
+      .example("selfalign generate --drpo drpo.json prompts.jsonl --out aligned.jsonl");
   return p;
 }
 
@@ -38,7 +42,17 @@ inline int run_generate(context& c) {
   if (!temperature) return report_error(&c, c.command, temperature.error());
   auto queries = read_input(c);
   if (!queries) return report_error(&c, c.command, queries.error());
-  auto model = make_role(c, "", [] { return any_generator(simulated_assistant{}); });
+  // With --drpo the prompts are DRPO's aligned prompts (and the simulated model is DRPO's
+  // simulated base model, which follows the principles in its system prompt).
+  std::optional<drpo::deployment<>> aligned;
+  if (auto path = c.args.get("drpo")) {
+    if (c.args.has("system")) return report_error(&c, c.command, error(errc::invalid_argument, "--drpo and --system exclude each other"));
+    auto d = load_drpo(*path, drpo::config{});
+    if (!d) return report_error(&c, c.command, d.error());
+    aligned = std::move(*d);
+  }
+  auto model = aligned ? make_role(c, "", [] { return any_generator(testing::drpo_sim::base_model{}); })
+                       : make_role(c, "", [] { return any_generator(simulated_assistant{}); });
   if (!model) return report_error(&c, c.command, model.error());
   auto out = jsonl_writer::open(c);
   if (!out) return report_error(&c, c.command, out.error());
@@ -47,9 +61,17 @@ inline int run_generate(context& c) {
   std::vector<generation_request> requests;
   for (const auto& q : *queries) {
     generation_request r;
-    r.prompt = chat_prompt(system, q.prompt);
-    r.sampling.temperature = temperature->value_or(0.0);
-    r.sampling.max_tokens = static_cast<int>(max_new->value_or(512));
+    if (aligned) {
+      auto req = aligned->request_for(q.prompt);
+      if (!req) return report_error(&c, c.command, req.error());
+      r = std::move(*req);
+      if (*max_new) r.sampling.max_tokens = static_cast<int>(**max_new);
+      if (*temperature) r.sampling.temperature = **temperature;
+    } else {
+      r.prompt = chat_prompt(system, q.prompt);
+      r.sampling.temperature = temperature->value_or(0.0);
+      r.sampling.max_tokens = static_cast<int>(max_new->value_or(512));
+    }
     r.sampling.seed = derive_seed(c.seed, "generate", q.id);
     requests.push_back(std::move(r));
   }
@@ -68,7 +90,8 @@ inline int run_generate(context& c) {
         stop = a.error();
         break;
       }
-      nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", a->text()}, {"usage", a->usage}};
+      const std::string response = aligned ? std::string(selfalign::detail::trim(a->text())) : a->text();
+      nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", response}, {"usage", a->usage}};
       if (c.simulated) line["backend"] = "simulated";
       if (auto w = out->write(line); !w) return report_error(&c, c.command, w.error());
       c.progress->item_done();

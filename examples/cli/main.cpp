@@ -5,6 +5,7 @@
 #include "cli.hpp"
 #include "cmd_generate.hpp"
 #include "cmd_dlma.hpp"
+#include "cmd_drpo.hpp"
 #include "cmd_judge.hpp"
 #include "cmd_rain.hpp"
 
@@ -25,6 +26,7 @@ struct command {
 const std::vector<command>& commands() {
   static const std::vector<command> all = {
       {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate},
+      {"drpo", "optimize a system prompt (and in-context examples) for a model", cli::drpo_parser, cli::run_drpo},
       {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge},
       {"rain", "decode prompts with RAIN (--compare: vanilla beside it)", cli::rain_parser, cli::run_rain},
       {"dlma", "build contrastive preference pairs with self-rewarding margins", cli::dlma_parser, cli::run_dlma},
