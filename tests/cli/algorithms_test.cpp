@@ -203,13 +203,30 @@ TEST_CASE("rain against a faithful vLLM fails loudly: the client does not ask fo
   const auto input = write_input("alg-rain-faithful-in", rain_input);
   auto r = run({"rain", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(r.exit_code == 3);
-  CHECK(r.err.find("selfalign rain: bad_response: rain: the backend returned a token without its id in token-id mode") != std::string::npos);
+  CHECK(r.err.find("selfalign rain: bad_response: rain: the backend returned a next-token alternative without its id in token-id mode") !=
+        std::string::npos);
   CHECK(lines_of(r.out).empty());
   for (const auto& b : server.bodies("POST /v1/completions")) {
     const auto j = nlohmann::json::parse(b);
     CHECK_FALSE(j.contains("return_tokens_as_token_ids"));
     CHECK_FALSE(j.contains("return_token_ids"));
   }
+}
+
+TEST_CASE("rain never decodes from prompts with tokens missing when a server returns only the sampled tokens' ids" * doctest::test_suite("cli")) {
+  // vLLM's `return_token_ids` shape: the ids of the sampled tokens, but top alternatives keyed by
+  // text alone. RAIN's length-1 children come from those alternatives; before the fix their ids
+  // were silently dropped from later prompts and the response read "HereI won't help with that."
+  sim_server_options o;
+  o.ids_in_logprobs = false;
+  o.always_token_ids = true;
+  sim_openai_server server(cli::simulated_rain_model(), o);
+  const auto input = write_input("alg-rain-choice-ids-in", rain_input);
+  auto r = run({"rain", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.find("selfalign rain: bad_response: rain: the backend returned a next-token alternative without its id in token-id mode") !=
+        std::string::npos);
+  CHECK(lines_of(r.out).empty());
 }
 
 // ---------------------------------------------------------------------------------------------

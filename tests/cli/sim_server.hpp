@@ -42,6 +42,7 @@ struct sim_server_options {
   std::string model_id = "sim-model";  ///< the one model GET /v1/models lists
   std::string owned_by = "vllm";       ///< what `--server auto` probes by
   bool ids_in_logprobs = true;         ///< see the file comment
+  bool always_token_ids = false;       ///< answer as if every request had asked `return_token_ids`
   int max_logprobs = 20;               ///< vLLM's --max-logprobs: larger requests get a 400
 };
 
@@ -238,7 +239,7 @@ class sim_openai_server {
     r.prompt = *pr;
     if (auto e = read_sampling(b, r.sampling, false)) return *e;
     const bool as_ids = b.value("return_tokens_as_token_ids", false);
-    const bool choice_ids = b.value("return_token_ids", false);
+    const bool choice_ids = b.value("return_token_ids", false) || o_.always_token_ids;
     auto g = g_.generate(r);
     if (!g) return failed(g.error());
     json choices = json::array();

@@ -111,7 +111,13 @@ class access {
       const token_logprob& t = c.tokens.front();
       auto alts = t.top;
       if (alts.empty()) alts.push_back({t.token, t.id, t.logprob});
-      for (const auto& x : alts) out.push_back({{make_token(x.token, x.id)}, std::exp(x.logprob)});
+      for (const auto& x : alts) {
+        // In token-id mode a child without an id would be dropped from every later prompt while
+        // its text stays in the response: refuse, as to_tokens() does for sampled sets.
+        if (ids_ && !x.id && !is_eos(x.token, x.id))
+          return fail(errc::bad_response, "rain: the backend returned a next-token alternative without its id in token-id mode");
+        out.push_back({{make_token(x.token, x.id)}, std::exp(x.logprob)});
+      }
     }
     if (cfg_.cache_distributions) {
       std::lock_guard lock(cache_mutex_);
