@@ -1,4 +1,5 @@
-// selfalign: umbrella header without HTTP — everything but backends/
+// selfalign: umbrella header without HTTP — the vocabulary, concepts, wrappers, judges, search
+// strategies, the three algorithms and the I/O helpers (everything but backends/ and testing/)
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -16,3 +17,23 @@
 #include <selfalign/wrappers/cached.hpp>
 #include <selfalign/wrappers/metered.hpp>
 #include <selfalign/wrappers/observed.hpp>
+
+#include <selfalign/judges/aspect_selector.hpp>
+#include <selfalign/judges/aspects.hpp>
+#include <selfalign/judges/dynamic_judge.hpp>
+#include <selfalign/judges/rubric_judge.hpp>
+#include <selfalign/judges/self_eval_judge.hpp>
+#include <selfalign/search/beam.hpp>
+#include <selfalign/search/greedy.hpp>
+#include <selfalign/search/mcts.hpp>
+
+#include <selfalign/dlma/dlma.hpp>
+#include <selfalign/drpo/drpo.hpp>
+#include <selfalign/rain/rain.hpp>
+
+#include <selfalign/io/args.hpp>
+#include <selfalign/io/dataset.hpp>
+#include <selfalign/io/output.hpp>
+#include <selfalign/io/preference_export.hpp>
+#include <selfalign/io/progress.hpp>
+#include <selfalign/io/trace.hpp>

@@ -2,6 +2,9 @@
 // this proves that the headers can be included in several translation units of one program.
 #include <selfalign/core.hpp>
 #include <selfalign/testing/archetypes.hpp>
+#include <selfalign/testing/dlma_sim.hpp>
+#include <selfalign/testing/drpo_sim.hpp>
+#include <selfalign/testing/rain_sim.hpp>
 #include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
