@@ -16,7 +16,7 @@ inline io::arg_parser generate_parser() {
   p.section("generate options")
       .option("system", "TEXT", "system prompt")
       .option("drpo", "FILE", "apply a 'selfalign drpo' result: its system prompt and the in-context examples\n"
-              "                          closest to each prompt (replaces --system)")
+              "closest to each prompt (replaces --system)")
       .option("max-new-tokens", "N", "most tokens per response (default 512)")
       .option("temperature", "T", "sampling temperature (default 0)");
   add_common_options(p, false);

@@ -24,7 +24,7 @@ inline io::arg_parser rain_parser() {
       .option("min-iterations", "N", "T_m, fewest searches per committed token set (default 6)")
       .option("max-iterations", "N", "T, most searches per committed token set (default 50)")
       .option("similarity-threshold", "X", "cosine similarity for the sibling update (default 0.85 with the built-in\n"
-              "                          embedder; the paper's 0.95 is calibrated for all-MiniLM-L6-v2)")
+              "embedder; the paper's 0.95 is calibrated for all-MiniLM-L6-v2)")
       .option("embedder", "KIND", "hashed (default: built in, no model) or http (the server's /v1/embeddings)")
       .flag("tree", "include the final search tree in each output line");
   add_common_options(p, false);

@@ -74,3 +74,9 @@ TEST_CASE("help lists every option aligned, and examples" * doctest::test_suite(
         "\nexamples:\n  selfalign demo prompts.jsonl\n");
   CHECK(demo_parser().option_names() == std::vector<std::string>{"base-url", "concurrency", "max-cost", "quiet"});
 }
+
+TEST_CASE("a multi-line option help continues under its first line" * doctest::test_suite("io")) {
+  arg_parser p("tool", "Summary.");
+  p.option("long-name", "X", "first line\nsecond line").flag("q", "quiet");
+  CHECK(p.help() == "usage: tool\n\nSummary.\n  --long-name X  first line\n                 second line\n  --q            quiet\n");
+}

@@ -165,7 +165,11 @@ class arg_parser {
         out += fmt::format("\n{}:\n", it.name);
         continue;
       }
-      out += fmt::format("  {:<{}}  {}\n", label(it), width, it.help);
+      // A help text with newlines continues under its first line.
+      std::string help = it.help;
+      for (std::size_t pos = help.find('\n'); pos != std::string::npos; pos = help.find('\n', pos + 1))
+        help.insert(pos + 1, std::string(width + 4, ' '));
+      out += fmt::format("  {:<{}}  {}\n", label(it), width, help);
     }
     if (!examples_.empty()) {
       out += "\nexamples:\n";
