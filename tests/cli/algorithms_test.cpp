@@ -144,6 +144,20 @@ TEST_CASE("rain over HTTP prints the same lines at --concurrency 1 and 8" * doct
   CHECK(comparable_lines(one.out) == comparable_lines(eight.out));
 }
 
+TEST_CASE("rain over HTTP and in process agree for other seeds too" * doctest::test_suite("cli")) {
+  // RAIN masks its sampling seeds to 31 bits itself (server_safe_seed), so the HTTP client's mask
+  // changes nothing and both paths sample the same candidates.
+  sim_openai_server server(cli::simulated_rain_model());
+  const auto input = write_input("alg-rain-seed-in", rain_input);
+  for (const char* seed : {"7", "123456789012"}) {
+    CAPTURE(seed);
+    auto http = run_ok({"rain", "--seed", seed, "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
+    auto sim = run_ok({"rain", "--seed", seed, "--backend", "simulated", "--quiet", input.string()});
+    CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+    CHECK(lines_of(http.out).size() == 3);
+  }
+}
+
 TEST_CASE("rain stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
   sim_openai_server server(cli::simulated_rain_model());
   const auto dir = fresh_dir("alg-rain-budget");
@@ -345,6 +359,19 @@ TEST_CASE("dlma's statistics file agrees between the two paths and the runs agre
   CHECK(s["usage"]["calls"] == 12);
   CHECK(h["usage"]["backend"] == "http");
   CHECK(s["usage"]["backend"] == "simulated");
+}
+
+TEST_CASE("dlma over HTTP and in process agree for another seed" * doctest::test_suite("cli")) {
+  // The simulated model picks an answer by seed % 2; the client's 31-bit seed mask keeps the
+  // parity, so the paths agree (a model that read all 64 bits of the seed would not).
+  auto server = dlma_server();
+  const auto input = write_input("alg-dlma-seed-in", dlma_input);
+  auto http = run_ok({"dlma", "--seed", "5", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
+  auto sim = run_ok({"dlma", "--seed", "5", "--backend", "simulated", "--quiet", input.string()});
+  auto seed0 = run_ok({"dlma", "--backend", "simulated", "--quiet", input.string()});
+  CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+  CHECK(comparable_lines(sim.out) != comparable_lines(seed0.out));  // the seed matters
+  CHECK(nlohmann::json::parse(lines_of(http.out)[0])["provenance"]["seed"] == 5);
 }
 
 TEST_CASE("dlma stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {

@@ -12,7 +12,12 @@
 // ids of the top alternatives are never both available in vLLM's shape. With
 // `ids_in_logprobs` set (the default), the server answers completions logprobs in the entry
 // shape {token, logprob, id, top_logprobs: [{token, logprob, id}]} that llama.cpp's server uses
-// and wire.hpp reads, which carries both; with it unset the server is a faithful vLLM.
+// and wire.hpp reads, which carries both; with it unset the server is a faithful vLLM, and
+// `always_token_ids` makes it answer every request as if it had asked `return_token_ids`.
+//
+// Faithful details: legacy top_logprobs maps are keyed by token text (colliding texts lose
+// entries) and hold the sampled token besides the top k; the rank of a scored prompt token that
+// is not among the model's top k is reported as k + 1 (vLLM knows the true rank).
 #pragma once
 
 #include <selfalign/any.hpp>
@@ -25,11 +30,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include <atomic>
+#include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <map>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -212,11 +217,12 @@ class sim_openai_server {
       }
       choices.push_back(std::move(choice));
     }
-    return {200, {{"id", "chatcmpl-sim"}, {"object", "chat.completion"}, {"model", model_name(r.model, g->model)},
+    return {200, {{"id", "chatcmpl-sim"}, {"object", "chat.completion"}, {"model", model_name(r.model)},
                   {"choices", choices}, {"usage", usage_json(g->usage)}}};
   }
 
-  [[nodiscard]] std::string model_name(const std::string& asked, const std::string&) const {
+  // vLLM answers with the served model's name, whatever the wrapped model calls itself.
+  [[nodiscard]] std::string model_name(const std::string& asked) const {
     return asked.empty() ? o_.model_id : asked;
   }
 
@@ -251,7 +257,7 @@ class sim_openai_server {
       if (choice_ids) choice["token_ids"] = c.token_ids;
       choices.push_back(std::move(choice));
     }
-    return {200, {{"id", "cmpl-sim"}, {"object", "text_completion"}, {"model", model_name(r.model, g->model)},
+    return {200, {{"id", "cmpl-sim"}, {"object", "text_completion"}, {"model", model_name(r.model)},
                   {"choices", choices}, {"usage", usage_json(g->usage)}}};
   }
 
