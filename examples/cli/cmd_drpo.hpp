@@ -130,8 +130,9 @@ inline int run_drpo(context& c) {
     return report_error(&c, c.command, w.error());
   if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
   if (!c.args.has("quiet") && rep->complete)
-    std::fprintf(stderr, "selfalign drpo: %s; best mean reward %s over %zu candidates\n", rep->stop_reason.c_str(),
-                 rep->best_score ? fmt::format("{:.3f}", *rep->best_score).c_str() : "n/a", rep->trace.size());
+    std::fprintf(stderr, "selfalign drpo: %s; best mean reward %s over %zu candidates; best system prompt:\n%s\n",
+                 rep->stop_reason.c_str(), rep->best_score ? fmt::format("{:.3f}", *rep->best_score).c_str() : "n/a",
+                 rep->trace.size(), rep->best_prompt.c_str());
   if (!rep->complete && rep->error) return report_error(&c, c.command, *rep->error);
   return exit_ok;
 }
