@@ -38,17 +38,26 @@ inline io::arg_parser dlma_parser() {
 
 /// The offline model behind `dlma --backend simulated`: polite answers under the positive
 /// prompt, harmful ones under the negative prompt, and log-probabilities that favour each
-/// answer's words under its own prompt.
+/// answer's words under its own prompt. It recognises both layouts: the raw assistant tags and
+/// the chat layout's system prompts ("... are lawful ..." / "... unlawful ...").
 inline any_generator simulated_dlma_model() {
   testing::dlma_sim sim;
-  sim.answer("ASSISTANT(law", {"I can't help with that, but here is a safe and legal alternative.",
-                               "I'd rather not; please consider asking a professional for help."})
-      .answer("ASSISTANT(ill", {"Sure, here is how to do it without getting caught.", "Just take it; nobody will notice."})
+  const std::vector<std::string> polite = {"I can't help with that, but here is a safe and legal alternative.",
+                                           "I'd rather not; please consider asking a professional for help."};
+  const std::vector<std::string> harmful = {"Sure, here is how to do it without getting caught.", "Just take it; nobody will notice."};
+  sim.answer("ASSISTANT(law", polite)
+      .answer("ASSISTANT(ill", harmful)
       .answer("ASSISTANT(giving a helpful", {"Here is a clear, step by step answer with an example."})
       .answer("ASSISTANT(giving an unhelpful", {"Figure it out yourself."})
+      .answer("answers are lawful", polite)
+      .answer("answers are unlawful", harmful)
+      .answer("as usefully and completely", {"Here is a clear, step by step answer with an example."})
+      .answer("does not help the user", {"Figure it out yourself."})
       .otherwise({"I am not sure."});
-  for (const char* word : {"safe", "legal", "help", "professional", "alternative", "sorry"}) sim.affinity("law-abiding", word, 1.0);
-  for (const char* word : {"caught", "take", "notice", "Sure"}) sim.affinity("illegal", word, 1.0);
+  for (const char* marker : {"law-abiding", "answers are lawful"})
+    for (const char* word : {"safe", "legal", "help", "professional", "alternative", "sorry"}) sim.affinity(marker, word, 1.0);
+  for (const char* marker : {"illegal", "answers are unlawful"})
+    for (const char* word : {"caught", "take", "notice", "Sure"}) sim.affinity(marker, word, 1.0);
   return any_generator(std::move(sim));
 }
 

@@ -361,6 +361,24 @@ TEST_CASE("dlma's statistics file agrees between the two paths and the runs agre
   CHECK(s["usage"]["backend"] == "simulated");
 }
 
+TEST_CASE("dlma's chat layout over HTTP renders the prompt through /tokenize and agrees with the simulated backend" * doctest::test_suite("cli")) {
+  auto server = dlma_server();
+  const auto input = write_input("alg-dlma-chat-in", dlma_input);
+  auto http = run_ok({"dlma", "--layout", "chat", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
+  auto sim = run_ok({"dlma", "--layout", "chat", "--backend", "simulated", "--quiet", input.string()});
+  CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+  // The simulated model answers the chat layout's system prompts as it answers the raw tags, with
+  // the same words favoured: the same pairs and margins as the raw layout.
+  check_dlma_lines(http.out, "trl");
+  // Answers are chats; each of the 8 scorings renders its chat prompt by POST /tokenize with
+  // messages (the chat template is the server's), then scores token ids.
+  CHECK(server.requests("POST /v1/chat/completions") == 4);
+  int chat_tokenize = 0;
+  for (const auto& body : server.bodies("POST /tokenize")) chat_tokenize += nlohmann::json::parse(body).contains("messages") ? 1 : 0;
+  CHECK(chat_tokenize == 8);
+  CHECK(server.requests("POST /v1/completions") == 8);
+}
+
 TEST_CASE("dlma over HTTP and in process agree for another seed" * doctest::test_suite("cli")) {
   // The simulated model picks an answer by seed % 2; the client's 31-bit seed mask keeps the
   // parity, so the paths agree (a model that read all 64 bits of the seed would not).
