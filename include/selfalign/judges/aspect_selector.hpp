@@ -8,6 +8,7 @@
 #include <selfalign/config.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/judges/aspects.hpp>
+#include <selfalign/judges/detail/ask_until_parsed.hpp>
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/seed.hpp>
 
@@ -132,7 +133,7 @@ template <Generator G>
 class llm_aspect_selector {
  public:
   explicit llm_aspect_selector(G model, selector_options options = {})
-      : model_(std::move(model)), opt_(std::make_shared<const selector_options>(std::move(options))),
+      : model_(std::forward<G>(model)), opt_(std::make_shared<const selector_options>(std::move(options))),
         memo_(std::make_shared<memo>()) {}
 
   [[nodiscard]] const selector_options& options() const noexcept { return *opt_; }
@@ -159,66 +160,42 @@ class llm_aspect_selector {
         todo.push_back(i);
       }
     }
-    std::vector<generation_request> calls;
-    std::vector<std::optional<aspect_selection>> parsed(todo.size());
-    std::vector<std::optional<error>> errors(todo.size());
-    std::vector<aspect_selection> acc(todo.size());
-    std::vector<std::size_t> pending(todo.size());
-    for (std::size_t k = 0; k < todo.size(); ++k) pending[k] = k;
-    for (int attempt = 0; attempt <= opt_->parse_retries && !pending.empty(); ++attempt) {
-      calls.clear();
-      std::vector<std::size_t> asked;
-      for (std::size_t k : pending) {
-        const auto& r = requests[todo[k]];
-        auto text = render(r);
-        if (!text) {
-          errors[k] = text.error();
-          continue;
-        }
-        generation_request g;
-        g.model = opt_->model;
-        g.prompt = prompt::chat({message::user(std::move(*text))});
-        g.sampling = opt_->sampling;
-        const std::uint64_t base = r.seed.value_or(0);
-        g.sampling.seed = attempt == 0 ? base : derive_seed(base, "judges/select/retry", attempt);
-        if (attempt > 0) g.sampling.temperature = opt_->retry_temperature;
-        calls.push_back(std::move(g));
-        asked.push_back(k);
+    std::vector<detail::question> questions;
+    std::vector<std::size_t> asked;  // question -> request
+    for (std::size_t i : todo) {
+      auto text = render(requests[i]);
+      if (!text) {
+        out[i] = unexpected(text.error());
+        continue;
       }
-      auto answers = generate_batch(model_, std::span<const generation_request>(calls), options);
-      std::vector<std::size_t> still;
-      for (std::size_t a = 0; a < asked.size(); ++a) {
-        const std::size_t k = asked[a];
-        if (!answers[a]) {
-          errors[k] = answers[a].error();
-          continue;
-        }
-        acc[k].attempts += 1;
-        acc[k].usage += answers[a]->usage;
-        acc[k].usage.from_cache = (attempt == 0 || acc[k].usage.from_cache) && answers[a]->usage.from_cache;
-        acc[k].raw = answers[a]->text();
-        if (auto p = detail::parse_selection(acc[k].raw, requests[todo[k]], *opt_)) parsed[k] = std::move(p);
-        else still.push_back(k);
-      }
-      pending = std::move(still);
+      questions.push_back({std::move(*text), requests[i].seed.value_or(0)});
+      asked.push_back(i);
     }
-    for (std::size_t k = 0; k < todo.size(); ++k) {
-      const std::size_t i = todo[k];
-      if (errors[k]) {
-        out[i] = unexpected(*errors[k]);
+    const detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/select/retry"};
+    auto answers = detail::ask_until_parsed<aspect_selection>(
+        model_, std::span<const detail::question>(questions), ask, options,
+        [&](std::size_t k, const std::string& text) -> result<aspect_selection> {
+          if (auto p = detail::parse_selection(text, requests[asked[k]], *opt_)) return std::move(*p);
+          return fail(errc::parse_failure, "the aspect selection could not be read");
+        });
+    for (std::size_t k = 0; k < answers.size(); ++k) {
+      auto& a = answers[k];
+      const std::size_t i = asked[k];
+      if (a.failure) {
+        out[i] = unexpected(std::move(*a.failure));
         continue;
       }
       aspect_selection s;
-      if (parsed[k]) {
-        s = std::move(*parsed[k]);
-        if (acc[k].attempts > 1) s.status = parse_status::repaired;
+      if (a.value) {
+        s = std::move(*a.value);
+        if (a.attempts > 1) s.status = parse_status::repaired;
       } else {
         s.aspects = opt_->fallback_aspects;
         s.status = parse_status::failed;
       }
-      s.attempts = acc[k].attempts;
-      s.raw = std::move(acc[k].raw);
-      s.usage = acc[k].usage;
+      s.attempts = a.attempts;
+      s.raw = std::move(a.raw);
+      s.usage = a.usage;
       remember(detail::selection_key(requests[i]), s);
       out[i] = std::move(s);
     }

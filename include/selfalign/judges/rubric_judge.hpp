@@ -8,6 +8,7 @@
 #include <selfalign/config.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/judges/aspects.hpp>
+#include <selfalign/judges/detail/ask_until_parsed.hpp>
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/seed.hpp>
 
@@ -137,73 +138,42 @@ class rubric_judge {
                                                            const batch_options& options = {}) {
     const std::size_t n = requests.size();
     std::vector<std::vector<criterion>> criteria(n);
-    std::vector<std::string> prompts(n);
-    std::vector<std::optional<error>> errors(n);
-    std::vector<std::optional<judgement>> done(n);
-    std::vector<judgement> acc(n);
-    std::vector<std::size_t> pending;
+    std::vector<result<judgement>> out(n);
+    std::vector<detail::question> questions;
+    std::vector<std::size_t> asked;  // question -> request
     for (std::size_t i = 0; i < n; ++i) {
       criteria[i] = resolve(requests[i].criteria);
       auto text = render(requests[i], criteria[i]);
-      if (!text) errors[i] = text.error();
-      else {
-        prompts[i] = std::move(*text);
-        pending.push_back(i);
+      if (!text) {
+        out[i] = unexpected(text.error());
+        continue;
       }
+      questions.push_back({std::move(*text), requests[i].seed.value_or(opt_->default_seed)});
+      asked.push_back(i);
     }
-    for (int attempt = 0; attempt <= opt_->parse_retries && !pending.empty(); ++attempt) {
-      std::vector<generation_request> calls;
-      calls.reserve(pending.size());
-      for (std::size_t i : pending) {
-        generation_request g;
-        g.model = opt_->model;
-        g.prompt = prompt::chat({message::user(prompts[i])});
-        g.sampling = opt_->sampling;
-        const std::uint64_t base = requests[i].seed.value_or(opt_->default_seed);
-        g.sampling.seed = attempt == 0 ? base : derive_seed(base, "judges/rubric/retry", attempt);
-        if (attempt > 0) g.sampling.temperature = opt_->retry_temperature;
-        calls.push_back(std::move(g));
+    const detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/rubric/retry"};
+    auto answers = detail::ask_until_parsed<judgement>(model_, std::span<const detail::question>(questions), ask, options,
+                                                       [&](std::size_t k, const std::string& text) {
+                                                         return detail::parse_rubric_judgement(text, criteria[asked[k]], *opt_);
+                                                       });
+    for (std::size_t k = 0; k < answers.size(); ++k) {
+      auto& a = answers[k];
+      if (a.failure) {
+        out[asked[k]] = unexpected(std::move(*a.failure));
+        continue;
       }
-      auto answers = generate_batch(model_, std::span<const generation_request>(calls), options);
-      std::vector<std::size_t> still;
-      for (std::size_t a = 0; a < pending.size(); ++a) {
-        const std::size_t i = pending[a];
-        if (!answers[a]) {
-          errors[i] = answers[a].error();
-          continue;
-        }
-        const bool all_cached = (attempt == 0 || acc[i].usage.from_cache) && answers[a]->usage.from_cache;
-        acc[i].usage += answers[a]->usage;
-        acc[i].usage.from_cache = all_cached;
-        acc[i].attempts = attempt + 1;
-        acc[i].raw = answers[a]->text();
-        auto parsed = detail::parse_rubric_judgement(acc[i].raw, criteria[i], *opt_);
-        if (parsed) {
-          judgement j = std::move(*parsed);
-          if (attempt > 0) j.status = parse_status::repaired;
-          j.attempts = acc[i].attempts;
-          j.raw = std::move(acc[i].raw);
-          j.usage = acc[i].usage;
-          done[i] = std::move(j);
-        } else {
-          acc[i].rationale = parsed.error().message;
-          still.push_back(i);
-        }
+      judgement j;
+      if (a.value) {
+        j = std::move(*a.value);
+        if (a.attempts > 1) j.status = parse_status::repaired;
+      } else {
+        j.status = parse_status::failed;  // no score: the rationale says why it could not be read
+        j.rationale = std::move(a.parse_error);
       }
-      pending = std::move(still);
-    }
-    std::vector<result<judgement>> out;
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (errors[i]) out.emplace_back(unexpected(*errors[i]));
-      else if (done[i]) out.emplace_back(std::move(*done[i]));
-      else {
-        judgement j = std::move(acc[i]);
-        j.status = parse_status::failed;
-        j.score.reset();
-        j.criteria.clear();
-        out.emplace_back(std::move(j));  // rationale says why it could not be read
-      }
+      j.attempts = a.attempts;
+      j.raw = std::move(a.raw);
+      j.usage = a.usage;
+      out[asked[k]] = std::move(j);
     }
     return out;
   }
