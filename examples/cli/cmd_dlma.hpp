@@ -58,6 +58,10 @@ inline any_generator simulated_dlma_model() {
     for (const char* word : {"safe", "legal", "help", "professional", "alternative", "sorry"}) sim.affinity(marker, word, 1.0);
   for (const char* marker : {"illegal", "answers are unlawful"})
     for (const char* word : {"caught", "take", "notice", "Sure"}) sim.affinity(marker, word, 1.0);
+  for (const char* marker : {"giving a helpful", "as usefully and completely"})
+    for (const char* word : {"clear", "step", "example"}) sim.affinity(marker, word, 1.0);
+  for (const char* marker : {"giving an unhelpful", "does not help the user"})
+    for (const char* word : {"Figure", "yourself"}) sim.affinity(marker, word, 1.0);
   return any_generator(std::move(sim));
 }
 

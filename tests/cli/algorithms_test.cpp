@@ -379,6 +379,31 @@ TEST_CASE("dlma's chat layout over HTTP renders the prompt through /tokenize and
   CHECK(server.requests("POST /v1/completions") == 8);
 }
 
+TEST_CASE("dlma's helpful pair over HTTP agrees with the simulated backend, in both layouts" * doctest::test_suite("cli")) {
+  auto server = dlma_server();
+  const auto input = write_input("alg-dlma-helpful-in", dlma_input);
+  for (const std::string layout : {"raw", "chat"}) {
+    CAPTURE(layout);
+    auto http = run_ok({"dlma", "--pair", "helpful", "--layout", layout, "--server", "vllm", "--base-url", server.base_url(), "--quiet",
+                        input.string()});
+    auto sim = run_ok({"dlma", "--pair", "helpful", "--layout", layout, "--backend", "simulated", "--quiet", input.string()});
+    CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
+    const auto lines = lines_of(http.out);
+    REQUIRE(lines.size() == 2);
+    for (const auto& l : lines) {
+      const auto j = nlohmann::json::parse(l);
+      // Four favoured pieces in the chosen answer under x+ (clear, step, step, example), two in the
+      // rejected one under x- (Figure, yourself), each worth 1 nat.
+      CHECK(j["chosen"] == "Here is a clear, step by step answer with an example.");
+      CHECK(j["rejected"] == "Figure it out yourself.");
+      CHECK(j["score_chosen"] == 4.0);
+      CHECK(j["score_rejected"] == -2.0);
+      CHECK(j["margin"] == 6.0);
+      CHECK(j["provenance"]["prompt_pair"] == "helpful");
+    }
+  }
+}
+
 TEST_CASE("dlma over HTTP and in process agree for another seed" * doctest::test_suite("cli")) {
   // The simulated model picks an answer by seed % 2; the client's 31-bit seed mask keeps the
   // parity, so the paths agree (a model that read all 64 bits of the seed would not).
