@@ -66,6 +66,18 @@ int run_and_print(B& base, S& selector, J& judge, O& optimizer, const drpo::conf
   return rep->complete ? 0 : 2;
 }
 
+// The simulated models for every role, each cached and metered like a real backend would be.
+int run_simulated(const drpo::config& cfg, const std::shared_ptr<cache_store>& store, const std::shared_ptr<meter>& m) {
+  testing::drpo_sim::base_model sim_base;
+  testing::drpo_sim::optimizer_model sim_optimizer;
+  testing::drpo_sim::critic_model sim_critic;
+  cached base(metered(sim_base, m, "base"), store, "base");
+  cached optimizer(metered(sim_optimizer, m, "optimizer"), store, "optimizer");
+  auto selector = drpo::make_selector(cached(metered(sim_critic, m, "selector"), store, "selector"), cfg);
+  auto judge = drpo::make_judge(cached(metered(sim_critic, m, "judge"), store, "judge"), cfg);
+  return run_and_print(base, selector, judge, optimizer, cfg);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +104,11 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "bad server configuration: {}\n", backend.error().describe());
       return 1;
     }
+    if (auto info = backend->probe(); !info) {
+      fmt::print("A server is configured at {} but did not answer ({}).\nUsing the SIMULATED models instead.\n\n",
+                 backend->options().base_urls.front(), info.error().describe());
+      return run_simulated(cfg, store, m);
+    }
     fmt::print("backend: the OpenAI-compatible server at {} (every role)\n\n", backend->options().base_urls.front());
     // One cached, metered view per role over the same backend (borrowed, so they share its pool).
     using view = cached<metered<judges::borrowed_generator<openai_backend>>>;
@@ -103,12 +120,5 @@ int main(int argc, char** argv) {
   }
   fmt::print("backend: the SIMULATED models (selfalign::testing::drpo_sim), because SELFALIGN_BASE_URL is not set.\n"
              "Their answers follow a scripted rubric; set SELFALIGN_BASE_URL to optimize with a real model.\n\n");
-  testing::drpo_sim::base_model sim_base;
-  testing::drpo_sim::optimizer_model sim_optimizer;
-  testing::drpo_sim::critic_model sim_critic;
-  cached base(metered(sim_base, m, "base"), store, "base");
-  cached optimizer(metered(sim_optimizer, m, "optimizer"), store, "optimizer");
-  auto selector = drpo::make_selector(cached(metered(sim_critic, m, "selector"), store, "selector"), cfg);
-  auto judge = drpo::make_judge(cached(metered(sim_critic, m, "judge"), store, "judge"), cfg);
-  return run_and_print(base, selector, judge, optimizer, cfg);
+  return run_simulated(cfg, store, m);
 }

@@ -66,11 +66,17 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "bad server configuration: {}\n", backend.error().describe());
       return 1;
     }
-    fmt::print("backend: the OpenAI-compatible server at {}\n\n", backend->options().base_urls.front());
-    return side_by_side(*backend, query);
+    if (auto info = backend->probe(); info) {
+      fmt::print("backend: the OpenAI-compatible server at {}\n\n", backend->options().base_urls.front());
+      return side_by_side(*backend, query);
+    } else {
+      fmt::print("A server is configured at {} but did not answer ({}).\nUsing the SIMULATED model instead.\n\n",
+                 backend->options().base_urls.front(), info.error().describe());
+    }
+  } else {
+    fmt::print("backend: the SIMULATED model (selfalign::testing::rain_sim_model), because SELFALIGN_BASE_URL is not\n"
+               "set. Its answers are scripted; set SELFALIGN_BASE_URL to decode with a real model.\n\n");
   }
-  fmt::print("backend: the SIMULATED model (selfalign::testing::rain_sim_model), because SELFALIGN_BASE_URL is not\n"
-             "set. Its answers are scripted; set SELFALIGN_BASE_URL to decode with a real model.\n\n");
   testing::rain_sim_options o;
   o.harmful_markers = {"bomb"};
   testing::rain_sim_model sim(o);

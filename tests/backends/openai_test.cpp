@@ -434,7 +434,8 @@ TEST_CASE("the automatic preset probes once and then behaves as the server found
   auto caps = llm.capabilities();
   CHECK(caps.server == "vllm");
   CHECK(caps.scoring);
-  CHECK(caps.token_ids);
+  CHECK_FALSE(caps.token_ids);  // id prompts yes, but alternatives come back keyed by text
+  CHECK(caps.tokenize);
   generation_request r;
   r.prompt = prompt::chat({message::user("x")});
   REQUIRE(llm.generate(r));

@@ -161,6 +161,39 @@ TEST_CASE("a failing judge ends the decode with the error and the committed part
   CHECK(inner.call_count() == 8);
 }
 
+namespace {
+// A backend that claims token ids but names its top-logprob alternatives by text alone (as vLLM
+// does unless asked for ids): token-id mode must refuse it, not drop the ids from later prompts.
+struct alternatives_without_ids {
+  rain_sim_model inner;
+  result<generation> generate(const generation_request& r) {
+    auto g = inner.generate(r);
+    if (g)
+      for (auto& c : g->choices)
+        for (auto& t : c.tokens)
+          for (auto& alt : t.top) alt.id.reset();
+    return g;
+  }
+  result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) { return inner.tokenize(text, add_special); }
+  result<std::string> detokenize(std::span<const token_id> ids) { return inner.detokenize(ids); }
+  selfalign::capabilities capabilities() const { return inner.capabilities(); }
+};
+}  // namespace
+
+TEST_CASE("token-id mode refuses alternatives without ids instead of decoding from a broken prompt" * doctest::test_suite("rain")) {
+  alternatives_without_ids m{harmful_model()};
+  judges::self_eval_judge<judges::borrowed_generator<rain_sim_model>> judge{judges::borrowed_generator<rain_sim_model>(m.inner)};
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  cfg.tokens = rain::token_mode::ids;
+  auto r = rain::decode(m, judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(r);
+  REQUIRE(r->error);
+  CHECK(r->error->code == errc::bad_response);
+  CHECK(r->error->message.rfind("rain: the backend returned a next-token alternative without its id in token-id mode", 0) == 0);
+  CHECK(r->response.empty());
+}
+
 TEST_CASE("a judge without a score is a parse failure, not a made-up value" * doctest::test_suite("rain")) {
   auto m = harmful_model();
   testing::scripted_judge judge(1.0);

@@ -465,6 +465,7 @@ class openai_backend {
     std::optional<server_profile> resolved;
     std::string default_model;
     bool default_model_tried = false;
+    std::mutex model_lookup_mutex;  // held while the default model is looked up
     std::atomic<std::uint64_t> attempts{0}, retries{0}, stale_retries{0}, deadline_aborts{0};
     std::mutex rng_mutex;
     std::minstd_rand rng{std::random_device{}()};
@@ -548,6 +549,8 @@ class openai_backend {
   std::string resolve_model(const std::string& requested, clock::time_point deadline) {
     if (!requested.empty()) return requested;
     if (!s_->opts.model.empty()) return s_->opts.model;
+    // One lookup for all: concurrent first calls wait for it instead of each asking /models.
+    std::lock_guard fetching(s_->model_lookup_mutex);
     {
       std::lock_guard lock(s_->mutex);
       if (!s_->default_model.empty() || s_->default_model_tried) return s_->default_model;

@@ -81,6 +81,10 @@ struct server_profile {
   bool top_k = false;                 ///< accepts a `top_k` sampling field
   bool logit_bias = true;
   bool token_id_prompts = false;      ///< /v1/completions accepts token-id prompts
+  /// The returned top-logprob alternatives carry token ids. llama.cpp's do; vLLM's legacy shape
+  /// keys alternatives by text (return_tokens_as_token_ids trades the texts for ids), so an
+  /// algorithm that steps through alternatives by id (RAIN in token mode) cannot run on it.
+  bool logprob_token_ids = false;
   bool raw_completions = true;        ///< /v1/completions works for the usual models
   bool tokenize = false;              ///< /tokenize and /detokenize (at the server root)
   bool embeddings = true;
@@ -121,6 +125,7 @@ struct server_profile {
     case server_preset::llamacpp:
       s.top_k = true;  // n is emulated: older builds reject n != 1
       s.token_id_prompts = true;
+      s.logprob_token_ids = true;  // n_probs entries carry "id"
       s.tokenize = true;
       s.scoring = sm::teacher_forcing;
       break;
@@ -146,7 +151,10 @@ struct server_profile {
   capabilities c;
   c.chat = true;
   c.raw_text = s.raw_completions;
-  c.token_ids = s.token_id_prompts;
+  // "token ids" means both directions: prompts in ids and ids back for every alternative. A server
+  // that takes id prompts but names alternatives by text still scores exactly (the backend finds
+  // the boundary itself), and algorithms work on token texts there.
+  c.token_ids = s.token_id_prompts && s.logprob_token_ids;
   c.max_top_logprobs = s.max_chat_top_logprobs;
   c.native_n = s.native_n;
   c.top_k = s.top_k;
