@@ -75,8 +75,10 @@ int main() {
              rep->stop_reason, rep->best_prompt);
 
   // The engine refuses what it cannot do: RAIN needs top-k logprobs, which it does not return.
-  auto caps = require_capabilities(capabilities_of(engine), capability_need{false, true, false, 10, false, false, false},
-                                   "rain::decode");
+  capability_need rain_needs;
+  rain_needs.raw_text = true;
+  rain_needs.top_logprobs = 10;
+  auto caps = require_capabilities(capabilities_of(engine), rain_needs, "rain::decode");
   fmt::print("\nRAIN on my_engine: {}\n", caps ? "possible" : caps.error().message);
   return rep->complete ? 0 : 1;
 }

@@ -22,6 +22,7 @@ struct capabilities {
   int max_top_logprobs = 20;     ///< most alternatives per token it returns (0: no logprobs)
   bool native_n = true;          ///< returns n choices from one call (else selfalign emulates)
   bool top_k = true;             ///< honours sampling.top_k
+  bool include_stop = true;      ///< honours sampling.include_stop (keeps the matched stop string)
   int max_stop = -1;             ///< most stop strings per request (-1: no limit)
   bool seed = true;              ///< honours sampling.seed
   bool scoring = false;          ///< can score a given continuation (ScoringGenerator works)
@@ -61,6 +62,8 @@ struct capability_need {
   bool raw_text = false;
   bool token_ids = false;
   int top_logprobs = 0;
+  bool top_k = false;         ///< top-k sampling
+  bool include_stop = false;  ///< keeping the matched stop string in the output
   bool scoring = false;
   bool tokenize = false;
   bool embeddings = false;
@@ -77,6 +80,8 @@ struct capability_need {
   if (need.top_logprobs > have.max_top_logprobs)
     missing.push_back(fmt::format("top-{} logprobs per token (the backend returns at most {})",
                                   need.top_logprobs, have.max_top_logprobs));
+  if (need.top_k && !have.top_k) missing.emplace_back("top-k sampling");
+  if (need.include_stop && !have.include_stop) missing.emplace_back("keeping the matched stop string in the output (include_stop)");
   if (need.scoring && !have.scoring)
     missing.emplace_back("continuation scoring, log p(continuation | prompt) (vLLM and SGLang can; llama.cpp approximately; OpenAI and Ollama cannot)");
   if (need.tokenize && !have.tokenize) missing.emplace_back("tokenize/detokenize");

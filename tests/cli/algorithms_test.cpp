@@ -191,18 +191,19 @@ TEST_CASE("rain exits 3 naming the capability a server preset lacks" * doctest::
   auto openai = run({"rain", "--server", "openai", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(openai.exit_code == 3);
   CHECK(openai.err.find("selfalign rain: unsupported: rain::decode needs raw-text prompts (continuing a prefix without a chat "
-                        "template), which the 'openai' backend does not provide") != std::string::npos);
+                        "template); top-k sampling, which the 'openai' backend does not provide") != std::string::npos);
   // TGI returns at most 5 alternatives per token; RAIN needs 10.
   auto tgi = run({"rain", "--server", "tgi", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(tgi.exit_code == 3);
   CHECK(tgi.err.find("rain::decode needs top-10 logprobs per token (the backend returns at most 5) on the 'tgi' backend") != std::string::npos);
   CHECK(server.requests("POST /v1/completions") == 0);
-  // Ollama continues raw text but cannot keep the matched stop string RAIN's rollouts ask for;
-  // this is found on the first rollout, not up front (capabilities has no include_stop field).
+  // Ollama's OpenAI layer has no top-k sampling, which RAIN's candidate sets need: refused up
+  // front. (Its missing include_stop no longer matters: rollouts then cut client-side.)
   auto ollama = run({"rain", "--server", "ollama", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(ollama.exit_code == 3);
-  CHECK(ollama.err.find("selfalign rain: unsupported: the 'ollama' server cannot keep the matched stop string (include_stop)") != std::string::npos);
+  CHECK(ollama.err.find("rain::decode needs top-k sampling, which the 'ollama' backend does not provide") != std::string::npos);
   CHECK(lines_of(ollama.out).empty());
+  CHECK(server.requests("POST /v1/completions") == 0);
 }
 
 TEST_CASE("rain against a faithful vLLM decodes on token texts and matches the simulated lines" * doctest::test_suite("cli")) {

@@ -158,6 +158,7 @@ struct server_profile {
   c.max_top_logprobs = s.max_chat_top_logprobs;
   c.native_n = s.native_n;
   c.top_k = s.top_k;
+  c.include_stop = s.include_stop_field;
   c.max_stop = s.max_stop;
   c.seed = true;
   c.scoring = s.scoring != server_profile::scoring_method::none;

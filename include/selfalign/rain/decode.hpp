@@ -74,6 +74,7 @@ template <Generator G>
   need.raw_text = !ids;
   need.token_ids = ids;
   need.tokenize = ids;
+  need.top_k = cfg.candidate_top_k > 0;  // candidate token sets are top-k samples
   if (auto r = require_capabilities(caps, need, who); !r) return unexpected(r.error());
   std::vector<token_id> ctx;
   if (ids) {

@@ -192,7 +192,8 @@ class access {
   }
 
   /// [C] simulation to the end of the clause: the rollout text after `prefix` ("" when the text
-  /// already ends a clause). Stop strings are included; the text is cut client-side too.
+  /// already ends a clause). Stop strings are sent (and kept) where the server can keep them; the
+  /// text is cut client-side in any case.
   [[nodiscard]] result<std::string> rollout(std::span<const token> prefix, std::uint64_t seed) {
     const std::string response = text_of(prefix);
     if (!cfg_.rollout || ends_clause(context_text_ + response, cfg_.clause_ends)) return std::string{};
@@ -203,11 +204,15 @@ class access {
     r.prompt = prompt_for(prefix);
     r.sampling.temperature = cfg_.rollout_temperature;
     r.sampling.max_tokens = cfg_.rollout_max_tokens;
-    r.sampling.include_stop = true;
     r.sampling.seed = server_safe_seed(seed);
-    r.sampling.stop = cfg_.clause_ends;
-    if (caps_.max_stop >= 0 && std::ssize(r.sampling.stop) > caps_.max_stop)
-      r.sampling.stop.resize(static_cast<std::size_t>(caps_.max_stop));  // the rest is cut below
+    // Stop at the clause end on the server when it can keep the matched stop string (the cut below
+    // needs to see it); otherwise sample up to rollout_max_tokens and cut here only.
+    if (caps_.include_stop) {
+      r.sampling.include_stop = true;
+      r.sampling.stop = cfg_.clause_ends;
+      if (caps_.max_stop >= 0 && std::ssize(r.sampling.stop) > caps_.max_stop)
+        r.sampling.stop.resize(static_cast<std::size_t>(caps_.max_stop));  // the rest is cut below
+    }
     auto a = selfalign::detail::as_result<generation>(g_.generate(r));
     if (!a) return unexpected(a.error());
     count_.add(a->usage, 1);
