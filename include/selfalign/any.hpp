@@ -83,7 +83,9 @@ class any_generator {
   template <class G>
     requires(!std::is_same_v<std::remove_cvref_t<G>, any_generator> && detail::has_generate<std::remove_cvref_t<G>>)
   any_generator(G&& g)  // NOLINT: implicit, as std::function
-      : impl_(std::make_unique<detail::generator_model<std::remove_cvref_t<G>>>(std::forward<G>(g))) {}
+      : impl_(std::make_unique<detail::generator_model<std::remove_cvref_t<G>>>(std::forward<G>(g))) {
+    static_assert(Generator<std::remove_cvref_t<G>>, "any_generator holds Generators (move constructible, with generate)");
+  }
   any_generator(any_generator&&) noexcept = default;
   any_generator& operator=(any_generator&&) noexcept = default;
   any_generator(const any_generator&) = delete;
@@ -151,7 +153,9 @@ class any_judge {
   template <class J>
     requires(!std::is_same_v<std::remove_cvref_t<J>, any_judge> && detail::has_judge<std::remove_cvref_t<J>>)
   any_judge(J&& j)  // NOLINT
-      : impl_(std::make_unique<detail::judge_model<std::remove_cvref_t<J>>>(std::forward<J>(j))) {}
+      : impl_(std::make_unique<detail::judge_model<std::remove_cvref_t<J>>>(std::forward<J>(j))) {
+    static_assert(Judge<std::remove_cvref_t<J>>, "any_judge holds Judges (move constructible, with judge)");
+  }
   any_judge(any_judge&&) noexcept = default;
   any_judge& operator=(any_judge&&) noexcept = default;
 
@@ -171,7 +175,9 @@ class any_embedder {
   template <class E>
     requires(!std::is_same_v<std::remove_cvref_t<E>, any_embedder> && detail::has_embed<std::remove_cvref_t<E>>)
   any_embedder(E&& e)  // NOLINT
-      : impl_(std::make_unique<detail::embedder_model<std::remove_cvref_t<E>>>(std::forward<E>(e))) {}
+      : impl_(std::make_unique<detail::embedder_model<std::remove_cvref_t<E>>>(std::forward<E>(e))) {
+    static_assert(Embedder<std::remove_cvref_t<E>>, "any_embedder holds Embedders (move constructible, with embed)");
+  }
   any_embedder(any_embedder&&) noexcept = default;
   any_embedder& operator=(any_embedder&&) noexcept = default;
 

@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 #include "test_support.hpp"
 #include <selfalign/batch.hpp>
+
+#include <stdexcept>
 #include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/wrappers/cached.hpp>
 #include <selfalign/wrappers/metered.hpp>
@@ -139,4 +141,19 @@ TEST_CASE("price tables reject malformed entries" * doctest::test_suite("metered
   CHECK(bad.error().code == errc::invalid_argument);
   CHECK(bad.error().message == "price table entry 'm' needs numeric \"prompt\" and \"completion\" (USD per million tokens)");
   CHECK_FALSE(price_table::from_json(nlohmann::json::array()).has_value());
+}
+
+TEST_CASE("an adapter exception releases its budget reservation and propagates" * doctest::test_suite("metered")) {
+  struct throwing {
+    result<generation> generate(const generation_request&) { throw std::runtime_error("adapter bug"); }
+  };
+  auto m = std::make_shared<meter>(call_budget(2));
+  metered g(throwing{}, m, "base");
+  CHECK_THROWS_WITH(g.generate(ask("a")), "adapter bug");
+  CHECK(m->totals().failed == 1);
+  CHECK_THROWS_WITH(g.generate(ask("b")), "adapter bug");  // the reservation was released, so the second call is admitted
+  CHECK(m->totals().failed == 2);
+  auto third = g.generate(ask("c"));
+  REQUIRE_FALSE(third);
+  CHECK(third.error().code == errc::budget_exhausted);
 }

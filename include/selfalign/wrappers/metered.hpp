@@ -193,7 +193,13 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
   template <class T, class Req, class Call>
   result<T> through(std::string_view, const Req& r, Call&& call) {
     if (auto ok = meter_->admit(); !ok) return unexpected(std::move(ok).error());
-    result<T> answer = call();
+    result<T> answer = fail(errc::internal, "unreachable");
+    try {
+      answer = call();
+    } catch (...) {
+      meter_->record(role_, model_, nullptr, true);  // release the reservation, then let it propagate
+      throw;
+    }
     std::string model = model_;
     if constexpr (requires { r.model; }) {
       if (!r.model.empty()) model = r.model;
