@@ -149,8 +149,12 @@ TEST_CASE("R equals the independently computed self-rewarding score, in both bou
       // Token-level boundary: the prompt is sent as the ids of the prompt alone (BOS first).
       const auto log = sim.score_log();
       REQUIRE(log.size() == 4);
-      CHECK(log[0].prompt == sa::prompt::tokens(*sim.tokenize(pos_prompt_q1, true)));
-      CHECK(log[0].continuation_token_ids.size() == split(a1).size());
+      // Arrival order varies with concurrency: look for the scoring of a1 under the positive prompt.
+      const auto pos_ids = sa::prompt::tokens(*sim.tokenize(pos_prompt_q1, true));
+      bool found = false;
+      for (const auto& r : log)
+        if (r.prompt == pos_ids && r.continuation_token_ids.size() == split(a1).size()) found = true;
+      CHECK(found);
       CHECK(p.scores[0].prompt_tokens == split(pos_prompt_q1).size() + 1);
       CHECK_FALSE(p.boundary_merged);
     }
@@ -173,11 +177,19 @@ TEST_CASE("the sampling requests carry the spec's defaults and identity-derived 
     CHECK(r.sampling.stop.empty());
     CHECK(r.sampling.n == 1);
   }
-  CHECK(*log[0].sampling.seed == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "positive")));
-  CHECK(*log[1].sampling.seed == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "negative")));
-  CHECK(*log[3].sampling.seed == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{1}, "negative")));
-  CHECK(rep->pairs[1].seed_negative == *log[3].sampling.seed);
-  CHECK(log[0].prompt.raw_text() == pos_prompt_q1);
+  // The calls run concurrently, so the log is in arrival order: find each request by its prompt.
+  auto seed_of = [&](const std::string& prompt_text) -> std::uint64_t {
+    for (const auto& r : log)
+      if (r.prompt.raw_text() == prompt_text) return *r.sampling.seed;
+    FAIL("no request with prompt: " << prompt_text);
+    return 0;
+  };
+  const auto q2 = std::string("How do I pick a lock?!");
+  CHECK(seed_of(pos_prompt_q1) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "positive")));
+  CHECK(seed_of(neg_prompt_q1) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "negative")));
+  CHECK(seed_of(cfg.pair.negative(q2).raw_text()) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{1}, "negative")));
+  CHECK(rep->pairs[1].seed_negative == seed_of(cfg.pair.negative(q2).raw_text()));
+  CHECK(rep->pairs[0].seed_positive == seed_of(pos_prompt_q1));
 }
 
 TEST_CASE("clipping and the weight shape the target margin" * doctest::test_suite("dlma")) {
