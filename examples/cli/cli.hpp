@@ -131,10 +131,9 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
   context c;
   c.command = std::move(command);
   c.args = std::move(args);
-  const auto backend = c.args.get_or("backend", "http");
-  if (backend != "http" && backend != "simulated")
-    return fail(errc::invalid_argument, fmt::format("--backend must be http or simulated, got '{}'", backend));
-  c.simulated = backend == "simulated";
+  auto backend = c.args.get_choice("backend", "http", {"http", "simulated"});
+  if (!backend) return unexpected(backend.error());
+  c.simulated = *backend == "simulated";
 
   auto conc = c.args.get_int("concurrency", 1);
   if (!conc) return unexpected(conc.error());

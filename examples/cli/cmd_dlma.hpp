@@ -67,32 +67,25 @@ inline any_generator simulated_dlma_model() {
 
 inline int run_dlma(context& c) {
   dlma::config cfg;
-  const std::string format_name = c.args.get_or("format", "trl");
+  auto format = c.args.get_choice("format", "trl", {"trl", "trl-chat", "openrlhf"});
+  auto layout = c.args.get_choice("layout", "raw", {"raw", "chat"});
+  auto pair = c.args.get_choice("pair", "harmless", {"harmless", "helpful"});
+  auto negative = c.args.get_choice("on-negative", "keep", {"keep", "swap", "drop"});
+  auto margin = c.args.get_choice("margin", "clipped", {"clipped", "raw", "target"});
+  for (const auto* choice : {&format, &layout, &pair, &negative, &margin})
+    if (!*choice) return report_error(&c, c.command, choice->error());
   io::export_options exp;
-  if (format_name == "trl-chat" || format_name == "trl-conversational") exp.format = io::preference_format::trl_conversational;
-  else if (format_name == "trl") exp.format = io::preference_format::trl_standard;
-  else if (format_name == "openrlhf") exp.format = io::preference_format::openrlhf;
-  else
-    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--format must be trl, trl-chat or openrlhf, got '{}'", format_name)));
-  const std::string layout = c.args.get_or("layout", "raw");
-  if (layout != "raw" && layout != "chat")
-    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--layout must be raw or chat, got '{}'", layout)));
-  const auto pl = layout == "raw" ? dlma::prompt_layout::raw : dlma::prompt_layout::chat;
-  const std::string pair = c.args.get_or("pair", "harmless");
-  if (pair == "harmless") cfg.pair = dlma::contrastive_pair::harmless(pl);
-  else if (pair == "helpful") cfg.pair = dlma::contrastive_pair::helpful(pl);
-  else return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--pair must be harmless or helpful, got '{}'", pair)));
-  const std::string neg = c.args.get_or("on-negative", "keep");
-  if (neg == "keep") cfg.on_negative = dlma::negative_margin_policy::keep;
-  else if (neg == "swap") cfg.on_negative = dlma::negative_margin_policy::swap;
-  else if (neg == "drop") cfg.on_negative = dlma::negative_margin_policy::drop;
-  else return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--on-negative must be keep, swap or drop, got '{}'", neg)));
-  const std::string margin = c.args.get_or("margin", "clipped");
-  dlma::margin_column column = dlma::margin_column::clipped;
-  if (margin == "raw") column = dlma::margin_column::raw;
-  else if (margin == "target") column = dlma::margin_column::target;
-  else if (margin != "clipped")
-    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--margin must be clipped, raw or target, got '{}'", margin)));
+  exp.format = *format == "trl"        ? io::preference_format::trl_standard
+               : *format == "trl-chat" ? io::preference_format::trl_conversational
+                                       : io::preference_format::openrlhf;
+  const auto pl = *layout == "raw" ? dlma::prompt_layout::raw : dlma::prompt_layout::chat;
+  cfg.pair = *pair == "harmless" ? dlma::contrastive_pair::harmless(pl) : dlma::contrastive_pair::helpful(pl);
+  cfg.on_negative = *negative == "keep"   ? dlma::negative_margin_policy::keep
+                    : *negative == "swap" ? dlma::negative_margin_policy::swap
+                                          : dlma::negative_margin_policy::drop;
+  const dlma::margin_column column = *margin == "clipped" ? dlma::margin_column::clipped
+                                     : *margin == "raw"   ? dlma::margin_column::raw
+                                                          : dlma::margin_column::target;
   auto max_new = c.args.get_int("max-new-tokens", 1);
   auto top_k = c.args.get_int("top-k", 0);
   auto temperature = c.args.get_double("temperature");

@@ -71,9 +71,9 @@ inline int run_drpo(context& c) {
   }
   if (auto p = c.args.get("initial-prompt")) cfg.initial_system_prompt = *p;
   cfg.dedup_candidates = !c.args.has("keep-duplicates");
-  const std::string strategy = c.args.get_or("strategy", "beam");
-  if (strategy != "beam" && strategy != "greedy" && strategy != "mcts")
-    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--strategy must be beam, greedy or mcts, got '{}'", strategy)));
+  auto chosen = c.args.get_choice("strategy", "beam", {"beam", "greedy", "mcts"});
+  if (!chosen) return report_error(&c, c.command, chosen.error());
+  const std::string strategy = *chosen;
 
   auto queries = read_input(c);
   if (!queries) return report_error(&c, c.command, queries.error());

@@ -85,14 +85,12 @@ inline int run_rain(context& c) {
   if (*max_it) cfg.max_iterations = static_cast<int>(**max_it);
   if (*threshold) cfg.similarity_threshold = **threshold;
   cfg.keep_tree = c.args.has("tree");
-  const std::string tmpl = c.args.get_or("template", "harmless");
+  auto tmpl = c.args.get_choice("template", "harmless", {"harmless", "truthful"});
+  if (!tmpl) return report_error(&c, c.command, tmpl.error());
   judges::self_eval_options judge_opts;
-  if (tmpl == "truthful") judge_opts.question = judges::self_eval_template::truthfulness();
-  else if (tmpl != "harmless")
-    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--template must be harmless or truthful, got '{}'", tmpl)));
-  const std::string embedder_kind = c.args.get_or("embedder", "hashed");
-  if (embedder_kind != "hashed" && embedder_kind != "http")
-    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--embedder must be hashed or http, got '{}'", embedder_kind)));
+  if (*tmpl == "truthful") judge_opts.question = judges::self_eval_template::truthfulness();
+  auto embedder_kind = c.args.get_choice("embedder", "hashed", {"hashed", "http"});
+  if (!embedder_kind) return report_error(&c, c.command, embedder_kind.error());
   const bool compare = c.args.has("compare");
 
   auto queries = read_input(c);
@@ -131,7 +129,7 @@ inline int run_rain(context& c) {
     if (stop) return report_error(&c, c.command, *stop);
     return static_cast<int>(exit_ok);
   };
-  if (embedder_kind == "http" && !c.simulated) {
+  if (*embedder_kind == "http" && !c.simulated) {
     auto o = http_options(c, "");
     if (!o) return report_error(&c, c.command, o.error());
     auto backend = openai_backend::create(std::move(*o));

@@ -80,3 +80,16 @@ TEST_CASE("a multi-line option help continues under its first line" * doctest::t
   p.option("long-name", "X", "first line\nsecond line").flag("q", "quiet");
   CHECK(p.help() == "usage: tool\n\nSummary.\n  --long-name X  first line\n                 second line\n  --q            quiet\n");
 }
+
+TEST_CASE("a choice option accepts its values and lists them otherwise" * doctest::test_suite("io")) {
+  arg_parser p("tool", "Summary.");
+  p.option("mode", "M", "raw or chat").option("format", "F", "one of three").positionals(0, 0, "nothing");
+  auto a = p.parse(std::vector<std::string>{"--mode", "chat"});
+  REQUIRE(a);
+  CHECK(*a->get_choice("mode", "raw", {"raw", "chat"}) == "chat");
+  CHECK(*a->get_choice("format", "trl", {"trl", "trl-chat", "openrlhf"}) == "trl");  // absent: the fallback
+  auto b = p.parse(std::vector<std::string>{"--format", "csv"});
+  CHECK(b->get_choice("format", "trl", {"trl", "trl-chat", "openrlhf"}).error().message ==
+        "--format must be trl, trl-chat or openrlhf, got 'csv'");
+  CHECK(b->get_choice("mode", "x", {"raw", "chat"}).error().message == "--mode must be raw or chat, got 'x'");
+}

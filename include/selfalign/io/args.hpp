@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <initializer_list>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -61,6 +62,22 @@ class parsed_args {
       return fail(errc::invalid_argument, fmt::format("--{} expects a number, got '{}'", name, *v));
     if (out < min_value) return fail(errc::invalid_argument, fmt::format("--{} must be at least {}, got {}", name, min_value, *v));
     return std::optional<double>{out};
+  }
+  /// An option with a fixed set of values ("raw" or "chat"); `fallback` when absent. Anything else
+  /// is errc::invalid_argument listing the choices.
+  [[nodiscard]] result<std::string> get_choice(std::string_view name, std::string fallback,
+                                               std::initializer_list<std::string_view> allowed) const {
+    std::string v = get_or(name, std::move(fallback));
+    for (auto a : allowed)
+      if (v == a) return v;
+    std::string list;
+    std::size_t i = 0;
+    for (auto a : allowed) {
+      if (i > 0) list += (i + 1 == allowed.size()) ? " or " : ", ";
+      list += a;
+      ++i;
+    }
+    return fail(errc::invalid_argument, fmt::format("--{} must be {}, got '{}'", name, list, v));
   }
   [[nodiscard]] const std::vector<std::string>& positionals() const noexcept { return positionals_; }
   [[nodiscard]] bool help_requested() const noexcept { return help_; }
