@@ -293,4 +293,31 @@ class jsonl_writer {
   io::atomic_output out_;
 };
 
+/// The JSONL commands' main loop. `lines(begin, end)` produces the output lines of items
+/// [begin, end) (running their calls concurrently); they are written in input order as each chunk
+/// completes. The first item that failed stops the run, so what is written is always a prefix of
+/// the full output; that prefix is committed and the failure reported with its exit code.
+inline int write_lines_in_order(context& c, jsonl_writer& out, std::size_t n, std::size_t chunk,
+                                const std::function<std::vector<result<nlohmann::json>>(std::size_t, std::size_t)>& lines) {
+  std::optional<error> stop;
+  for (std::size_t begin = 0; begin < n && !stop; begin += chunk) {
+    for (auto& line : lines(begin, std::min(n, begin + chunk))) {
+      if (!line) {
+        stop = line.error();
+        break;
+      }
+      if (auto w = out.write(*line); !w) return report_error(&c, c.command, w.error());
+      c.progress->item_done();
+    }
+  }
+  if (auto committed = out.commit(); !committed) return report_error(&c, c.command, committed.error());
+  c.progress->finish();
+  if (stop) return report_error(&c, c.command, *stop);
+  return exit_ok;
+}
+
+/// Items per chunk for commands whose calls are one per item: a few batches' width, so progress and
+/// partial output advance steadily while the executor stays full.
+[[nodiscard]] inline std::size_t default_chunk(const context& c) { return std::max<std::size_t>(c.concurrency * 4, 16); }
+
 }  // namespace cli

@@ -77,30 +77,23 @@ inline int run_generate(context& c) {
   }
   c.progress->set_total(requests.size());
 
-  // Chunks of a few batches' width: answers are written in input order as each chunk completes.
-  std::optional<error> stop;
-  const std::size_t chunk = std::max<std::size_t>(c.concurrency * 4, 16);
-  for (std::size_t begin = 0; begin < requests.size() && !stop; begin += chunk) {
-    const std::size_t end = std::min(requests.size(), begin + chunk);
+  return write_lines_in_order(c, *out, requests.size(), default_chunk(c), [&](std::size_t begin, std::size_t end) {
     auto answers = generate_batch(*model, std::span(requests).subspan(begin, end - begin), c.batch());
-    for (std::size_t i = 0; i < answers.size(); ++i) {
-      const auto& q = (*queries)[begin + i];
-      auto& a = answers[i];
+    std::vector<result<nlohmann::json>> lines;
+    for (std::size_t i = begin; i < end; ++i) {
+      auto& a = answers[i - begin];
       if (!a) {
-        stop = a.error();
-        break;
+        lines.emplace_back(unexpected(a.error()));
+        continue;
       }
+      const auto& q = (*queries)[i];
       const std::string response = aligned ? std::string(selfalign::detail::trim(a->text())) : a->text();
       nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", response}, {"usage", a->usage}};
       if (c.simulated) line["backend"] = "simulated";
-      if (auto w = out->write(line); !w) return report_error(&c, c.command, w.error());
-      c.progress->item_done();
+      lines.emplace_back(std::move(line));
     }
-  }
-  if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
-  c.progress->finish();
-  if (stop) return report_error(&c, c.command, *stop);
-  return exit_ok;
+    return lines;
+  });
 }
 
 inline io::arg_parser models_parser() {

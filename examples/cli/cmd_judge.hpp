@@ -43,26 +43,21 @@ inline int run_judge(context& c) {
     if (it == q.fields.end() || !it->is_string())
       return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("{}:{}: needs a string \"response\" to judge", source, q.line)));
   }
-  // Two stacks over the same endpoint (and the same meter and cache): one selects, one scores.
-  auto select_model = make_role(c, "judge", [] { return any_generator(testing::drpo_sim::critic_model{}); });
-  if (!select_model) return report_error(&c, c.command, select_model.error());
-  auto judge_model = make_role(c, "judge", [] { return any_generator(testing::drpo_sim::critic_model{}); });
-  if (!judge_model) return report_error(&c, c.command, judge_model.error());
+  auto model = make_role(c, "judge", [] { return any_generator(testing::drpo_sim::critic_model{}); });
+  if (!model) return report_error(&c, c.command, model.error());
   auto out = jsonl_writer::open(c);
   if (!out) return report_error(&c, c.command, out.error());
 
+  // Selection and scoring share the judge role's backend (and so its cache and meter).
   judges::selector_options sel_opts;
   judges::rubric_judge_options judge_opts;
   judge_opts.parse_retries = static_cast<int>(retries->value_or(1));
   sel_opts.parse_retries = judge_opts.parse_retries;
-  judges::llm_aspect_selector<any_generator> selector(std::move(*select_model), sel_opts);
-  judges::rubric_judge<any_generator> judge(std::move(*judge_model), judge_opts);
+  judges::llm_aspect_selector<any_generator&> selector(*model, sel_opts);
+  judges::rubric_judge<any_generator&> judge(*model, judge_opts);
   c.progress->set_total(queries->size());
 
-  std::optional<error> stop;
-  const std::size_t chunk = std::max<std::size_t>(c.concurrency * 4, 16);
-  for (std::size_t begin = 0; begin < queries->size() && !stop; begin += chunk) {
-    const std::size_t end = std::min(queries->size(), begin + chunk);
+  return write_lines_in_order(c, *out, queries->size(), default_chunk(c), [&](std::size_t begin, std::size_t end) {
     std::vector<judges::selection_request> selections;
     for (std::size_t i = begin; i < end; ++i) {
       judges::selection_request s;
@@ -73,28 +68,25 @@ inline int run_judge(context& c) {
       selections.push_back(std::move(s));
     }
     auto chosen = selector.select_batch(selections, c.batch());
+    // Items are judged up to the first failed selection (the loop stops there anyway).
     std::vector<judge_request> requests;
-    for (std::size_t i = begin; i < end; ++i) {
-      const auto& sel = chosen[i - begin];
-      if (!sel) {
-        stop = sel.error();
-        break;
-      }
+    for (std::size_t i = begin; i < end && chosen[i - begin]; ++i) {
       judge_request r;
       r.query = (*queries)[i].prompt;
       r.response = (*queries)[i].fields["response"].get<std::string>();
-      for (const auto& name : sel->aspects) r.criteria.push_back(criterion{name, "", "", 1.0});
-      r.guidance = sel->reasoning;
+      for (const auto& name : chosen[i - begin]->aspects) r.criteria.push_back(criterion{name, "", "", 1.0});
+      r.guidance = chosen[i - begin]->reasoning;
       r.seed = derive_seed(c.seed, "judge/score", (*queries)[i].id);
       requests.push_back(std::move(r));
     }
     auto verdicts = judge.judge_batch(requests, c.batch());
+    std::vector<result<nlohmann::json>> lines;
     for (std::size_t k = 0; k < verdicts.size(); ++k) {
-      const auto& q = (*queries)[begin + k];
       if (!verdicts[k]) {
-        stop = verdicts[k].error();
-        break;
+        lines.emplace_back(unexpected(verdicts[k].error()));
+        continue;
       }
+      const auto& q = (*queries)[begin + k];
       const judgement& v = *verdicts[k];
       nlohmann::json aspects = nlohmann::json::object();
       for (const auto& cs : v.criteria) aspects[cs.name] = {{"score", cs.score}, {"rationale", cs.rationale}};
@@ -107,14 +99,11 @@ inline int run_judge(context& c) {
                              {"selection_status", to_string(chosen[k]->status)}};
       if (!v.ok()) line["error"] = v.rationale;
       if (c.simulated) line["backend"] = "simulated";
-      if (auto w = out->write(line); !w) return report_error(&c, c.command, w.error());
-      c.progress->item_done();
+      lines.emplace_back(std::move(line));
     }
-  }
-  if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
-  c.progress->finish();
-  if (stop) return report_error(&c, c.command, *stop);
-  return exit_ok;
+    if (requests.size() < end - begin) lines.emplace_back(unexpected(chosen[requests.size()].error()));
+    return lines;
+  });
 }
 
 }  // namespace cli

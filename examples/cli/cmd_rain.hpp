@@ -109,25 +109,11 @@ inline int run_rain(context& c) {
   judges::self_eval_judge<judges::borrowed_generator<any_generator>> judge(judges::borrowed_generator<any_generator>(*model),
                                                                             judge_opts);
   auto decode_all = [&](auto& embedder) -> int {
-    std::optional<error> stop;
-    for (std::size_t begin = 0; begin < queries->size() && !stop; begin += prompts_at_once) {
-      const std::size_t end = std::min(queries->size(), begin + prompts_at_once);
-      auto lines = parallel_map(end - begin, prompts_at_once, [&](std::size_t k) {
+    return write_lines_in_order(c, *out, queries->size(), prompts_at_once, [&](std::size_t begin, std::size_t end) {
+      return parallel_map(end - begin, prompts_at_once, [&](std::size_t k) {
         return rain_line(*model, judge, embedder, (*queries)[begin + k], cfg, compare, c);
       });
-      for (auto& l : lines) {
-        if (!l) {
-          stop = l.error();
-          break;
-        }
-        if (auto w = out->write(*l); !w) return report_error(&c, c.command, w.error());
-        c.progress->item_done();
-      }
-    }
-    if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
-    c.progress->finish();
-    if (stop) return report_error(&c, c.command, *stop);
-    return static_cast<int>(exit_ok);
+    });
   };
   if (*embedder_kind == "http" && !c.simulated) {
     auto o = http_options(c, "");
