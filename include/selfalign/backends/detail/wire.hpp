@@ -177,33 +177,33 @@ inline void put_sampling(json& body, const server_profile& p, const sampling& s,
   return static_cast<token_id>(v);
 }
 
+/// The token, id and logprob of a chat-shape entry or alternative ({token|tok_str, id?, logprob|prob});
+/// false when it carries neither a logprob nor a probability.
+[[nodiscard]] inline bool read_token_fields(const json& e, std::string& token, std::optional<token_id>& id, double& logprob) {
+  token = str_field(e, "token");
+  if (token.empty()) token = str_field(e, "tok_str");
+  id = id_field(e, "id");
+  if (!id) id = id_from_token_text(token);
+  if (auto lp = num_field(e, "logprob")) logprob = *lp;
+  else if (auto pr = num_field(e, "prob")) logprob = *pr > 0 ? std::log(*pr) : -INFINITY;
+  else return false;
+  return true;
+}
+
 /// One entry of the chat shape: {token, logprob, bytes?, id?, top_logprobs?: [{token, logprob, id?}]}.
 /// llama.cpp's native /completion uses the same shape; its older builds send {tok_str, prob}.
 [[nodiscard]] inline result<token_logprob> parse_chat_logprob_entry(const json& e) {
   if (!e.is_object()) return fail(errc::bad_response, "a logprobs entry is not an object");
   token_logprob t;
-  t.token = str_field(e, "token");
-  if (t.token.empty()) t.token = str_field(e, "tok_str");
-  t.id = id_field(e, "id");
-  if (!t.id) t.id = id_from_token_text(t.token);
-  if (auto lp = num_field(e, "logprob")) t.logprob = *lp;
-  else if (auto pr = num_field(e, "prob")) t.logprob = *pr > 0 ? std::log(*pr) : -INFINITY;
-  else return fail(errc::bad_response, fmt::format("the logprobs entry for token '{}' has no logprob", t.token));
+  if (!read_token_fields(e, t.token, t.id, t.logprob))
+    return fail(errc::bad_response, fmt::format("the logprobs entry for token '{}' has no logprob", t.token));
   const json* tops = field(e, "top_logprobs");
   if (!tops) tops = field(e, "probs");
   if (!tops) tops = field(e, "top_probs");
   if (tops && tops->is_array()) {
     for (const auto& a : *tops) {
-      if (!a.is_object()) continue;
       top_logprob alt;
-      alt.token = str_field(a, "token");
-      if (alt.token.empty()) alt.token = str_field(a, "tok_str");
-      alt.id = id_field(a, "id");
-      if (!alt.id) alt.id = id_from_token_text(alt.token);
-      if (auto lp = num_field(a, "logprob")) alt.logprob = *lp;
-      else if (auto pr = num_field(a, "prob")) alt.logprob = *pr > 0 ? std::log(*pr) : -INFINITY;
-      else continue;
-      t.top.push_back(std::move(alt));
+      if (a.is_object() && read_token_fields(a, alt.token, alt.id, alt.logprob)) t.top.push_back(std::move(alt));
     }
   }
   return t;
