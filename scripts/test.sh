@@ -3,6 +3,8 @@
 #   1. with GCC (all tests, including compile-fail and install/consumer tests),
 #   2. with Clang (all tests but the install tests, which are compiler-independent CMake logic),
 #   3. with GCC + AddressSanitizer + UndefinedBehaviorSanitizer (unit and algorithm tests).
+# The real-server tests (label real-server: a real llama.cpp server from Debian's packages, fetched by
+# scripts/llama-server.sh into build/llama.cpp-debian) run in the GCC configuration only.
 # SELFALIGN_TEST_CONFIGS="gcc clang asan" picks a subset. Build trees: build/test-<config>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +22,9 @@ for config in $configs; do
   ctest_args=(--output-on-failure -j "$jobs")
   case "$config" in
     gcc)   args+=(-DCMAKE_CXX_COMPILER=g++) ;;
-    clang) args+=(-DCMAKE_CXX_COMPILER=clang++); ctest_args+=(-LE install) ;;
+    clang) args+=(-DCMAKE_CXX_COMPILER=clang++); ctest_args+=(-LE "install|real-server") ;;
     asan)  args+=(-DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=Debug "-DSELFALIGN_SANITIZE=address;undefined" -DSELFALIGN_BUILD_BENCHMARKS=OFF)
-           ctest_args+=(-LE "install|compile_fail") ;;
+           ctest_args+=(-LE "install|compile_fail|real-server") ;;
     *) echo "unknown config $config" >&2; exit 2 ;;
   esac
   echo "=== selfalign tests: $config ===" >&2
