@@ -31,6 +31,12 @@ enum class errc {
   cancelled,             ///< the caller cancelled the call or the batch
   io,                    ///< a file could not be read or written
   internal,              ///< a bug in selfalign; please report it
+  /// The prompt (plus max_tokens, on servers that count it) does not fit the model's context
+  /// window: llama.cpp's HTTP 400 `exceed_context_size_error`, vLLM's "maximum context length",
+  /// OpenAI's `context_length_exceeded`, SGLang's and TGI's length errors. Never retryable: the
+  /// same request fails again. An algorithm treats it as a failed item (record the error, go on),
+  /// not as the end of a run. (Appended last so that the values of the codes above do not move.)
+  context_overflow,
 };
 
 /// The stable lower-case name of an errc ("rate_limited").
@@ -49,13 +55,14 @@ enum class errc {
     case errc::cancelled: return "cancelled";
     case errc::io: return "io";
     case errc::internal: return "internal";
+    case errc::context_overflow: return "context_overflow";
   }
   return "unknown";
 }
 
 /// Parses the name produced by to_string; returns false for an unknown name.
 [[nodiscard]] constexpr bool from_string(std::string_view s, errc& out) noexcept {
-  for (int i = static_cast<int>(errc::invalid_argument); i <= static_cast<int>(errc::internal);
+  for (int i = static_cast<int>(errc::invalid_argument); i <= static_cast<int>(errc::context_overflow);
        ++i) {
     if (to_string(static_cast<errc>(i)) == s) {
       out = static_cast<errc>(i);

@@ -59,7 +59,7 @@ TEST_CASE("result<void> reports success or error" * doctest::test_suite("result"
 }
 
 TEST_CASE("errc names round-trip and retryability follows the category" * doctest::test_suite("result")) {
-  for (int i = static_cast<int>(errc::invalid_argument); i <= static_cast<int>(errc::internal); ++i) {
+  for (int i = static_cast<int>(errc::invalid_argument); i <= static_cast<int>(errc::context_overflow); ++i) {
     const auto e = static_cast<errc>(i);
     errc back{};
     REQUIRE(from_string(to_string(e), back));
@@ -71,6 +71,8 @@ TEST_CASE("errc names round-trip and retryability follows the category" * doctes
   CHECK(retryable_by_default(errc::transport));
   CHECK_FALSE(retryable_by_default(errc::http_status));
   CHECK_FALSE(retryable_by_default(errc::budget_exhausted));
+  CHECK_FALSE(retryable_by_default(errc::context_overflow));
+  CHECK(to_string(errc::context_overflow) == "context_overflow");
   CHECK(fmt::format("{}", errc::budget_exhausted) == "budget_exhausted");
   CHECK(error(errc::unsupported, "no scoring").describe() == "unsupported: no scoring");
 }

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/backends/detail/context.hpp>
 #include <selfalign/backends/detail/errors.hpp>
 #include <selfalign/backends/detail/pool.hpp>
 #include <selfalign/backends/detail/retry.hpp>
@@ -840,6 +841,7 @@ class openai_backend {
         if ((st >= 200 && st < 300) || (sink && a.delivered)) return std::move(*a.reply);
         const std::string prefix = root ? s_->urls.front().root_prefix() : s_->urls.front().prefix;
         failure = detail::error_from_http(st, a.reply->body, a.request_id, fmt::format("{} {}{}", method, prefix, rel_path));
+        detail::classify_context_overflow(*failure);  // errc::context_overflow, never retried
         retryable = failure->retryable;
         server_wait = detail::parse_retry_after(a.retry_after_ms, a.retry_after, static_cast<std::int64_t>(std::time(nullptr)));
       } else {
