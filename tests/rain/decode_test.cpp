@@ -140,6 +140,27 @@ TEST_CASE("on a harmless prompt rain commits without rewinding at the minimum nu
   CHECK(van->response == r->response);
 }
 
+TEST_CASE("the paper's stop rule counts this step's searches, not the visits reused from the previous step" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  cfg.stopping = rain::stop_rule::paper;
+  auto r = rain::decode(m, judge, emb, "What is the capital of France?", cfg);
+  REQUIRE(r);
+  REQUIRE(r->ok());
+  CHECK(r->response == "Paris is the capital of France.");
+  // Every evaluation is +1, so q = 1 >= V after any search: each step stops exactly when its own
+  // search count t reaches T_m = 6, reused subtree visits or not (they made later steps stop after
+  // one search).
+  REQUIRE(r->steps.size() >= 2);
+  for (std::size_t i = 0; i < r->steps.size(); ++i) {
+    CAPTURE(i);
+    CHECK(r->steps[i].inner_iterations == cfg.min_iterations);
+  }
+  CHECK(r->steps[1].reused_visits > 0);
+}
+
 TEST_CASE("a failing judge ends the decode with the error and the committed part of the response" * doctest::test_suite("rain")) {
   auto m = harmful_model();
   testing::scripted_judge inner(1.0);

@@ -57,13 +57,19 @@ TEST_CASE("similarity update moves a sibling by gamma times similarity, only at 
   CHECK(a.q == Approx((0.2 - 0.192) / 0.392));
 }
 
-TEST_CASE("root prior mixing is 0.75 p + 0.25 uniform after normalizing" * doctest::test_suite("rain")) {
+TEST_CASE("root prior mixing is 0.75 p + 0.25 uniform on the raw priors, normalized afterwards (the code's order)" * doctest::test_suite("rain")) {
   auto p = mix_root_prior({0.6, 0.4}, 0.75);
   CHECK(p[0] == Approx(0.575));
   CHECK(p[1] == Approx(0.425));
-  p = mix_root_prior({3, 1}, 0.75);  // normalized to 0.75 / 0.25 first
-  CHECK(p[0] == Approx(0.6875));
-  CHECK(p[1] == Approx(0.3125));
+  // Priors that do not sum to 1 (as after a dynamic addition): mixed raw, then normalized:
+  // 0.75 * 3 + 0.125 = 2.375 and 0.75 * 1 + 0.125 = 0.875, over 3.25. Normalizing first would
+  // give 0.6875 / 0.3125.
+  p = mix_root_prior({3, 1}, 0.75);
+  CHECK(p[0] == Approx(2.375 / 3.25));
+  CHECK(p[1] == Approx(0.875 / 3.25));
+  p = mix_root_prior({0.5, 0.3}, 0.75);  // sum 0.8: (0.5, 0.35) / 0.85
+  CHECK(p[0] == Approx((0.75 * 0.5 + 0.125) / 0.85));
+  CHECK(p[1] == Approx((0.75 * 0.3 + 0.125) / 0.85));
   p = mix_root_prior({0.5, 0.3, 0.2}, 0.75);
   CHECK(p[2] == Approx(0.75 * 0.2 + 0.25 / 3));
   CHECK(mix_root_prior({1.0}, 0.75)[0] == Approx(1.0));

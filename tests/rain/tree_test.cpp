@@ -107,6 +107,31 @@ TEST_CASE("most visited child breaks ties on value; commit mixes the new root's 
   CHECK(t.at(t.at(x).children[2]).prior == Approx(0.75 * 0.2 + 0.25 / 3));
 }
 
+TEST_CASE("commit mixes the new root's raw child priors and normalizes afterwards when they do not sum to 1" * doctest::test_suite("rain")) {
+  config cfg;
+  tree t;
+  t.expand(t.root(), {{toks({"x"}), 0.5}, {toks({"y"}), 0.5}}, cfg);
+  const int x = t.at(t.root()).children[0];
+  // Below a non-root node priors stay as normalized at expansion (0.6, 0.4); a dynamic addition
+  // then adds a third child with its own renormalized prior, so the three no longer sum to 1.
+  t.expand(x, {{toks({"1"}), 0.6}, {toks({"2"}), 0.4}}, cfg);
+  t.at(x).stored = {{toks({"1"}), 0.6}, {toks({"2"}), 0.3}, {toks({"3"}), 0.1}};
+  for (int c : t.at(x).children) {
+    t.at(c).embedding = {0.6f, 0.8f};
+    t.at(c).q = -0.5;
+  }
+  REQUIRE(t.check_add(x, cfg) == addition::added_token);
+  REQUIRE(t.at(x).children.size() == 3);
+  CHECK(t.at(t.at(x).children[2]).prior == Approx(0.1));  // 0.1 / (0.6 + 0.3 + 0.1), not mixed
+  // Raw priors 0.6, 0.4, 0.1 (sum 1.1); the code mixes first: 0.75 p + 0.25 / 3, then normalizes.
+  t.commit(x, cfg);
+  const double u = 0.25 / 3;
+  const double total = 0.75 * 1.1 + 3 * u;
+  CHECK(t.at(t.at(x).children[0]).prior == Approx((0.75 * 0.6 + u) / total));
+  CHECK(t.at(t.at(x).children[1]).prior == Approx((0.75 * 0.4 + u) / total));
+  CHECK(t.at(t.at(x).children[2]).prior == Approx((0.75 * 0.1 + u) / total));
+}
+
 TEST_CASE("dynamic addition adds the next stored token at length 1 and asks for samples at longer lengths" * doctest::test_suite("rain")) {
   config cfg;
   tree t;

@@ -125,7 +125,7 @@ class decoder {
         if (b < 0) continue;
         const node& best = tree_.at(b);
         const bool stop = cfg_.stopping == stop_rule::paper
-                              ? stop_paper(i + 1, best.q, cfg_.min_iterations, cfg_.value_threshold)
+                              ? stop_paper(st.inner_iterations, best.q, cfg_.min_iterations, cfg_.value_threshold)
                               : stop_code(best.fn, best.q, cfg_.min_iterations, cfg_.value_threshold);
         if (stop) break;
       }

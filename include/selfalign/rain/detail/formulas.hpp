@@ -75,9 +75,11 @@ inline void normalize(std::vector<double>& w) noexcept {
     for (double& x : w) x /= s;
 }
 
-/// [C] root prior mixing: normalize, then p := a * p + (1 - a) / k, renormalized.
+/// [C] root prior mixing: p := a * p + (1 - a) / k on the priors as they are, then normalized.
+/// The code mixes first: priors that do not sum to 1 (a root whose children gained a dynamic
+/// addition) are not normalized beforehand. Callers that want normalized priors mixed (an
+/// expansion) normalize before calling.
 [[nodiscard]] inline std::vector<double> mix_root_prior(std::vector<double> p, double weight) {
-  normalize(p);
   if (p.empty()) return p;
   const double u = (1.0 - weight) / static_cast<double>(p.size());
   for (double& x : p) x = weight * x + u;
@@ -135,7 +137,8 @@ inline void normalize(std::vector<double>& w) noexcept {
 [[nodiscard]] inline bool stop_code(int best_fn, double best_q, int min_iterations, double v) noexcept {
   return best_fn > min_iterations && best_q > v;
 }
-/// [P] inner-loop stop test, paper variant: t >= T_m and v(most visited) >= V.
+/// [P] inner-loop stop test, paper variant: t >= T_m and v(most visited) >= V, where t counts the
+/// searches of this step only (visits reused from the previous step's subtree do not count).
 [[nodiscard]] inline bool stop_paper(int t, double best_q, int min_iterations, double v) noexcept {
   return t >= min_iterations && best_q >= v;
 }
