@@ -133,6 +133,25 @@ TEST_CASE("rubric judge rejects missing aspects and out-of-range scores instead 
   CHECK(missing->rationale == "the judge output has no score for 'Clarity'");
 }
 
+TEST_CASE("rubric judge rejects a score out of another denominator and reads one out of 5" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  g.on("Helpfulness", {R"({"Helpfulness": {"rationale": "ok", "score": "4/10"}})"});
+  g.on("Clarity", {R"({"Clarity": {"rationale": "ok", "score": "4 out of 5"}})"});
+  judges::rubric_judge_options o;
+  o.parse_retries = 0;
+  judges::rubric_judge judge(g, o);
+  auto tenths = judge.judge(request_on({"Helpfulness"}));
+  REQUIRE(tenths);
+  CHECK(tenths->status == parse_status::failed);
+  CHECK_FALSE(tenths->score.has_value());
+  CHECK(tenths->rationale == "the judge's score for 'Helpfulness' is written as \"4/10\", a score out of 10, not on the 1..5 scale");
+  auto fifths = judge.judge(request_on({"Clarity"}));
+  REQUIRE(fifths);
+  CHECK(fifths->status == parse_status::repaired);
+  REQUIRE(fifths->score);
+  CHECK(*fifths->score == 4.0);
+}
+
 TEST_CASE("rubric judge passes transport errors through" * doctest::test_suite("drpo")) {
   scripted_generator g;
   g.fail_on("<response>", error(errc::server_error, "boom", 500));

@@ -57,11 +57,28 @@ TEST_CASE("lenient numbers accept scores written as strings and fractions" * doc
   CHECK_FALSE(repaired);
   CHECK(lenient_number(nlohmann::json("4"), repaired) == 4.0);
   CHECK(repaired);
-  CHECK(lenient_number(nlohmann::json("3/5"), repaired) == 3.0);
+  CHECK(lenient_number(nlohmann::json("3/5"), repaired, 5.0) == 3.0);
   CHECK(lenient_number(nlohmann::json("Score: 2"), repaired) == 2.0);
   CHECK(lenient_number(nlohmann::json("4.5"), repaired) == 4.5);
   CHECK(lenient_number(nlohmann::json::array({"5"}), repaired) == 5.0);
   CHECK_FALSE(lenient_number(nlohmann::json("3 or 4"), repaired).has_value());
   CHECK_FALSE(lenient_number(nlohmann::json("good"), repaired).has_value());
   CHECK_FALSE(lenient_number(nlohmann::json(nullptr), repaired).has_value());
+}
+
+TEST_CASE("a score with a denominator is read only on the expected scale, never as its numerator" * doctest::test_suite("drpo")) {
+  bool repaired = false;
+  CHECK(lenient_number(nlohmann::json("4 out of 5"), repaired, 5.0) == 4.0);
+  CHECK(lenient_number(nlohmann::json("Score: 4 / 5 (good)"), repaired, 5.0) == 4.0);
+  CHECK(lenient_number(nlohmann::json("4.0/5.0"), repaired, 5.0) == 4.0);
+  CHECK(lenient_number(nlohmann::json("3 Out Of 5"), repaired, 5.0) == 3.0);
+  CHECK_FALSE(lenient_number(nlohmann::json("4/10"), repaired, 5.0).has_value());
+  CHECK_FALSE(lenient_number(nlohmann::json("4 out of 10"), repaired, 5.0).has_value());
+  CHECK_FALSE(lenient_number(nlohmann::json("8/10"), repaired, 5.0).has_value());
+  CHECK_FALSE(lenient_number(nlohmann::json("4/"), repaired, 5.0).has_value());
+  // No scale to check against: a fraction is not a score.
+  CHECK_FALSE(lenient_number(nlohmann::json("3/5"), repaired).has_value());
+  auto why = selfalign::detail::read_lenient_score(nlohmann::json("4/10"), 1.0, 5.0);
+  CHECK_FALSE(why.value.has_value());
+  CHECK(why.problem == "is written as \"4/10\", a score out of 10, not on the 1..5 scale");
 }

@@ -6,10 +6,12 @@
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/result.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <cctype>
 #include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -147,37 +149,108 @@ inline std::optional<nlohmann::json> try_parse(std::string_view text) {
   return fail(errc::parse_failure, "no readable JSON object in the model output: \"" + excerpt(trim(text), 160) + "\"");
 }
 
-/// Reads a 1..5-style score that a model may have written as a number, "4", "4/5", "4.0",
-/// "Score: 4" or ["4"]. Sets `repaired` when it was not a plain number. nullopt when unreadable.
-[[nodiscard]] inline std::optional<double> lenient_number(const nlohmann::json& v, bool& repaired) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_array() && v.size() == 1) {
-    repaired = true;
-    return lenient_number(v.front(), repaired);
+/// A score read from model output, or why it could not be read (`problem` completes the
+/// sentence "the score ...").
+struct lenient_score {
+  std::optional<double> value;
+  std::string problem;
+  bool repaired = false;  ///< not written as a plain JSON number
+};
+
+namespace lenient {
+
+// Skips blanks in `s` from `i`.
+inline std::size_t skip_blanks(std::string_view s, std::size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+  return i;
+}
+
+// Whether `s` continues at `i` with `word`, ignoring ASCII case.
+inline bool continues_with(std::string_view s, std::size_t i, std::string_view word) {
+  if (s.size() - i < word.size()) return false;
+  for (std::size_t k = 0; k < word.size(); ++k)
+    if (std::tolower(static_cast<unsigned char>(s[i + k])) != word[k]) return false;
+  return true;
+}
+
+}  // namespace lenient
+
+/// Reads a score on the scale [lo, hi] that a model may have written as a number, "4", "4.0",
+/// "Score: 4", "4 (good)", ["4"], or with a denominator: "4/5", "4 out of 5". A denominator other
+/// than `hi` ("4/10") is a score on another scale: it is refused, never read as its numerator.
+/// Two numbers without a denominator ("3 or 4") are refused too. The range itself is the
+/// caller's to check.
+[[nodiscard]] inline lenient_score read_lenient_score(const nlohmann::json& v, double lo, double hi) {
+  lenient_score out;
+  if (v.is_number()) {
+    out.value = v.get<double>();
+    return out;
   }
-  if (!v.is_string()) return std::nullopt;
+  if (v.is_array() && v.size() == 1) {
+    out = read_lenient_score(v.front(), lo, hi);
+    out.repaired = true;
+    return out;
+  }
+  if (!v.is_string()) {
+    out.problem = fmt::format("is {}, not a number", v.type_name());
+    return out;
+  }
+  out.repaired = true;
   const std::string& s = v.get_ref<const std::string&>();
+  const auto is_digit = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; };
   std::size_t i = 0;
-  while (i < s.size() && !(std::isdigit(static_cast<unsigned char>(s[i])) ||
-                           (s[i] == '-' && i + 1 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 1])))))
-    ++i;
-  if (i == s.size()) return std::nullopt;
-  // Only accept a single number: "4", "4/5", "Score: 4", "4 (good)"; not "3 or 4".
+  while (i < s.size() && !(is_digit(s[i]) || (s[i] == '-' && i + 1 < s.size() && is_digit(s[i + 1])))) ++i;
+  const std::string shown = excerpt(s, 40);
+  if (i == s.size()) {
+    out.problem = fmt::format("is \"{}\", not a number", shown);
+    return out;
+  }
   const char* begin = s.c_str() + i;
   char* end = nullptr;
   const double x = std::strtod(begin, &end);
-  if (end == begin) return std::nullopt;
-  std::string_view rest(end);
-  if (detail::starts_with(rest, "/")) {
-    // "4/5": drop the denominator.
-    std::size_t k = 1;
-    while (k < rest.size() && std::isdigit(static_cast<unsigned char>(rest[k]))) ++k;
-    rest.remove_prefix(k);
+  if (end == begin) {
+    out.problem = fmt::format("is \"{}\", not a number", shown);
+    return out;
   }
-  for (char c : rest)
-    if (std::isdigit(static_cast<unsigned char>(c))) return std::nullopt;
-  repaired = true;
-  return x;
+  std::size_t rest = static_cast<std::size_t>(end - s.c_str());
+  // A denominator: "/ 5" or "out of 5".
+  std::size_t after = lenient::skip_blanks(s, rest);
+  std::size_t denom_at = std::string::npos;
+  if (after < s.size() && s[after] == '/') denom_at = lenient::skip_blanks(s, after + 1);
+  else if (lenient::continues_with(s, after, "out of")) denom_at = lenient::skip_blanks(s, after + 6);
+  if (denom_at != std::string::npos) {
+    const char* dbegin = s.c_str() + denom_at;
+    char* dend = nullptr;
+    const double d = denom_at < s.size() && is_digit(s[denom_at]) ? std::strtod(dbegin, &dend) : 0.0;
+    if (dend == nullptr || dend == dbegin) {
+      out.problem = fmt::format("is \"{}\", a fraction without a denominator", shown);
+      return out;
+    }
+    if (d != hi) {
+      out.problem = fmt::format("is written as \"{}\", a score out of {}, not on the {}..{} scale", shown, d, lo, hi);
+      return out;
+    }
+    rest = static_cast<std::size_t>(dend - s.c_str());
+  }
+  for (std::size_t k = rest; k < s.size(); ++k)
+    if (is_digit(s[k])) {
+      out.problem = fmt::format("is \"{}\", more than one number", shown);
+      return out;
+    }
+  out.value = x;
+  return out;
+}
+
+/// Reads a score that a model may have written as a number, "4", "4.0", "Score: 4" or ["4"];
+/// with `out_of`, also "4/5" and "4 out of 5" when the denominator is `out_of` (any other
+/// denominator, or any denominator without `out_of`, is unreadable). Sets `repaired` when it was
+/// not a plain number. nullopt when unreadable.
+[[nodiscard]] inline std::optional<double> lenient_number(const nlohmann::json& v, bool& repaired,
+                                                         std::optional<double> out_of = std::nullopt) {
+  // Without a scale, NaN matches no denominator.
+  const auto r = read_lenient_score(v, 0.0, out_of.value_or(std::numeric_limits<double>::quiet_NaN()));
+  if (r.value && r.repaired) repaired = true;
+  return r.value;
 }
 
 }  // namespace detail

@@ -87,15 +87,18 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
     if (!entry) return fail(errc::parse_failure, fmt::format("the judge output has no score for '{}'", c.name));
     criterion_score cs;
     cs.name = c.name;
-    std::optional<double> score;
+    selfalign::detail::lenient_score read;
     if (entry->is_object()) {
-      if (entry->contains("score")) score = selfalign::detail::lenient_number((*entry)["score"], repaired);
+      if (entry->contains("score")) read = selfalign::detail::read_lenient_score((*entry)["score"], opt.min_score, opt.max_score);
+      else read.problem = "is missing";
       if (entry->contains("rationale") && (*entry)["rationale"].is_string()) cs.rationale = (*entry)["rationale"].get<std::string>();
     } else {
-      score = selfalign::detail::lenient_number(*entry, repaired);
+      read = selfalign::detail::read_lenient_score(*entry, opt.min_score, opt.max_score);
       repaired = true;
     }
-    if (!score) return fail(errc::parse_failure, fmt::format("the judge's score for '{}' is not a number", c.name));
+    repaired = repaired || read.repaired;
+    if (!read.value) return fail(errc::parse_failure, fmt::format("the judge's score for '{}' {}", c.name, read.problem));
+    std::optional<double> score = read.value;
     if (*score < opt.min_score || *score > opt.max_score)
       return fail(errc::parse_failure, fmt::format("the judge's score for '{}' is {}, outside {}..{}", c.name, *score,
                                                    opt.min_score, opt.max_score));
@@ -115,8 +118,8 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
 /// A Judge that asks a Generator to score a response on the request's criteria, each with its
 /// rubric, and returns per-criterion scores with rationales and their (weighted) mean.
 ///
-/// Output is read leniently (code fences, prose, trailing commas, scores as strings such as "4"
-/// or "4/5"); each repair marks the judgement `repaired`. When it still cannot be read, the judge
+/// Output is read leniently (code fences, prose, trailing commas, scores as strings such as "4",
+/// "4/5" or "4 out of 5"; a score out of another denominator, "4/10", is unreadable); each repair marks the judgement `repaired`. When it still cannot be read, the judge
 /// asks again up to `parse_retries` times with a new seed and `retry_temperature`; after that the
 /// judgement has status failed and no score. Criteria without a rubric take the catalogue's (or
 /// the generic rubric for an unknown name). Holds G by value: use `rubric_judge<B&>` to share a
