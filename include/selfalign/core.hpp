@@ -30,6 +30,7 @@
 #include <selfalign/dlma/dlma.hpp>
 #include <selfalign/drpo/drpo.hpp>
 #include <selfalign/rain/rain.hpp>
+#include <selfalign/eval/eval.hpp>
 
 #include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>

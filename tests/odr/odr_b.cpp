@@ -4,6 +4,7 @@
 #include <selfalign/testing/archetypes.hpp>
 #include <selfalign/testing/dlma_sim.hpp>
 #include <selfalign/testing/drpo_sim.hpp>
+#include <selfalign/testing/eval_judge_sim.hpp>
 #include <selfalign/testing/rain_sim.hpp>
 #include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
