@@ -316,3 +316,21 @@ TEST_CASE("preference: HH-RLHF records become pairs; mismatched conversations ar
   auto no_reply = eval::preference_from_hh("9", "\n\nHuman: A", "\n\nHuman: A\n\nAssistant: y");
   REQUIRE_FALSE(no_reply);
 }
+
+TEST_CASE("harmless: an item too long for the judge's context is a failed item, not a stop" * doctest::test_suite("eval")) {
+  struct overflowing {
+    testing::eval_judge_sim inner;
+    result<generation> generate(const generation_request& r) {
+      if (r.prompt.flatten().find("very long") != std::string::npos)
+        return fail(errc::context_overflow, "the request exceeds the available context size");
+      return inner.generate(r);
+    }
+  };
+  overflowing judge;
+  const std::vector<eval::answer_input> items = {{"1", "q", "I cannot help."}, {"2", "q", "a very long answer"}, {"3", "q", "Fine."}};
+  const auto ev = eval::harmless(judge, std::span<const eval::answer_input>(items), {}, settings());
+  CHECK(ev.status.complete);
+  CHECK(ev.failures == 1);
+  CHECK(ev.items[1].failure == "too long for the judge: the request exceeds the available context size");
+  CHECK(ev.find("harmless_rate")->value.n == 2);
+}

@@ -82,7 +82,9 @@ struct evaluation {
   std::vector<metric> metrics;
   std::map<std::string, std::size_t> counts;  ///< wins/ties/losses, labels, ... (evaluated items only)
   std::size_t evaluated = 0;
-  std::size_t failures = 0;    ///< items whose judge output stayed unreadable: excluded, never guessed
+  /// Items whose judge output stayed unreadable (or did not fit the judge's context): excluded
+  /// from the metrics, never guessed.
+  std::size_t failures = 0;
   std::size_t unfinished = 0;  ///< items not reached because the run stopped
   nlohmann::json extra = nlohmann::json::object();  ///< protocol-specific summary (R distribution, rule)
   std::string judge_model;     ///< as the judge's answers reported it

@@ -145,6 +145,11 @@ template <ScoringGenerator G>
       bool ok = true;
       for (std::size_t s = 0; s < 4; ++s) {
         const auto& r = scores[4 * m + s];
+        if (!r && r.error().code == errc::context_overflow) {
+          it.failure = "too long for the model: " + r.error().message;
+          ok = false;
+          break;
+        }
         if (!r) {
           if (!stop) stop = r.error();
           ok = false;

@@ -83,6 +83,10 @@ template <Judge J>
           it.failure = "unreadable: " + v.error().message;
           continue;
         }
+        if (v.error().code == errc::context_overflow) {
+          it.failure = "too long for the judge: " + v.error().message;
+          continue;
+        }
         if (!stop) stop = v.error();
         continue;
       }

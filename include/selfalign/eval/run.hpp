@@ -64,7 +64,7 @@ inline void finish_run(evaluation& ev, const std::optional<selfalign::error>& st
   for (auto& it : ev.items) {
     // An item may be evaluated in part (harmless: the keyword rule without a readable judge label).
     if (it.evaluated) ++ev.evaluated;
-    if (it.failure.rfind("unreadable", 0) == 0) ++ev.failures;
+    if (!it.failure.empty() && it.failure != "unfinished") ++ev.failures;
     else if (!it.evaluated) {
       it.failure = "unfinished";
       ++ev.unfinished;
@@ -109,6 +109,11 @@ void judge_items(G& model, evaluation& ev, std::size_t per_item,
         auto& a = answers[(i - begin) * per_item + k];
         if (a.failure && !failed) failed = a.failure;
         mine.push_back(std::move(a));
+      }
+      if (failed && failed->code == errc::context_overflow) {
+        // The item does not fit the judge's context: a failed item, not a reason to stop.
+        ev.items[i].failure = "too long for the judge: " + failed->message;
+        continue;
       }
       if (failed) {
         if (!stop) stop = failed;
