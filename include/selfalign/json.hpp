@@ -9,6 +9,7 @@
 
 #include <selfalign/capabilities.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
 
@@ -253,14 +254,15 @@ inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "server", c.server);
 }
 
-/// Parses untrusted JSON text into T without throwing: errc::bad_response on malformed text or a
-/// field of the wrong type, with `what` naming the source in the message.
+/// Parses untrusted JSON text into T without throwing: errc::bad_response on malformed text,
+/// nesting deeper than default_json_max_depth or a field of the wrong type, with `what` naming
+/// the source in the message.
 template <class T>
 [[nodiscard]] result<T> parse_json_as(std::string_view text, std::string_view what) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return fail(errc::bad_response, std::string(what) + ": not valid JSON");
+  auto j = parse_json(text);
+  if (!j) return fail(errc::bad_response, std::string(what) + ": " + j.error().message);
   try {
-    return j.get<T>();
+    return j->get<T>();
   } catch (const nlohmann::json::exception& e) {
     return fail(errc::bad_response, std::string(what) + ": " + e.what());
   }

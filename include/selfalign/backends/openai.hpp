@@ -257,7 +257,7 @@ class openai_backend {
       const nlohmann::json* choices = detail::field(*j, "choices");
       const nlohmann::json* plp = (choices && choices->is_array() && !choices->empty()) ? detail::field((*choices)[0], "prompt_logprobs") : nullptr;
       if (!plp) plp = detail::field(*j, "prompt_logprobs");
-      if (!plp) return unexpected(detail::bad_body("POST /completions", "no `prompt_logprobs` in the answer (vLLM >= 0.5 needed)", j->dump()));
+      if (!plp) return unexpected(detail::bad_body("POST /completions", "no `prompt_logprobs` in the answer (vLLM >= 0.5 needed)", detail::json_excerpt(*j)));
       auto toks = detail::parse_prompt_logprobs(*plp, prefix->size(), cont, k);
       if (!toks) return unexpected(std::move(toks).error());
       out.tokens = std::move(*toks);
@@ -270,7 +270,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       auto gen = detail::parse_generation(*j, false);
       if (!gen) return unexpected(std::move(gen).error());
-      if (gen->choices.empty()) return unexpected(detail::bad_body("POST /completions", "no choices", j->dump()));
+      if (gen->choices.empty()) return unexpected(detail::bad_body("POST /completions", "no choices", detail::json_excerpt(*j)));
       auto& toks = gen->choices[0].tokens;
       if (toks.size() < all.size())
         return fail(errc::bad_response, fmt::format("echo returned logprobs for {} tokens, the prompt has {}; "
@@ -335,7 +335,7 @@ class openai_backend {
     auto j = post_json("/detokenize", body, deadline, true);
     if (!j) return unexpected(std::move(j).error());
     auto text = detail::parse_detokenize(*j);
-    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, j->dump()));
+    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, detail::json_excerpt(*j)));
     return text;
   }
 
@@ -355,7 +355,7 @@ class openai_backend {
     auto j = post_json("/embeddings", body, deadline);
     if (!j) return unexpected(std::move(j).error());
     auto e = detail::parse_embeddings(*j, req.texts.size());
-    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, j->dump()));
+    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, detail::json_excerpt(*j)));
     return e;
   }
 
@@ -374,7 +374,7 @@ class openai_backend {
     auto j = get_json("/models", call_deadline(), false, s_->opts.retry.max_retries);
     if (!j) return unexpected(std::move(j).error());
     auto models = detail::parse_models(*j);
-    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, j->dump()));
+    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, detail::json_excerpt(*j)));
     return models;
   }
 
@@ -567,8 +567,9 @@ class openai_backend {
   }
 
   [[nodiscard]] result<generation> parse_answer(const std::string& body, const std::string& path, bool chat) const {
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_discarded()) return unexpected(detail::bad_body("POST " + path, "the answer is not valid JSON (truncated?)", body));
+    auto parsed = parse_json(body, server_json_options());
+    if (!parsed) return unexpected(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body));
+    const nlohmann::json& j = *parsed;
     if (auto err = detail::error_in_payload(j)) return unexpected(std::move(*err));
     try {
       auto g = detail::parse_generation(j, chat);
@@ -625,7 +626,7 @@ class openai_backend {
     auto j = post_json("/tokenize", body, deadline, true);
     if (!j) return unexpected(std::move(j).error());
     auto ids = detail::parse_tokenize(*j);
-    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, j->dump()));
+    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, detail::json_excerpt(*j)));
     return ids;
   }
 
@@ -652,7 +653,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
       auto ids = detail::parse_tokenize(*j);
-      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, j->dump()));
+      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, detail::json_excerpt(*j)));
       return ids;
     }
     if (prof.preset == server_preset::llamacpp) {
@@ -660,7 +661,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
       const std::string rendered = detail::str_field(*j, "prompt");
-      if (rendered.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", j->dump()));
+      if (rendered.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", detail::json_excerpt(*j)));
       ++used.requests;
       return tokenize_with(prof, model, rendered, false, deadline);
     }
@@ -680,9 +681,9 @@ class openai_backend {
     return to_json(*reply, "GET " + path);
   }
   [[nodiscard]] static result<nlohmann::json> to_json(const http_reply& reply, const std::string& what) {
-    auto j = nlohmann::json::parse(reply.body, nullptr, false);
-    if (j.is_discarded()) return unexpected(detail::bad_body(what, "the answer is not valid JSON (truncated?)", reply.body, reply.status));
-    if (auto err = detail::error_in_payload(j)) return unexpected(std::move(*err));
+    auto j = parse_json(reply.body, server_json_options());
+    if (!j) return unexpected(detail::bad_body(what, "the answer is " + j.error().message, reply.body, reply.status));
+    if (auto err = detail::error_in_payload(*j)) return unexpected(std::move(*err));
     return j;
   }
 

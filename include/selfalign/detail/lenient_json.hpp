@@ -4,6 +4,7 @@
 
 #include <selfalign/config.hpp>
 #include <selfalign/detail/strings.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>
@@ -103,10 +104,13 @@ inline std::string clean(std::string_view text, bool& changed) {
   return out;
 }
 
+// Model output is untrusted: the depth-capped reader, which also reads NaN/Infinity as null.
 inline std::optional<nlohmann::json> try_parse(std::string_view text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  return j;
+  json_read_options o;
+  o.nonfinite_as_null = true;
+  auto j = parse_json(text, o);
+  if (!j) return std::nullopt;
+  return std::move(*j);
 }
 
 }  // namespace lenient
@@ -146,6 +150,12 @@ inline std::optional<nlohmann::json> try_parse(std::string_view text) {
     out.value = std::move(*j);
     return out;
   }
+  // A text nested too deep says so (it is refused, not parsed: dumping it would recurse).
+  json_read_options o;
+  o.nonfinite_as_null = true;
+  json_read_notes notes;
+  if (auto why = parse_json(again, o, &notes); !why && notes.too_deep)
+    return fail(errc::parse_failure, "no readable JSON object in the model output: " + why.error().message);
   return fail(errc::parse_failure, "no readable JSON object in the model output: \"" + excerpt(trim(text), 160) + "\"");
 }
 

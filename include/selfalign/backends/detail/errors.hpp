@@ -4,6 +4,7 @@
 
 #include <selfalign/config.hpp>
 #include <selfalign/detail/strings.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>
@@ -29,9 +30,16 @@ namespace detail {
   return status == 408 || status == 409 || status == 429 || status >= 500;
 }
 
+/// A value's JSON text cut to `n` bytes, for messages. Only for depth-capped values (parse_json):
+/// serialising recurses once per level. Invalid UTF-8 in strings is written as U+FFFD, not thrown.
+[[nodiscard]] inline std::string json_excerpt(const nlohmann::json& v, std::size_t n = 300) {
+  return excerpt(v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), n);
+}
+
 [[nodiscard]] inline std::string json_scalar_text(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_integer() || v.is_number_unsigned()) return std::to_string(v.get<long long>());
+  if (v.is_number_unsigned()) return std::to_string(v.get<unsigned long long>());
+  if (v.is_number_integer()) return std::to_string(v.get<long long>());
   if (v.is_number_float()) return fmt::format("{}", v.get<double>());
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   return {};
@@ -53,7 +61,7 @@ inline bool read_error_payload(const nlohmann::json& j, error& e) {
       if (auto t = j.find("error_type"); t != j.end()) e.type = json_scalar_text(*t);
       return true;
     } else if (!it->is_null()) {
-      e.message = it->dump();
+      e.message = json_excerpt(*it);
       return true;
     }
   }
@@ -63,14 +71,14 @@ inline bool read_error_payload(const nlohmann::json& j, error& e) {
     if (flat || (j.contains("message") && (j.contains("type") || j.contains("code")))) body = &j;
   }
   if (body) {
-    if (auto m = body->find("message"); m != body->end()) e.message = m->is_string() ? m->get<std::string>() : m->dump();
+    if (auto m = body->find("message"); m != body->end()) e.message = m->is_string() ? m->get<std::string>() : json_excerpt(*m);
     if (auto t = body->find("type"); t != body->end()) e.type = json_scalar_text(*t);
     if (auto c = body->find("code"); c != body->end()) e.server_code = json_scalar_text(*c);
-    if (e.message.empty()) e.message = body->dump();
+    if (e.message.empty()) e.message = json_excerpt(*body);
     return true;
   }
   if (auto d = j.find("detail"); d != j.end()) {
-    e.message = d->is_string() ? d->get<std::string>() : d->dump();
+    e.message = d->is_string() ? d->get<std::string>() : json_excerpt(*d);
     return true;
   }
   return false;
@@ -83,8 +91,15 @@ inline bool read_error_payload(const nlohmann::json& j, error& e) {
   error e(errc_for_status(status), std::string{}, status);
   e.retryable = status_is_retryable(status);
   e.request_id = std::string(request_id);
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !read_error_payload(j, e)) {
+  // The body is untrusted: the depth-capped reader (a deeply nested `error` must not overflow the
+  // stack when it is quoted), tolerant of invalid UTF-8 so that the server's message survives.
+  json_read_notes notes;
+  auto j = parse_json(body, server_json_options(), &notes);
+  if (!j && notes.too_deep) {
+    e.message = fmt::format("HTTP {} from {}: the error body is {}", status, what, j.error().message);
+    return e;
+  }
+  if (!j || !read_error_payload(*j, e)) {
     const auto text = trim(body);
     e.message = text.empty() ? fmt::format("HTTP {} from {} with an empty body", status, what)
                              : fmt::format("HTTP {} from {}: {}", status, what, excerpt(text, 300));

@@ -6,6 +6,7 @@
 #include <selfalign/backends/detail/errors.hpp>
 #include <selfalign/backends/options.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/seed.hpp>
 #include <selfalign/types.hpp>
@@ -508,8 +509,11 @@ class stream_accumulator {
   /// Applies one `data:` payload (not "[DONE]"). Returns the deltas it carried, or the error it
   /// reported (an error inside a 200 stream) or errc::bad_response when it is not a chunk.
   [[nodiscard]] result<std::vector<stream_chunk>> apply(std::string_view payload) {
-    auto j = json::parse(payload, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return unexpected(bad_body("stream", "an event's data is not a JSON object", payload));
+    json_read_notes notes;
+    auto parsed = parse_json(payload, server_json_options(), &notes);
+    if (!parsed) return unexpected(bad_body("stream", "an event's data is " + parsed.error().message, payload));
+    json& j = *parsed;
+    if (!j.is_object()) return unexpected(bad_body("stream", "an event's data is not a JSON object", payload));
     if (auto err = error_in_payload(j)) return unexpected(std::move(*err));
     std::vector<stream_chunk> out;
     try {

@@ -1,0 +1,280 @@
+// selfalign: the one entry point for parsing untrusted JSON text — depth-capped, never recursive,
+// with optional repair of what real servers send (invalid UTF-8, lone surrogates, NaN/Infinity)
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/result.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+/// Containers nested deeper than this are refused by parse_json(). Serialising a value (dump)
+/// recurses once per level, so every JSON value read from outside must pass this cap first.
+inline constexpr std::size_t default_json_max_depth = 256;
+
+/// How parse_json() reads text.
+struct json_read_options {
+  std::size_t max_depth = default_json_max_depth;  ///< deeper nesting is an error that says so
+  /// Invalid UTF-8 bytes and lone UTF-16 surrogate escapes ("\ud800") become U+FFFD instead of
+  /// failing the whole text (servers send both when a token splits a multi-byte character).
+  bool repair_text = false;
+  /// The bare words NaN, Infinity and -Infinity (what Python's json module writes) read as null,
+  /// i.e. as missing values, instead of failing the whole text.
+  bool nonfinite_as_null = false;
+};
+
+/// What parse_json() found besides the value.
+struct json_read_notes {
+  bool text_repaired = false;       ///< a byte or escape was replaced by U+FFFD
+  bool nonfinite_replaced = false;  ///< a NaN/Infinity/-Infinity was read as null
+  bool truncated = false;           ///< (on failure) the text ends inside a value
+  bool too_deep = false;            ///< (on failure) the nesting exceeded max_depth
+  std::size_t error_byte = 0;       ///< (on failure) 1-based byte offset where reading stopped
+};
+
+namespace detail {
+
+/// The length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629), or 0.
+[[nodiscard]] inline std::size_t utf8_sequence_at(std::string_view s, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c == 0xE0) { len = 3; lo = 0xA0; }
+  else if (c == 0xED) { len = 3; hi = 0x9F; }
+  else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+  else if (c == 0xF0) { len = 4; lo = 0x90; }
+  else if (c >= 0xF1 && c <= 0xF3) len = 4;
+  else if (c == 0xF4) { len = 4; hi = 0x8F; }
+  else return 0;
+  if (i + len > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  return len;
+}
+
+/// The length of the invalid stretch at s[i] that one U+FFFD replaces: a valid start of a
+/// sequence that is cut short counts as one (the "maximal subpart" rule of Unicode).
+[[nodiscard]] inline std::size_t utf8_invalid_run(std::string_view s, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char c = byte(i);
+  std::size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c == 0xE0) { len = 3; lo = 0xA0; }
+  else if (c == 0xED) { len = 3; hi = 0x9F; }
+  else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) len = 3;
+  else if (c == 0xF0) { len = 4; lo = 0x90; }
+  else if (c >= 0xF1 && c <= 0xF3) len = 4;
+  else if (c == 0xF4) { len = 4; hi = 0x8F; }
+  else return 1;
+  std::size_t k = 1;
+  if (i + 1 < s.size() && byte(i + 1) >= lo && byte(i + 1) <= hi) {
+    k = 2;
+    while (k < len && i + k < s.size() && byte(i + k) >= 0x80 && byte(i + k) <= 0xBF) ++k;
+  }
+  return k < len ? k : 1;
+}
+
+/// The value of the four hex digits at s[i..i+4), or -1.
+[[nodiscard]] inline int hex4_at(std::string_view s, std::size_t i) noexcept {
+  if (i + 4 > s.size()) return -1;
+  int v = 0;
+  for (std::size_t k = i; k < i + 4; ++k) {
+    const char c = s[k];
+    int d = -1;
+    if (c >= '0' && c <= '9') d = c - '0';
+    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
+    else if (c >= 'A' && c <= 'F') d = c - 'A' + 10;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+/// One linear pass over the text before nlohmann reads it: measures the nesting depth (string
+/// aware, no recursion) and, when asked, writes a repaired copy. The copy is made only from the
+/// first byte that needs a change, so clean text is never copied.
+class json_prescan {
+ public:
+  json_prescan(std::string_view text, const json_read_options& o) : text_(text), o_(o) {}
+
+  /// False when the depth cap was exceeded (notes.too_deep, notes.error_byte set).
+  bool run(json_read_notes& notes) {
+    bool in_string = false;
+    std::size_t depth = 0;
+    std::size_t i = 0;
+    const std::size_t n = text_.size();
+    while (i < n) {
+      const char c = text_[i];
+      const auto uc = static_cast<unsigned char>(c);
+      if (in_string) {
+        if (c == '\\' && i + 1 < n) {
+          if (text_[i + 1] == 'u' && o_.repair_text) {
+            const int v = hex4_at(text_, i + 2);
+            if (v >= 0xD800 && v <= 0xDBFF) {
+              const int low = (i + 7 < n && text_[i + 6] == '\\' && text_[i + 7] == 'u') ? hex4_at(text_, i + 8) : -1;
+              if (low >= 0xDC00 && low <= 0xDFFF) {
+                keep(i, 12);
+                i += 12;
+                continue;
+              }
+              replace(i, 6, "\\ufffd");
+              notes.text_repaired = true;
+              i += 6;
+              continue;
+            }
+            if (v >= 0xDC00 && v <= 0xDFFF) {
+              replace(i, 6, "\\ufffd");
+              notes.text_repaired = true;
+              i += 6;
+              continue;
+            }
+          }
+          keep(i, 2);
+          i += 2;
+          continue;
+        }
+        if (c == '"') in_string = false;
+        if (uc >= 0x80) {
+          const std::size_t len = utf8_sequence_at(text_, i);
+          if (len == 0 && o_.repair_text) {
+            const std::size_t bad = utf8_invalid_run(text_, i);
+            replace(i, bad, "\xEF\xBF\xBD");
+            notes.text_repaired = true;
+            i += bad;
+            continue;
+          }
+          const std::size_t take = len == 0 ? 1 : len;
+          keep(i, take);
+          i += take;
+          continue;
+        }
+        keep(i, 1);
+        ++i;
+        continue;
+      }
+      if (c == '"') {
+        in_string = true;
+      } else if (c == '[' || c == '{') {
+        if (++depth > o_.max_depth) {
+          notes.too_deep = true;
+          notes.error_byte = i + 1;
+          return false;
+        }
+      } else if (c == ']' || c == '}') {
+        if (depth > 0) --depth;
+      } else if (o_.nonfinite_as_null && (c == 'N' || c == 'I' || c == '-')) {
+        std::size_t len = 0;
+        if (text_.substr(i, 3) == "NaN") len = 3;
+        else if (text_.substr(i, 8) == "Infinity") len = 8;
+        else if (text_.substr(i, 9) == "-Infinity") len = 9;
+        if (len > 0) {
+          replace(i, len, "null");
+          notes.nonfinite_replaced = true;
+          i += len;
+          continue;
+        }
+      }
+      keep(i, 1);
+      ++i;
+    }
+    open_at_end_ = in_string || depth > 0;
+    return true;
+  }
+
+  /// Whether the text ended inside a string or an unclosed container.
+  [[nodiscard]] bool open_at_end() const noexcept { return open_at_end_; }
+
+  /// The text to hand to the parser: the original, or the repaired copy.
+  [[nodiscard]] std::string_view text() const noexcept { return copying_ ? std::string_view(copy_) : text_; }
+
+ private:
+  void keep(std::size_t i, std::size_t len) {
+    if (copying_) copy_.append(text_.substr(i, len));
+  }
+  void replace(std::size_t i, std::size_t, std::string_view with) {
+    if (!copying_) {
+      copying_ = true;
+      copy_.reserve(text_.size() + 16);
+      copy_.assign(text_.substr(0, i));
+    }
+    copy_.append(with);
+  }
+
+  std::string_view text_;
+  const json_read_options& o_;
+  bool copying_ = false;
+  bool open_at_end_ = false;
+  std::string copy_;
+};
+
+}  // namespace detail
+
+/// Parses JSON text from outside the program (a server's answer, a file, model output) without
+/// ever recursing on it: nesting deeper than `o.max_depth` is refused before nlohmann's parser
+/// sees the text. Errors are errc::bad_response with a message that says what is wrong (each
+/// starts with "not", so "the answer is " + message reads well): "not JSON: the text is empty",
+/// "not valid JSON: nested deeper than 256 levels (at byte 257)", "not valid JSON (truncated?):
+/// it ends inside a value after N bytes", "not valid JSON at byte N: <parser's reason>".
+[[nodiscard]] inline result<nlohmann::json> parse_json(std::string_view text, const json_read_options& o,
+                                                        json_read_notes* notes = nullptr) {
+  json_read_notes local;
+  json_read_notes& out = notes ? *notes : local;
+  out = {};
+  std::size_t first = 0;
+  while (first < text.size() && (text[first] == ' ' || text[first] == '\t' || text[first] == '\n' || text[first] == '\r')) ++first;
+  if (first == text.size()) {
+    out.truncated = false;
+    return fail(errc::bad_response, "not JSON: the text is empty");
+  }
+  detail::json_prescan scan(text, o);
+  if (!scan.run(out))
+    return fail(errc::bad_response, fmt::format("not valid JSON: nested deeper than {} levels (at byte {})", o.max_depth, out.error_byte));
+  try {
+    return nlohmann::json::parse(scan.text(), nullptr, true, false);
+  } catch (const nlohmann::json::parse_error& e) {
+    const std::string_view what = e.what();
+    out.error_byte = e.byte;
+    // A text cut inside a value fails at its last byte ("unexpected end of input" or, inside a
+    // string, "missing closing quote"); an error earlier on is a malformed text.
+    if (what.find("end of input") != std::string_view::npos || (scan.open_at_end() && e.byte + 1 >= scan.text().size())) {
+      out.truncated = true;
+      return fail(errc::bad_response, fmt::format("not valid JSON (truncated?): it ends inside a value after {} bytes", text.size()));
+    }
+    // "[json.exception.parse_error.101] parse error at line 1, column 5: syntax error ..." -> the reason.
+    std::string_view reason = what;
+    if (const auto colon = reason.find(": "); colon != std::string_view::npos) reason.remove_prefix(colon + 2);
+    return fail(errc::bad_response, fmt::format("not valid JSON at byte {}: {}", e.byte, reason));
+  } catch (const nlohmann::json::exception& e) {
+    return fail(errc::bad_response, fmt::format("not valid JSON: {}", e.what()));
+  }
+}
+
+/// parse_json() with the default options and only a depth cap: strict JSON otherwise.
+[[nodiscard]] inline result<nlohmann::json> parse_json(std::string_view text, std::size_t max_depth = default_json_max_depth) {
+  json_read_options o;
+  o.max_depth = max_depth;
+  return parse_json(text, o);
+}
+
+/// The options for a server's answer: depth cap, invalid text repaired, NaN/Infinity as null.
+[[nodiscard]] inline json_read_options server_json_options() {
+  json_read_options o;
+  o.repair_text = true;
+  o.nonfinite_as_null = true;
+  return o;
+}
+
+SELFALIGN_END_NAMESPACE
