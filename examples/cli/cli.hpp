@@ -79,7 +79,7 @@ inline void add_common_options(io::arg_parser& p, bool with_roles) {
       .option("cache", "FILE", "durable call cache; rerunning the same command with the same FILE resumes")
       .option("seed", "N", "run seed; every call's seed derives from it (default 0)")
       .option("max-calls", "N", "budget: billed model calls")
-      .option("max-tokens", "N", "budget: prompt + completion tokens")
+      .option("max-total-tokens", "N", "budget: prompt + completion tokens over the whole run")
       .option("max-cost", "USD", "budget: cost in US dollars (needs --prices)")
       .option("prices", "FILE", "JSON price table: {\"model\": {\"prompt\": USD/1M, \"completion\": USD/1M}, \"*\": {...}}")
       .option("deadline", "SECONDS", "budget: wall time of the whole run")
@@ -146,7 +146,7 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
   auto calls = c.args.get_int("max-calls", 0);
   if (!calls) return unexpected(calls.error());
   b.max_calls = *calls;
-  auto tokens = c.args.get_int("max-tokens", 0);
+  auto tokens = c.args.get_int("max-total-tokens", 0);
   if (!tokens) return unexpected(tokens.error());
   b.max_tokens = *tokens;
   auto cost = c.args.get_double("max-cost");

@@ -23,7 +23,8 @@ inline io::arg_parser dlma_parser() {
       .option("format", "FMT", "trl (default), trl-chat or openrlhf")
       .option("pair", "NAME", "contrastive prompt pair: harmless (default) or helpful")
       .option("layout", "KIND", "raw (default: the method's single-turn text prompt) or chat")
-      .option("max-new-tokens", "N", "most tokens per answer (default 200)")
+      .option("max-tokens", "N", "most tokens per answer (default 200)")
+      .alias("max-new-tokens", "max-tokens")
       .option("temperature", "T", "sampling temperature (default 1.0)")
       .option("top-k", "K", "top-k sampling, 0 = off (default 50)")
       .option("on-negative", "POLICY", "when R < 0: keep (default, as the method), swap or drop")
@@ -86,7 +87,7 @@ inline int run_dlma(context& c) {
   const dlma::margin_column column = *margin == "clipped" ? dlma::margin_column::clipped
                                      : *margin == "raw"   ? dlma::margin_column::raw
                                                           : dlma::margin_column::target;
-  auto max_new = c.args.get_int("max-new-tokens", 1);
+  auto max_new = c.args.get_int("max-tokens", 1);
   auto top_k = c.args.get_int("top-k", 0);
   auto temperature = c.args.get_double("temperature");
   if (!max_new) return report_error(&c, c.command, max_new.error());

@@ -27,6 +27,10 @@ inline io::arg_parser drpo_parser() {
       .option("max-depth-increase", "N", "most extra levels (default 10)")
       .option("initial-prompt", "TEXT", "the starting system prompt (default \"You are a helpful assistant.\")")
       .option("icl-rounds", "N", "revisions per in-context example in stage 1 (default 5)")
+      .option("max-tokens", "N", "most tokens per base-model answer (default 2048, as the original)")
+      .alias("max-new-tokens", "max-tokens")
+      .option("judge-max-tokens", "N", "most tokens per judge answer, aspect selection and scoring (default 2048)")
+      .option("optimizer-max-tokens", "N", "most tokens per optimizer answer, both stages (default 2048)")
       .flag("keep-duplicates", "evaluate identical proposed prompts again, as the original code does");
   add_common_options(p, true);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
@@ -69,6 +73,14 @@ inline int run_drpo(context& c) {
     if (!v) return report_error(&c, c.command, v.error());
     if (*v) *field = static_cast<std::size_t>(**v);
   }
+  for (const auto& [name, field] : {std::pair<const char*, int*>{"max-tokens", &cfg.base_sampling.max_tokens},
+                                    {"judge-max-tokens", &cfg.judge_max_tokens},
+                                    {"optimizer-max-tokens", &cfg.optimizer_sampling.max_tokens}}) {
+    auto v = c.args.get_int(name, 1);
+    if (!v) return report_error(&c, c.command, v.error());
+    if (*v) *field = static_cast<int>(std::min<std::int64_t>(**v, 1 << 30));
+  }
+  cfg.icl_optimizer_sampling.max_tokens = cfg.optimizer_sampling.max_tokens;
   if (auto p = c.args.get("initial-prompt")) cfg.initial_system_prompt = *p;
   cfg.dedup_candidates = !c.args.has("keep-duplicates");
   auto chosen = c.args.get_choice("strategy", "beam", {"beam", "greedy", "mcts"});

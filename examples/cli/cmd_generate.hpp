@@ -17,7 +17,8 @@ inline io::arg_parser generate_parser() {
       .option("system", "TEXT", "system prompt")
       .option("drpo", "FILE", "apply a 'selfalign drpo' result: its system prompt and the in-context examples\n"
               "closest to each prompt (replaces --system)")
-      .option("max-new-tokens", "N", "most tokens per response (default 512)")
+      .option("max-tokens", "N", "most tokens per response (default 512)")
+      .alias("max-new-tokens", "max-tokens")
       .option("temperature", "T", "sampling temperature (default 0)");
   add_common_options(p, false);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
@@ -36,7 +37,7 @@ inline prompt chat_prompt(const std::string& system, const std::string& user) {
 }
 
 inline int run_generate(context& c) {
-  auto max_new = c.args.get_int("max-new-tokens", 1);
+  auto max_new = c.args.get_int("max-tokens", 1);
   auto temperature = c.args.get_double("temperature");
   if (!max_new) return report_error(&c, c.command, max_new.error());
   if (!temperature) return report_error(&c, c.command, temperature.error());

@@ -21,7 +21,9 @@ inline io::arg_parser judge_parser() {
   p.section("judge options")
       .option("min-aspects", "N", "fewest aspects to select per query (default 2)")
       .option("max-aspects", "N", "most aspects to select per query (default 5)")
-      .option("parse-retries", "N", "judge calls repeated when the output is not readable JSON (default 1)");
+      .option("parse-retries", "N", "judge calls repeated when the output is not readable JSON (default 1)")
+      .option("max-tokens", "N", "most tokens per judge answer, aspect selection and scoring (default 2048)")
+      .alias("judge-max-tokens", "max-tokens");
   add_common_options(p, true);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
       .example("selfalign judge --judge-base-url https://api.openai.com/v1 --judge-model gpt-4o answers.jsonl")
@@ -33,7 +35,8 @@ inline int run_judge(context& c) {
   auto min_aspects = c.args.get_int("min-aspects", 1);
   auto max_aspects = c.args.get_int("max-aspects", 1);
   auto retries = c.args.get_int("parse-retries", 0);
-  for (const auto* r : {&min_aspects, &max_aspects, &retries})
+  auto max_tokens = c.args.get_int("max-tokens", 1);
+  for (const auto* r : {&min_aspects, &max_aspects, &retries, &max_tokens})
     if (!*r) return report_error(&c, c.command, r->error());
   auto queries = read_input(c);
   if (!queries) return report_error(&c, c.command, queries.error());
@@ -53,6 +56,10 @@ inline int run_judge(context& c) {
   judges::rubric_judge_options judge_opts;
   judge_opts.parse_retries = static_cast<int>(retries->value_or(1));
   sel_opts.parse_retries = judge_opts.parse_retries;
+  if (*max_tokens) {
+    judge_opts.sampling.max_tokens = static_cast<int>(std::min<std::int64_t>(**max_tokens, 1 << 30));
+    sel_opts.sampling.max_tokens = judge_opts.sampling.max_tokens;
+  }
   judges::llm_aspect_selector<any_generator&> selector(*model, sel_opts);
   judges::rubric_judge<any_generator&> judge(*model, judge_opts);
   c.progress->set_total(queries->size());

@@ -19,7 +19,8 @@ inline io::arg_parser rain_parser() {
                    "{vanilla: {response, stats}} from greedy decoding on the same access path.");
   p.section("rain options")
       .flag("compare", "also decode greedily (vanilla) and put it beside the RAIN answer")
-      .option("max-new-tokens", "N", "most tokens per response (default 256)")
+      .option("max-tokens", "N", "most tokens per response (default 256)")
+      .alias("max-new-tokens", "max-tokens")
       .option("template", "NAME", "self-evaluation question: harmless (default) or truthful")
       .option("min-iterations", "N", "T_m, fewest searches per committed token set (default 6)")
       .option("max-iterations", "N", "T, most searches per committed token set (default 50)")
@@ -73,7 +74,7 @@ result<nlohmann::json> rain_line(G& model, J& judge, E& embedder, const io::quer
 inline int run_rain(context& c) {
   rain::config cfg;
   cfg.similarity_threshold = 0.85;  // for the built-in hashed n-gram embedder (docs/rain.md)
-  auto max_new = c.args.get_int("max-new-tokens", 1);
+  auto max_new = c.args.get_int("max-tokens", 1);
   auto min_it = c.args.get_int("min-iterations", 1);
   auto max_it = c.args.get_int("max-iterations", 1);
   auto threshold = c.args.get_double("similarity-threshold", 0.0);

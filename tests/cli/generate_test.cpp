@@ -171,3 +171,28 @@ TEST_CASE("the simulated backend is labelled in the output and on standard error
   CHECK(nlohmann::json::parse(r.out)["backend"] == "simulated");
   CHECK(r.err.find("SIMULATED") != std::string::npos);
 }
+
+TEST_CASE("--max-tokens is the most tokens per response (--max-new-tokens its alias); --max-total-tokens is the token budget" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  auto per_response = run({"generate", "--base-url", server.base_url(), "--max-tokens", "7", "--quiet", "-"}, "{\"prompt\":\"one\"}\n");
+  INFO(per_response.err);
+  REQUIRE(per_response.exit_code == 0);
+  auto alias = run({"generate", "--base-url", server.base_url(), "--max-new-tokens", "9", "--quiet", "-"}, "{\"prompt\":\"two\"}\n");
+  INFO(alias.err);
+  REQUIRE(alias.exit_code == 0);
+  REQUIRE(server.bodies().size() == 2);
+  CHECK(nlohmann::json::parse(server.bodies()[0])["max_tokens"] == 7);
+  CHECK(nlohmann::json::parse(server.bodies()[1])["max_tokens"] == 9);
+  // The token budget: each answer bills 13 tokens, so a 20-token budget stops the run with exit 4.
+  std::string five;
+  for (int i = 0; i < 5; ++i) five += "{\"prompt\":\"budget " + std::to_string(i) + "\"}\n";
+  auto budget = run({"generate", "--base-url", server.base_url(), "--concurrency", "1", "--max-tokens", "3",
+                     "--max-total-tokens", "20", "--quiet", "-"}, five);
+  INFO(budget.err);
+  CHECK(budget.exit_code == 4);
+  CHECK(budget.err.find("the token budget of 20 tokens is used up") != std::string::npos);
+  CHECK(lines_of(budget.out).size() < 5);
+  auto both = run({"generate", "--backend", "simulated", "--max-tokens", "3", "--max-new-tokens", "4", "-"}, "{\"prompt\":\"x\"}\n");
+  CHECK(both.exit_code == 2);
+  CHECK(both.err.find("--max-new-tokens is another name for --max-tokens; give only one") != std::string::npos);
+}

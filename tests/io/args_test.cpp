@@ -93,3 +93,25 @@ TEST_CASE("a choice option accepts its values and lists them otherwise" * doctes
         "--format must be trl, trl-chat or openrlhf, got 'csv'");
   CHECK(b->get_choice("mode", "x", {"raw", "chat"}).error().message == "--mode must be raw or chat, got 'x'");
 }
+
+TEST_CASE("an alias is read as the option it names; both spellings at once are refused; help lists it" * doctest::test_suite("io")) {
+  arg_parser p("selfalign demo [options] INPUT", "Runs the demo.");
+  p.option("max-tokens", "N", "most tokens per response").alias("max-new-tokens", "max-tokens").positionals(0, 1, "INPUT");
+  auto old_name = p.parse(std::vector<std::string>{"--max-new-tokens", "8"});
+  REQUIRE(old_name);
+  CHECK(*old_name->get("max-tokens") == "8");
+  CHECK_FALSE(old_name->get("max-new-tokens"));
+  auto inline_form = p.parse(std::vector<std::string>{"--max-new-tokens=5"});
+  REQUIRE(inline_form);
+  CHECK(*inline_form->get_int("max-tokens", 1).value() == 5);
+  auto both = p.parse(std::vector<std::string>{"--max-tokens", "8", "--max-new-tokens", "9"});
+  REQUIRE_FALSE(both);
+  CHECK(both.error().message == "--max-new-tokens is another name for --max-tokens; give only one");
+  auto both_reversed = p.parse(std::vector<std::string>{"--max-new-tokens", "9", "--max-tokens", "8"});
+  REQUIRE_FALSE(both_reversed);
+  CHECK(both_reversed.error().message == "--max-tokens was also given under another name; give only one");
+  auto twice = p.parse(std::vector<std::string>{"--max-tokens", "8", "--max-tokens", "9"});
+  REQUIRE(twice);  // the same spelling twice: the last wins, as for every option
+  CHECK(*twice->get("max-tokens") == "9");
+  CHECK(p.help().find("--max-tokens N  most tokens per response (also --max-new-tokens)") != std::string::npos);
+}

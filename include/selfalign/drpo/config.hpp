@@ -66,6 +66,8 @@ struct config {
   sampling optimizer_sampling = detail::make_sampling(0.2, 0.95, 2048);  ///< [C] T 0.2, top_p 0.95, max 2048 (n = actions)
   /// [C] T 0, top_p 1, max 2048, stop <END>, <END, <|eot_id|>.
   sampling base_sampling = detail::make_sampling(0.0, 1.0, 2048, {"<END>", "<END", "<|eot_id|>"});
+  /// [C] most tokens of a judge answer (aspect selection and scoring; the original asks 2048).
+  int judge_max_tokens = 2048;
   std::string base_model;       ///< request model name for the base model (empty: backend default)
   std::string optimizer_model;  ///< request model name for the optimizer
 

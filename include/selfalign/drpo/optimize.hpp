@@ -34,6 +34,7 @@ template <Generator G>
   judges::selector_options o;
   o.catalogue = cfg.catalogue;
   o.template_text = cfg.prompts.selection;
+  o.sampling.max_tokens = cfg.judge_max_tokens;
   return judges::llm_aspect_selector<G>(std::forward<G>(model), std::move(o));
 }
 
@@ -44,6 +45,7 @@ template <Generator G>
   judges::rubric_judge_options o;
   o.catalogue = cfg.catalogue;
   o.template_text = cfg.prompts.judge;
+  o.sampling.max_tokens = cfg.judge_max_tokens;
   return judges::rubric_judge<G>(std::forward<G>(model), std::move(o));
 }
 
@@ -59,6 +61,7 @@ template <Generator G>
   if (cfg.depth == 0) return fail(errc::invalid_argument, "drpo::config::depth must be at least 1");
   if (cfg.min_aspects > cfg.max_aspects || cfg.icl_min_aspects > cfg.icl_max_aspects)
     return fail(errc::invalid_argument, "drpo::config: min_aspects is above max_aspects");
+  if (cfg.judge_max_tokens < 1) return fail(errc::invalid_argument, "drpo::config::judge_max_tokens must be at least 1");
   for (const auto& [name, placeholders] : prompt_placeholder_sets()) {
     const std::string& tpl = name == "selection" ? cfg.prompts.selection
                              : name == "judge"   ? cfg.prompts.judge

@@ -99,15 +99,26 @@ class arg_parser {
   arg_parser(std::string usage, std::string summary) : usage_(std::move(usage)), summary_(std::move(summary)) {}
 
   arg_parser& section(std::string title) {
-    items_.push_back({item::kind_t::section, std::move(title), {}, {}});
+    items_.push_back({item::kind_t::section, std::move(title), {}, {}, {}});
     return *this;
   }
   arg_parser& flag(std::string name, std::string help) {
-    items_.push_back({item::kind_t::flag, std::move(name), {}, std::move(help)});
+    items_.push_back({item::kind_t::flag, std::move(name), {}, std::move(help), {}});
     return *this;
   }
   arg_parser& option(std::string name, std::string value_name, std::string help) {
-    items_.push_back({item::kind_t::option, std::move(name), std::move(value_name), std::move(help)});
+    items_.push_back({item::kind_t::option, std::move(name), std::move(value_name), std::move(help), {}});
+    return *this;
+  }
+  /// Another spelling of the option (or flag) `name` declared before: `--old` is read as `--name`
+  /// (an old name kept after a rename). Its value is found under `name`; help lists it there.
+  arg_parser& alias(std::string old_name, const std::string& name) {
+    for (auto& it : items_)
+      if (it.kind != item::kind_t::section && it.name == name) {
+        it.aliases.push_back(old_name);
+        aliases_[std::move(old_name)] = name;
+        break;
+      }
     return *this;
   }
   /// Positional arguments: between `min` and `max` of them.
@@ -124,6 +135,7 @@ class arg_parser {
 
   [[nodiscard]] result<parsed_args> parse(std::span<const std::string> args) const {
     parsed_args out;
+    std::set<std::string> via_alias;  // options that were given under an old spelling
     bool options_done = false;
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -145,6 +157,15 @@ class arg_parser {
       if (auto eq = name.find('='); eq != std::string::npos) {
         inline_value = name.substr(eq + 1);
         name.resize(eq);
+      }
+      // An old spelling is read as the option's name; both spellings on one line is an error.
+      if (auto al = aliases_.find(name); al != aliases_.end()) {
+        if (out.has(al->second) && !via_alias.count(al->second))
+          return fail(errc::invalid_argument, fmt::format("--{} is another name for --{}; give only one", name, al->second));
+        name = al->second;
+        via_alias.insert(name);
+      } else if (via_alias.count(name)) {
+        return fail(errc::invalid_argument, fmt::format("--{} was also given under another name; give only one", name));
       }
       const item* spec = find(name);
       if (!spec) return fail(errc::invalid_argument, fmt::format("unknown option '--{}'{}", name, suggestion(name)));
@@ -184,6 +205,7 @@ class arg_parser {
       }
       // A help text with newlines continues under its first line.
       std::string help = it.help;
+      for (const auto& a : it.aliases) help += fmt::format(" (also --{})", a);
       for (std::size_t pos = help.find('\n'); pos != std::string::npos; pos = help.find('\n', pos + 1))
         help.insert(pos + 1, std::string(width + 4, ' '));
       out += fmt::format("  {:<{}}  {}\n", label(it), width, help);
@@ -207,6 +229,7 @@ class arg_parser {
   struct item {
     enum class kind_t { section, flag, option } kind;
     std::string name, value_name, help;
+    std::vector<std::string> aliases;
   };
   static std::string label(const item& it) {
     return it.kind == item::kind_t::option ? fmt::format("--{} {}", it.name, it.value_name) : "--" + it.name;
@@ -244,6 +267,7 @@ class arg_parser {
 
   std::string usage_, summary_;
   std::vector<item> items_;
+  std::map<std::string, std::string> aliases_;  ///< old spelling -> option name
   std::vector<std::string> examples_;
   std::size_t min_pos_ = 0, max_pos_ = 0;
   std::string positional_help_;
