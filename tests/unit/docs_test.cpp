@@ -25,7 +25,8 @@ TEST_CASE("docs/concepts.md quotes every archetype exactly as compiled" * doctes
     ++found;
     const std::string body = (*it)[2].str();
     INFO("archetype " << (*it)[1].str());
-    CHECK(doc.find("```cpp\n" + body + "```") != std::string::npos);
+    // Quoted as fragments: they use selfalign's names unqualified, as the header does.
+    CHECK(doc.find("```cpp fragment\n" + body + "```") != std::string::npos);
   }
   CHECK(found == 7);
 }

@@ -28,9 +28,10 @@ SELFALIGN_BEGIN_NAMESPACE
 namespace drpo {
 
 /// The default aspect selector over a Generator (DRPO's metrics model), with the config's
-/// selection prompt and catalogue. Use `make_selector<B&>(backend, cfg)` to share a backend by reference.
-template <Generator G>
-[[nodiscard]] judges::llm_aspect_selector<G> make_selector(G model, const config& cfg = {}) {
+/// selection prompt and catalogue. An lvalue model is borrowed, an rvalue is moved in.
+template <class G>
+  requires Generator<std::remove_cvref_t<G>>
+[[nodiscard]] judges::llm_aspect_selector<G> make_selector(G&& model, const config& cfg = {}) {
   judges::selector_options o;
   o.catalogue = cfg.catalogue;
   o.template_text = cfg.prompts.selection;
@@ -39,9 +40,10 @@ template <Generator G>
 }
 
 /// The default judge over a Generator (DRPO's eval model): rubric_judge with the config's judge
-/// prompt and catalogue.
-template <Generator G>
-[[nodiscard]] judges::rubric_judge<G> make_judge(G model, const config& cfg = {}) {
+/// prompt and catalogue. An lvalue model is borrowed, an rvalue is moved in.
+template <class G>
+  requires Generator<std::remove_cvref_t<G>>
+[[nodiscard]] judges::rubric_judge<G> make_judge(G&& model, const config& cfg = {}) {
   judges::rubric_judge_options o;
   o.catalogue = cfg.catalogue;
   o.template_text = cfg.prompts.judge;

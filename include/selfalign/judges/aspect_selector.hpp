@@ -256,6 +256,12 @@ class llm_aspect_selector {
   std::shared_ptr<memo> memo_;
 };
 
+// An lvalue is borrowed (llm_aspect_selector<G&>), an rvalue is moved in: docs/concepts.md.
+template <class G>
+llm_aspect_selector(G&&) -> llm_aspect_selector<G>;
+template <class G>
+llm_aspect_selector(G&&, selector_options) -> llm_aspect_selector<G>;
+
 /// Always selects the same aspects (no model call): for tests, or to reproduce a fixed rubric.
 class fixed_aspect_selector {
  public:

@@ -33,7 +33,7 @@ template <AspectSelector S, Judge J>
 class dynamic_judge {
  public:
   dynamic_judge(S selector, J judge, dynamic_judge_options options = {})
-      : selector_(std::move(selector)), judge_(std::move(judge)), opt_(std::move(options)) {}
+      : selector_(std::forward<S>(selector)), judge_(std::forward<J>(judge)), opt_(std::move(options)) {}
 
   [[nodiscard]] result<judgement> judge(const judge_request& r) {
     auto out = judge_batch(std::span<const judge_request>(&r, 1), batch_options{1, {}});
@@ -99,6 +99,12 @@ class dynamic_judge {
   J judge_;
   dynamic_judge_options opt_;
 };
+
+// Lvalues are borrowed (S&, J&), rvalues are moved in: docs/concepts.md.
+template <class S, class J>
+dynamic_judge(S&&, J&&) -> dynamic_judge<S, J>;
+template <class S, class J>
+dynamic_judge(S&&, J&&, dynamic_judge_options) -> dynamic_judge<S, J>;
 
 }  // namespace judges
 SELFALIGN_END_NAMESPACE

@@ -122,8 +122,8 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
 /// "4/5" or "4 out of 5"; a score out of another denominator, "4/10", is unreadable); each repair marks the judgement `repaired`. When it still cannot be read, the judge
 /// asks again up to `parse_retries` times with a new seed and `retry_temperature`; after that the
 /// judgement has status failed and no score. Criteria without a rubric take the catalogue's (or
-/// the generic rubric for an unknown name). Holds G by value: use `rubric_judge<B&>` to share a
-/// backend by reference.
+/// the generic rubric for an unknown name). Constructed from an lvalue it borrows the model
+/// (rubric_judge<B&>); from an rvalue it owns it.
 template <Generator G>
 class rubric_judge {
  public:
@@ -213,10 +213,11 @@ class rubric_judge {
   std::shared_ptr<const rubric_judge_options> opt_;
 };
 
+// An lvalue is borrowed (rubric_judge<G&>), an rvalue is moved in: docs/concepts.md.
 template <class G>
-rubric_judge(G, rubric_judge_options) -> rubric_judge<G>;
+rubric_judge(G&&, rubric_judge_options) -> rubric_judge<G>;
 template <class G>
-rubric_judge(G) -> rubric_judge<G>;
+rubric_judge(G&&) -> rubric_judge<G>;
 
 }  // namespace judges
 SELFALIGN_END_NAMESPACE

@@ -163,7 +163,7 @@ template <Generator G>
 class self_eval_judge {
  public:
   explicit self_eval_judge(G g, self_eval_options options = {})
-      : g_(std::move(g)), o_(std::move(options)), labels_(std::make_shared<label_state>()) {}
+      : g_(std::forward<G>(g)), o_(std::move(options)), labels_(std::make_shared<label_state>()) {}
 
   /// Checks the backend and discovers the label tokens. Called by judge() on first use; call it
   /// yourself to fail fast (rain::decode does).
@@ -345,6 +345,12 @@ class self_eval_judge {
   self_eval_options o_;
   std::shared_ptr<label_state> labels_;
 };
+
+// An lvalue is borrowed (self_eval_judge<G&>), an rvalue is moved in: docs/concepts.md.
+template <class G>
+self_eval_judge(G&&) -> self_eval_judge<G>;
+template <class G>
+self_eval_judge(G&&, self_eval_options) -> self_eval_judge<G>;
 
 }  // namespace judges
 SELFALIGN_END_NAMESPACE

@@ -22,7 +22,7 @@ class fail_after : public detail::forwarding_wrapper<fail_after<B>, B> {
 
  public:
   fail_after(B inner, std::size_t n, errc code = errc::server_error)
-      : base(std::move(inner)), limit_(n), code_(code), count_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+      : base(std::forward<B>(inner)), limit_(n), code_(code), count_(std::make_shared<std::atomic<std::size_t>>(0)) {}
 
   /// Calls seen so far (passed and failed).
   [[nodiscard]] std::size_t calls() const noexcept { return count_->load(); }
@@ -44,6 +44,12 @@ class fail_after : public detail::forwarding_wrapper<fail_after<B>, B> {
   errc code_;
   std::shared_ptr<std::atomic<std::size_t>> count_;
 };
+
+// An lvalue is borrowed (fail_after<B&>), an rvalue is moved in (fail_after<B>).
+template <class B>
+fail_after(B&&, std::size_t) -> fail_after<B>;
+template <class B>
+fail_after(B&&, std::size_t, errc) -> fail_after<B>;
 
 }  // namespace testing
 SELFALIGN_END_NAMESPACE

@@ -162,7 +162,7 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
  public:
   /// `scope` separates roles that share a store (e.g. "base" and "judge" on different servers).
   cached(B inner, std::shared_ptr<cache_store> store, std::string scope = {})
-      : base(std::move(inner)), store_(std::move(store)), scope_(std::move(scope)), inflight_(std::make_shared<inflight_table>()) {}
+      : base(std::forward<B>(inner)), store_(std::move(store)), scope_(std::move(scope)), inflight_(std::make_shared<inflight_table>()) {}
   /// An in-memory cache of its own. (A constrained template, for the reason given in forwarding_wrapper.)
   template <class U>
     requires(!std::is_base_of_v<cached, std::remove_cvref_t<U>> && std::is_constructible_v<B, U &&>)
@@ -229,11 +229,12 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
   std::shared_ptr<inflight_table> inflight_;
 };
 
+// An lvalue is borrowed (cached<B&>), an rvalue is moved in (cached<B>): docs/concepts.md.
 template <class B>
-cached(B) -> cached<B>;
+cached(B&&) -> cached<B>;
 template <class B>
-cached(B, std::shared_ptr<cache_store>) -> cached<B>;
+cached(B&&, std::shared_ptr<cache_store>) -> cached<B>;
 template <class B>
-cached(B, std::shared_ptr<cache_store>, std::string) -> cached<B>;
+cached(B&&, std::shared_ptr<cache_store>, std::string) -> cached<B>;
 
 SELFALIGN_END_NAMESPACE

@@ -185,7 +185,7 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
 
  public:
   metered(B inner, std::shared_ptr<meter> m, std::string role = {}, std::string model = {})
-      : base(std::move(inner)), meter_(std::move(m)), role_(std::move(role)), model_(std::move(model)) {}
+      : base(std::forward<B>(inner)), meter_(std::move(m)), role_(std::move(role)), model_(std::move(model)) {}
 
   [[nodiscard]] selfalign::meter& get_meter() noexcept { return *meter_; }
 
@@ -212,5 +212,13 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
   std::string role_;
   std::string model_;
 };
+
+// An lvalue is borrowed (metered<B&>), an rvalue is moved in (metered<B>): docs/concepts.md.
+template <class B>
+metered(B&&, std::shared_ptr<meter>) -> metered<B>;
+template <class B>
+metered(B&&, std::shared_ptr<meter>, std::string) -> metered<B>;
+template <class B>
+metered(B&&, std::shared_ptr<meter>, std::string, std::string) -> metered<B>;
 
 SELFALIGN_END_NAMESPACE

@@ -23,7 +23,7 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
 
  public:
   observed(B inner, observer on_event, std::string role = {})
-      : base(std::move(inner)), on_event_(std::move(on_event)), role_(std::move(role)),
+      : base(std::forward<B>(inner)), on_event_(std::move(on_event)), role_(std::move(role)),
         shared_(std::make_shared<shared_state>()) {}
 
  private:
@@ -65,5 +65,11 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
   std::string role_;
   std::shared_ptr<shared_state> shared_;
 };
+
+// An lvalue is borrowed (observed<B&>), an rvalue is moved in (observed<B>): docs/concepts.md.
+template <class B>
+observed(B&&, observer) -> observed<B>;
+template <class B>
+observed(B&&, observer, std::string) -> observed<B>;
 
 SELFALIGN_END_NAMESPACE
