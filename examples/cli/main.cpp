@@ -6,6 +6,7 @@
 #include "cmd_generate.hpp"
 #include "cmd_dlma.hpp"
 #include "cmd_drpo.hpp"
+#include "cmd_eval.hpp"
 #include "cmd_judge.hpp"
 #include "cmd_rain.hpp"
 
@@ -30,6 +31,7 @@ const std::vector<command>& commands() {
       {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge},
       {"rain", "decode prompts with RAIN (--compare: vanilla beside it)", cli::rain_parser, cli::run_rain},
       {"dlma", "build contrastive preference pairs with self-rewarding margins", cli::dlma_parser, cli::run_dlma},
+      {"eval", "evaluate answers as the papers do, with confidence intervals and an HTML report", cli::eval_parser, cli::run_eval},
       {"models", "list what the endpoint serves and what it can do", cli::models_parser, cli::run_models},
   };
   return all;
