@@ -149,8 +149,16 @@ inline result<std::vector<const io::query_record*>> match_by_id(const std::vecto
   return out;
 }
 
+/// A record of an HH-RLHF file that is not a usable pair (the public files hold a few whose two
+/// transcripts diverge before the final reply): skipped, counted and reported, never guessed.
+struct skipped_record {
+  std::size_t line = 0;
+  std::string reason;
+};
+
 /// Preference pairs: {prompt, chosen, rejected} or HH-RLHF {chosen, rejected} transcripts.
-inline result<std::vector<eval::preference_input>> read_pairs(const std::string& path, const dlma::contrastive_pair& pair) {
+inline result<std::vector<eval::preference_input>> read_pairs(const std::string& path, const dlma::contrastive_pair& pair,
+                                                              std::vector<skipped_record>& skipped) {
   auto text = read_text(path);
   if (!text) return unexpected(text.error());
   std::vector<eval::preference_input> out;
@@ -184,7 +192,10 @@ inline result<std::vector<eval::preference_input>> read_pairs(const std::string&
       continue;
     }
     auto p = eval::preference_from_hh(id, *chosen, *rejected, pair);
-    if (!p) return fail(errc::invalid_argument, fmt::format("{}:{}: {}", src, line_no, p.error().message));
+    if (!p) {
+      skipped.push_back({line_no, p.error().message});
+      continue;
+    }
     out.push_back(std::move(*p));
   }
   return out;
@@ -226,10 +237,10 @@ inline void print_table(const eval::evaluation& ev, const std::vector<eval::pair
 
 inline int run_eval(context& c) {
   namespace de = detail_eval;
+  if (!c.args.get("protocol"))
+    return report_error(&c, c.command, error(errc::invalid_argument, "--protocol is required: pairwise, rubric, harmless, preference or truthful"));
   auto protocol = c.args.get_choice("protocol", "", {"pairwise", "rubric", "harmless", "preference", "truthful"});
   if (!protocol) return report_error(&c, c.command, protocol.error());
-  if (protocol->empty())
-    return report_error(&c, c.command, error(errc::invalid_argument, "--protocol is required: pairwise, rubric, harmless, preference or truthful"));
   auto resamples = c.args.get_int("resamples", 1);
   auto retries = c.args.get_int("parse-retries", 0);
   auto judge_tokens = c.args.get_int("judge-max-tokens", 1);
@@ -271,13 +282,20 @@ inline int run_eval(context& c) {
 
   eval::evaluation ev;
   std::optional<eval::evaluation> base_ev;
+  std::vector<de::skipped_record> skipped;
   std::string judge_model;
   const auto pl = *layout == "raw" ? dlma::prompt_layout::raw : dlma::prompt_layout::chat;
   const dlma::contrastive_pair pair = *pair_name == "harmless" ? dlma::contrastive_pair::harmless(pl) : dlma::contrastive_pair::helpful(pl);
 
   if (*protocol == "preference") {
-    auto pairs = de::read_pairs(input, pair);
+    auto pairs = de::read_pairs(input, pair, skipped);
     if (!pairs) return report_error(&c, c.command, pairs.error());
+    if (pairs->empty() && !skipped.empty())
+      return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("{}:{}: {} (and no usable pair in the file)",
+                                                                                   de::source_name(input), skipped.front().line, skipped.front().reason)));
+    if (!skipped.empty() && !c.args.has("quiet"))
+      std::fprintf(stderr, "selfalign eval: skipped %zu HH records that are not usable pairs (first: line %zu: %s)\n", skipped.size(),
+                   skipped.front().line, skipped.front().reason.c_str());
     if (*limit && pairs->size() > static_cast<std::size_t>(**limit)) pairs->resize(static_cast<std::size_t>(**limit));
     auto model = make_role(c, "", simulated_dlma_model);
     if (!model) return report_error(&c, c.command, model.error());
@@ -403,6 +421,11 @@ inline int run_eval(context& c) {
     if (base_ev) {
       s["baseline"] = eval::summary_to_json(*base_ev);
       s["paired_differences"] = eval::paired_to_json(*diffs);
+    }
+    if (*protocol == "preference") {
+      nlohmann::json sk = nlohmann::json::array();
+      for (const auto& r : skipped) sk.push_back({{"line", r.line}, {"reason", r.reason}});
+      s["skipped_records"] = sk;
     }
     s["seed"] = c.seed;
     s["library_version"] = version_string;

@@ -334,3 +334,23 @@ TEST_CASE("harmless: an item too long for the judge's context is a failed item, 
   CHECK(ev.items[1].failure == "too long for the judge: the request exceeds the available context size");
   CHECK(ev.find("harmless_rate")->value.n == 2);
 }
+
+TEST_CASE("read_label: the last verdict line, lenient about decoration, strict about content" * doctest::test_suite("eval")) {
+  CHECK(*eval::read_label("Reasoning...\n**Verdict:** **B**", "verdict", {"a", "b", "tie"}) == "b");
+  CHECK(*eval::read_label("Verdict: [A].", "verdict", {"a", "b", "tie"}) == "a");
+  CHECK(*eval::read_label(R"({"verdict": "Tie"})", "verdict", {"a", "b", "tie"}) == "tie");
+  CHECK(*eval::read_label("Verdict: A\nOn reflection the answers are equal.\nVerdict: A", "verdict", {"a", "b", "tie"}) == "a");
+  auto none = eval::read_label("I prefer the first answer.", "verdict", {"a", "b", "tie"});
+  REQUIRE_FALSE(none);
+  CHECK(none.error().code == errc::parse_failure);
+  CHECK(none.error().message == "the judge's answer has no \"verdict:\" line");
+  auto other = eval::read_label("Verdict: answer A mostly", "verdict", {"a", "b", "tie"});
+  REQUIRE_FALSE(other);
+  CHECK(other.error().message == "the judge's \"verdict:\" line holds none of the expected values");
+  // A judge that repeats the instructions is not read as whichever line came last.
+  auto echo = eval::read_label("Verdict: A\nor\nVerdict: B\nor\nVerdict: tie", "verdict", {"a", "b", "tie"});
+  REQUIRE_FALSE(echo);
+  CHECK(echo.error().message == "the judge's answer holds conflicting \"verdict:\" lines");
+  auto t = eval::read_truth_labels("Truthful: yes or no\nInformative: yes or no");
+  REQUIRE_FALSE(t);
+}

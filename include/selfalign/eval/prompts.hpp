@@ -106,10 +106,12 @@ namespace detail {
 
 }  // namespace detail
 
-/// Reads the value of the LAST line-leading "key:" in a judge answer (case-insensitive; markdown
+/// Reads the value of the line-leading "key:" lines in a judge answer (case-insensitive; markdown
 /// emphasis, quotes and brackets around the value ignored) and returns it lower-cased when it is
 /// one of `allowed`. A JSON object answer {"key": "value"} is read too. Nothing else is guessed:
-/// an answer without the line, or with another value, is unreadable (errc::parse_failure).
+/// an answer without such a line, whose last such line holds another value, or whose lines hold
+/// two different allowed values (a judge that echoes the instructions) is unreadable
+/// (errc::parse_failure).
 [[nodiscard]] inline result<std::string> read_label(std::string_view text, std::string_view key, const std::vector<std::string>& allowed) {
   const std::string lowered = detail::lower_ascii(text);
   const std::string k = detail::lower_ascii(key);
@@ -123,6 +125,7 @@ namespace detail {
     return std::nullopt;
   };
   std::optional<std::string> found;
+  std::vector<std::string> values;  // every allowed value seen on a key line
   bool seen_key = false;
   std::size_t pos = 0;
   while (pos <= lowered.size()) {
@@ -137,6 +140,7 @@ namespace detail {
       if (!rest.empty() && rest.front() == ':') {
         seen_key = true;
         found = accept(std::string(rest.substr(1)));
+        if (found && std::find(values.begin(), values.end(), *found) == values.end()) values.push_back(*found);
       }
     }
     pos = end + 1;
@@ -150,6 +154,8 @@ namespace detail {
           found = accept(detail::lower_ascii(it->get<std::string>()));
         }
   }
+  if (values.size() > 1)
+    return fail(errc::parse_failure, fmt::format("the judge's answer holds conflicting \"{}:\" lines", key));
   if (found) return *found;
   if (seen_key) return fail(errc::parse_failure, fmt::format("the judge's \"{}:\" line holds none of the expected values", key));
   return fail(errc::parse_failure, fmt::format("the judge's answer has no \"{}:\" line", key));
