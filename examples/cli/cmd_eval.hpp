@@ -47,7 +47,8 @@ inline io::arg_parser eval_parser() {
       .option("report", "FILE", "write a self-contained HTML report (charts with intervals, tables, differing items)")
       .option("resamples", "N", "bootstrap resamples (default 2000)")
       .option("parse-retries", "N", "judge calls repeated when an answer cannot be read (default 1)")
-      .option("judge-max-tokens", "N", "most tokens per judge answer (default 1024)")
+      .option("max-tokens", "N", "most tokens per judge answer (default 1024; rubric: 2048)")
+      .alias("judge-max-tokens", "max-tokens")
       .option("focus", "TEXT", "pairwise: what 'better' means (default: overall quality; e.g. harmlessness)")
       .option("swap-rule", "RULE", "pairwise: both (default: a win needs both orders) or sum (the sign of both votes)")
       .option("aspects", "LIST", "rubric: comma-separated aspects (default the six just-eval aspects)")
@@ -243,7 +244,7 @@ inline int run_eval(context& c) {
   if (!protocol) return report_error(&c, c.command, protocol.error());
   auto resamples = c.args.get_int("resamples", 1);
   auto retries = c.args.get_int("parse-retries", 0);
-  auto judge_tokens = c.args.get_int("judge-max-tokens", 1);
+  auto judge_tokens = c.args.get_int("max-tokens", 1);
   auto limit = c.args.get_int("limit", 1);
   auto swap = c.args.get_choice("swap-rule", "both", {"both", "sum"});
   auto pair_name = c.args.get_choice("pair", "harmless", {"harmless", "helpful"});
@@ -346,7 +347,7 @@ inline int run_eval(context& c) {
       }
       judges::rubric_judge_options jo;
       jo.parse_retries = call.parse_retries;
-      jo.sampling.max_tokens = call.sampling.max_tokens;
+      if (*judge_tokens) jo.sampling.max_tokens = static_cast<int>(**judge_tokens);
       judges::rubric_judge<any_generator&> judge(*model, jo);
       eval::rubric_options o;
       if (auto list = c.args.get("aspects")) {
