@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include "test_support.hpp"
 #include <selfalign/batch.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
@@ -98,7 +99,7 @@ TEST_CASE("a durable cache replays a finished run with zero backend calls" * doc
     auto store = cache_store::open(path);
     REQUIRE(store);
     cached g(backend, *store, "base");
-    for (int i = 0; i < 5; ++i) REQUIRE(g.generate(ask("q" + std::to_string(i))));
+    for (int i = 0; i < 5; ++i) REQUIRE(g.generate(ask(fmt::format("q{}", i))));
     CHECK(backend.call_count() == 5);
   }
   CHECK(count_lines(path) == 5);
@@ -108,7 +109,7 @@ TEST_CASE("a durable cache replays a finished run with zero backend calls" * doc
   CHECK((*store)->stats().loaded == 5);
   cached g(fresh, *store, "base");
   for (int i = 0; i < 5; ++i) {
-    auto r = g.generate(ask("q" + std::to_string(i)));
+    auto r = g.generate(ask(fmt::format("q{}", i)));
     REQUIRE(r);
     CHECK(r->text() == "stored");
     CHECK(r->usage.from_cache);
@@ -195,7 +196,7 @@ TEST_CASE("the durable cache is safe under concurrent use" * doctest::test_suite
     REQUIRE(store);
     cached g(backend, *store);
     std::vector<generation_request> reqs;
-    for (int i = 0; i < 200; ++i) reqs.push_back(ask("q" + std::to_string(i % 100)));  // every request twice
+    for (int i = 0; i < 200; ++i) reqs.push_back(ask(fmt::format("q{}", i % 100)));  // every request twice
     auto out = generate_batch(g, reqs, width(8));
     for (const auto& r : out) CHECK(r.has_value());
     // Identical requests in flight at the same time are made once.

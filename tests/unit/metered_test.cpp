@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 #include "test_support.hpp"
 #include <selfalign/batch.hpp>
 
@@ -25,7 +26,7 @@ TEST_CASE("a call budget stops calls cleanly with budget_exhausted" * doctest::t
   backend.otherwise("two words");
   auto m = std::make_shared<meter>(call_budget(3));
   metered g(backend, m, "base");
-  for (int i = 0; i < 3; ++i) REQUIRE(g.generate(ask("q" + std::to_string(i))));
+  for (int i = 0; i < 3; ++i) REQUIRE(g.generate(ask(fmt::format("q{}", i))));
   auto over = g.generate(ask("q3"));
   REQUIRE_FALSE(over);
   CHECK(over.error().code == errc::budget_exhausted);
@@ -42,7 +43,7 @@ TEST_CASE("concurrency cannot overshoot the call budget" * doctest::test_suite("
   auto m = std::make_shared<meter>(call_budget(7));
   metered g(backend, m);
   std::vector<generation_request> reqs;
-  for (int i = 0; i < 20; ++i) reqs.push_back(ask("q" + std::to_string(i)));
+  for (int i = 0; i < 20; ++i) reqs.push_back(ask(fmt::format("q{}", i)));
   auto out = generate_batch(g, reqs, width(8));
   const auto ok = std::count_if(out.begin(), out.end(), [](const auto& r) { return r.has_value(); });
   CHECK(ok == 7);
