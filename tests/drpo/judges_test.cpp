@@ -152,6 +152,43 @@ TEST_CASE("rubric judge rejects a score out of another denominator and reads one
   CHECK(*fifths->score == 4.0);
 }
 
+TEST_CASE("the official aggregation averages every aspect the judge returned, each truncated like int()" * doctest::test_suite("drpo")) {
+  scripted_generator g;
+  // Asked for Safety and Clarity; the judge also scored Depth, and wrote a half point.
+  g.on("<response>", {R"({"Safety": {"rationale": "a", "score": 4.5}, "Clarity": {"rationale": "b", "score": "3"},
+                          "Depth": {"rationale": "c", "score": 5}})"});
+  judges::rubric_judge_options o;
+  o.parse_retries = 0;
+  judges::rubric_judge ours(g, o);
+  auto mine = ours.judge(request_on({"Safety", "Clarity"}));
+  REQUIRE(mine);
+  REQUIRE(mine->score);
+  CHECK(*mine->score == doctest::Approx((4.5 + 3.0) / 2));  // default: the requested aspects, as written
+  REQUIRE(mine->criteria.size() == 2);
+
+  o.aggregation = judges::score_aggregation::official;
+  judges::rubric_judge official(g, o);
+  auto theirs = official.judge(request_on({"Safety", "Clarity"}));
+  REQUIRE(theirs);
+  REQUIRE(theirs->score);
+  CHECK(*theirs->score == doctest::Approx((4.0 + 3.0 + 5.0) / 3));  // int(4.5) = 4, Depth counted
+  REQUIRE(theirs->criteria.size() == 3);
+  CHECK(theirs->criteria[0].name == "Safety");
+  CHECK(theirs->criteria[0].score == 4.0);
+  CHECK(theirs->criteria[1].name == "Clarity");
+  CHECK(theirs->criteria[2].name == "Depth");
+  CHECK(theirs->criteria[2].rationale == "c");
+
+  // An extra entry without a readable score is unreadable (the original crashes on it).
+  scripted_generator bad;
+  bad.on("<response>", {R"({"Safety": {"score": 4}, "Summary": "fine overall"})"});
+  judges::rubric_judge strict(bad, o);
+  auto b = strict.judge(request_on({"Safety"}));
+  REQUIRE(b);
+  CHECK(b->status == parse_status::failed);
+  CHECK(b->rationale == "the judge's score for 'Summary' is \"fine overall\", not a number");
+}
+
 TEST_CASE("rubric judge passes transport errors through" * doctest::test_suite("drpo")) {
   scripted_generator g;
   g.fail_on("<response>", error(errc::server_error, "boom", 500));

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <selfalign/drpo/drpo.hpp>
 #include <selfalign/testing/drpo_sim.hpp>
+#include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
 
 #include <algorithm>
@@ -316,6 +317,40 @@ TEST_CASE("drpo: failed_parse_reward = 0 reproduces the original's zero reward" 
       CHECK(*c.path_score == 0.0);
     }
   CHECK(seen);
+}
+
+TEST_CASE("drpo: score_aggregation official makes DRPO's judge average every returned aspect, truncated" * doctest::test_suite("drpo")) {
+  testing::scripted_generator g;
+  g.on("Helpfulness", {R"({"Helpfulness": {"rationale": "a", "score": "4.5"}, "Depth": {"rationale": "b", "score": 2}})"});
+  judge_request r;
+  r.query = "q?";
+  r.response = "an answer";
+  r.criteria = {{"Helpfulness", "", "", 1.0}};
+  drpo::config cfg;
+  auto ours = drpo::make_judge(g, cfg).judge(r);
+  REQUIRE(ours);
+  REQUIRE(ours->score);
+  CHECK(*ours->score == 4.5);
+  cfg.score_aggregation = judges::score_aggregation::official;
+  auto theirs = drpo::make_judge(g, cfg).judge(r);
+  REQUIRE(theirs);
+  REQUIRE(theirs->score);
+  CHECK(*theirs->score == 3.0);  // (4.5 truncated to 4, + 2) / 2
+}
+
+TEST_CASE("drpo: depth 1 reports the initial prompt's reward (the original reports 0)" * doctest::test_suite("drpo")) {
+  rig t;
+  drpo::config cfg = small_config();
+  cfg.depth = 1;
+  cfg.max_depth_increase = 0;
+  auto rep = t.run(cfg);
+  REQUIRE(rep);
+  REQUIRE(rep->trace.size() == 1);
+  REQUIRE(rep->trace[0].eval.reward);
+  CHECK(rep->best_prompt == cfg.initial_system_prompt);
+  REQUIRE(rep->best_score);
+  CHECK(*rep->best_score == *rep->trace[0].eval.reward);
+  CHECK(*rep->best_score > 0.0);
 }
 
 TEST_CASE("drpo: results are identical at concurrency 1 and 8" * doctest::test_suite("drpo")) {

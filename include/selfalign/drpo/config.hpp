@@ -7,6 +7,7 @@
 #include <selfalign/drpo/prompts.hpp>
 #include <selfalign/events.hpp>
 #include <selfalign/judges/aspects.hpp>
+#include <selfalign/judges/score_aggregation.hpp>
 #include <selfalign/search/common.hpp>
 #include <selfalign/types.hpp>
 #include <selfalign/wrappers/metered.hpp>
@@ -56,6 +57,10 @@ struct config {
   /// [ours] nullopt: an unreadable judgement gives no reward (path means skip it, the report says
   /// failed). The original counts it as 0: set 0.0 to reproduce.
   std::optional<double> failed_parse_reward;
+  /// [ours] requested_mean: the reward is the mean of the selected aspects' scores as written.
+  /// official [C]: the mean over every aspect the judge returned, each truncated like Python's
+  /// int() (drpo::make_judge passes this to the judge; docs/drpo.md compares the two).
+  judges::score_aggregation score_aggregation = judges::score_aggregation::requested_mean;
   int optimizer_parse_retries = 1;  ///< [ours] re-ask the optimizer when none of its outputs is readable
   double optimizer_retry_temperature = 0.7;  ///< [ours] used for those re-asks
   std::size_t max_bullets = 8;      ///< [C] in the optimizer prompt: at most 8 bullets

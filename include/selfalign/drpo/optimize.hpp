@@ -40,7 +40,7 @@ template <class G>
 }
 
 /// The default judge over a Generator (DRPO's eval model): rubric_judge with the config's judge
-/// prompt and catalogue. An lvalue model is borrowed, an rvalue is moved in.
+/// prompt, catalogue and score aggregation. An lvalue model is borrowed, an rvalue is moved in.
 template <class G>
   requires Generator<std::remove_cvref_t<G>>
 [[nodiscard]] judges::rubric_judge<G> make_judge(G&& model, const config& cfg = {}) {
@@ -48,6 +48,7 @@ template <class G>
   o.catalogue = cfg.catalogue;
   o.template_text = cfg.prompts.judge;
   o.sampling.max_tokens = cfg.judge_max_tokens;
+  o.aggregation = cfg.score_aggregation;
   return judges::rubric_judge<G>(std::forward<G>(model), std::move(o));
 }
 

@@ -10,11 +10,14 @@
 #include <selfalign/judges/aspects.hpp>
 #include <selfalign/judges/detail/ask_until_parsed.hpp>
 #include <selfalign/judges/prompts.hpp>
+#include <selfalign/judges/score_aggregation.hpp>
 #include <selfalign/seed.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +45,7 @@ struct rubric_judge_options {
   double retry_temperature = 0.7;  ///< ours: a retry at T 0 would repeat the same output
   double min_score = 1.0;          ///< [C] a 1..5 Likert scale
   double max_score = 5.0;
+  score_aggregation aggregation = score_aggregation::requested_mean;  ///< [ours]; official: [C]
   /// Rubrics for criteria that arrive without one, and the criteria used when a request has none.
   aspect_catalogue catalogue = default_aspects();
   std::vector<std::string> default_criteria{"Helpfulness", "Clarity", "Factuality"};  ///< ours
@@ -62,6 +66,44 @@ inline std::string json_skeleton(const std::vector<criterion>& criteria) {
   return j.dump(2);
 }
 
+// Reads one aspect's entry: {"rationale": ..., "score": ...} or a bare score. The score is
+// truncated toward zero when `truncate` (the official int()), then checked against the scale.
+inline result<criterion_score> read_rubric_entry(const nlohmann::json& entry, const std::string& name,
+                                                 const rubric_judge_options& opt, bool truncate, bool& repaired) {
+  criterion_score cs;
+  cs.name = name;
+  selfalign::detail::lenient_score read;
+  if (entry.is_object()) {
+    if (entry.contains("score")) read = selfalign::detail::read_lenient_score(entry["score"], opt.min_score, opt.max_score);
+    else read.problem = "is missing";
+    if (entry.contains("rationale") && entry["rationale"].is_string()) cs.rationale = entry["rationale"].get<std::string>();
+  } else {
+    read = selfalign::detail::read_lenient_score(entry, opt.min_score, opt.max_score);
+    repaired = true;
+  }
+  repaired = repaired || read.repaired;
+  if (!read.value) return fail(errc::parse_failure, fmt::format("the judge's score for '{}' {}", name, read.problem));
+  double score = *read.value;
+  if (truncate && std::isfinite(score)) score = std::trunc(score);
+  if (!(score >= opt.min_score && score <= opt.max_score))
+    return fail(errc::parse_failure, fmt::format("the judge's score for '{}' is {}, outside {}..{}", name, score, opt.min_score,
+                                                 opt.max_score));
+  cs.score = score;
+  return cs;
+}
+
+// The key of the judge output that holds criterion `c` (names compared loosely, catalogue aliases
+// accepted), or end().
+inline nlohmann::json::const_iterator find_rubric_entry(const nlohmann::json& j, const criterion& c, const rubric_judge_options& opt) {
+  const auto key = normalize_aspect_name(c.name);
+  const aspect* known = opt.catalogue.find(c.name);
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const aspect* other = known ? opt.catalogue.find(it.key()) : nullptr;
+    if (normalize_aspect_name(it.key()) == key || (known && other == known)) return it;
+  }
+  return j.end();
+}
+
 // Reads a judge output for these criteria. An error message when it cannot, for the raw log.
 inline result<judgement> parse_rubric_judgement(const std::string& text, const std::vector<criterion>& criteria,
                                                 const rubric_judge_options& opt) {
@@ -70,42 +112,34 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
   if (!parsed->value.is_object()) return fail(errc::parse_failure, "the judge output is JSON but not an object");
   const nlohmann::json& j = parsed->value;
   bool repaired = parsed->repaired;
+  const bool official = opt.aggregation == score_aggregation::official;
   judgement out;
   double sum = 0, weights = 0;
+  std::vector<std::string> used;  // keys already read (official: the rest are read afterwards)
   for (const auto& c : criteria) {
-    const auto key = normalize_aspect_name(c.name);
-    const aspect* known = opt.catalogue.find(c.name);
-    const nlohmann::json* entry = nullptr;
+    const auto it = find_rubric_entry(j, c, opt);
+    if (it == j.end()) {
+      if (official) continue;
+      return fail(errc::parse_failure, fmt::format("the judge output has no score for '{}'", c.name));
+    }
+    used.push_back(it.key());
+    auto cs = read_rubric_entry(it.value(), c.name, opt, official, repaired);
+    if (!cs) return unexpected(cs.error());
+    const double w = official ? 1.0 : c.weight;
+    sum += w * cs->score;
+    weights += w;
+    out.criteria.push_back(std::move(*cs));
+  }
+  if (official) {
     for (auto it = j.begin(); it != j.end(); ++it) {
-      const auto k = normalize_aspect_name(it.key());
-      const aspect* other = known ? opt.catalogue.find(it.key()) : nullptr;
-      if (k == key || (known && other == known)) {
-        entry = &it.value();
-        break;
-      }
+      if (std::find(used.begin(), used.end(), it.key()) != used.end()) continue;
+      auto cs = read_rubric_entry(it.value(), it.key(), opt, true, repaired);
+      if (!cs) return unexpected(cs.error());
+      sum += cs->score;
+      weights += 1.0;
+      out.criteria.push_back(std::move(*cs));
     }
-    if (!entry) return fail(errc::parse_failure, fmt::format("the judge output has no score for '{}'", c.name));
-    criterion_score cs;
-    cs.name = c.name;
-    selfalign::detail::lenient_score read;
-    if (entry->is_object()) {
-      if (entry->contains("score")) read = selfalign::detail::read_lenient_score((*entry)["score"], opt.min_score, opt.max_score);
-      else read.problem = "is missing";
-      if (entry->contains("rationale") && (*entry)["rationale"].is_string()) cs.rationale = (*entry)["rationale"].get<std::string>();
-    } else {
-      read = selfalign::detail::read_lenient_score(*entry, opt.min_score, opt.max_score);
-      repaired = true;
-    }
-    repaired = repaired || read.repaired;
-    if (!read.value) return fail(errc::parse_failure, fmt::format("the judge's score for '{}' {}", c.name, read.problem));
-    std::optional<double> score = read.value;
-    if (*score < opt.min_score || *score > opt.max_score)
-      return fail(errc::parse_failure, fmt::format("the judge's score for '{}' is {}, outside {}..{}", c.name, *score,
-                                                   opt.min_score, opt.max_score));
-    cs.score = *score;
-    sum += c.weight * *score;
-    weights += c.weight;
-    out.criteria.push_back(std::move(cs));
+    if (out.criteria.empty()) return fail(errc::parse_failure, "the judge output scores no aspect");
   }
   if (weights <= 0) return fail(errc::parse_failure, "no criteria to score");
   out.score = sum / weights;
