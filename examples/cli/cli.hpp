@@ -6,6 +6,7 @@
 #include <selfalign/selfalign.hpp>
 #include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>
+#include <selfalign/io/json_file.hpp>
 #include <selfalign/io/output.hpp>
 #include <selfalign/io/progress.hpp>
 #include <selfalign/io/trace.hpp>
@@ -13,7 +14,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -32,6 +35,7 @@ using namespace selfalign;
 /// Exit codes (a contract with scripts; docs/cli.md).
 enum exit_code : int {
   exit_ok = 0,
+  exit_internal = 1,     ///< an unexpected exception: a bug in selfalign (the message says what)
   exit_usage = 2,        ///< bad usage or bad input (the message names the file and line)
   exit_backend = 3,      ///< unreachable server, unsupported capability, non-retryable HTTP error
   exit_budget = 4,       ///< a budget ran out; partial output written; rerun with the same --cache resumes
@@ -49,20 +53,23 @@ inline int exit_code_for(const error& e) {
   }
 }
 
-// Ctrl-C: the first SIGINT/SIGTERM sets this flag (lock-free, safe in a handler); the meter then
-// refuses new calls with errc::cancelled, the algorithms stop cleanly with partial results, and
-// the command writes them. A second signal ends the process at once.
+// Ctrl-C: the first SIGINT/SIGTERM/SIGHUP sets this flag (lock-free, safe in a handler); the meter
+// then refuses new calls with errc::cancelled, the algorithms stop cleanly with partial results,
+// and the command writes them. A second signal ends the process at once. Whenever the process
+// dies of a signal, the temporary files of its unfinished outputs are removed first.
 inline std::atomic<bool> interrupted{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
+extern "C" inline void on_fatal_signal(int sig) {
+  io::remove_open_temp_files();  // async-signal-safe: unlink(2) only
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
 extern "C" inline void on_signal(int sig) {
-  if (interrupted.exchange(true)) {
-    std::signal(sig, SIG_DFL);
-    std::raise(sig);
-  }
+  if (interrupted.exchange(true)) on_fatal_signal(sig);
 }
 inline void install_signal_handlers() {
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_signal);
+  for (int sig : {SIGQUIT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) std::signal(sig, on_fatal_signal);
 }
 
 /// Adds the options every subcommand takes to a parser.
@@ -74,7 +81,7 @@ inline void add_common_options(io::arg_parser& p, bool with_roles) {
       .option("server", "KIND", "auto|openai|vllm|llamacpp|ollama|sglang|tgi|generic (default auto)")
       .option("backend", "KIND", "http|simulated (default http; simulated = the built-in offline model)")
       .option("concurrency", "N", "model calls in flight at once (default 8)")
-      .option("timeout", "SECONDS", "per request (default 600)")
+      .option("timeout", "SECONDS", "most time one model call may take, retries and their waits included (default 600)")
       .option("retries", "N", "retries of a failed request (default 2)")
       .option("cache", "FILE", "durable call cache; rerunning the same command with the same FILE resumes")
       .option("seed", "N", "run seed; every call's seed derives from it (default 0)")
@@ -126,6 +133,13 @@ struct context {
   [[nodiscard]] std::string backend_label() const { return simulated ? "simulated" : "http"; }
 };
 
+/// Seconds from the command line as milliseconds, saturating far beyond any run, so that a huge
+/// number does not overflow the conversion.
+inline std::chrono::milliseconds seconds_to_ms(double seconds) {
+  constexpr double most = 1e12;  // ms: about 31 years
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::clamp(seconds * 1000.0, 0.0, most)));
+}
+
 /// Reads the common options into a context (budgets, cache, trace, progress). Errors are usage errors.
 inline result<context> make_context(std::string command, io::parsed_args args) {
   context c;
@@ -154,15 +168,13 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
   b.max_cost = *cost;
   auto deadline = c.args.get_double("deadline");
   if (!deadline) return unexpected(deadline.error());
-  if (*deadline) b.max_wall_time = std::chrono::milliseconds(static_cast<std::int64_t>(**deadline * 1000));
+  if (*deadline) b.max_wall_time = seconds_to_ms(**deadline);
 
   price_table prices;
   if (auto path = c.args.get("prices")) {
-    std::ifstream in(*path);
-    if (!in) return fail(errc::invalid_argument, fmt::format("cannot read price table {}", *path));
-    auto j = nlohmann::json::parse(in, nullptr, false);
-    if (j.is_discarded()) return fail(errc::invalid_argument, fmt::format("{}: not valid JSON", *path));
-    auto t = price_table::from_json(j);
+    auto j = io::read_json_file(*path);
+    if (!j) return fail(errc::invalid_argument, fmt::format("price table: {}", j.error().message));
+    auto t = price_table::from_json(*j);
     if (!t) return fail(errc::invalid_argument, fmt::format("{}: {}", *path, t.error().message));
     prices = std::move(*t);
   } else if (b.max_cost) {
@@ -208,12 +220,13 @@ inline result<openai_options> http_options(const context& c, const std::string& 
     o.preset = *p;
   }
   o.max_concurrency = c.concurrency;
-  auto timeout = c.args.get_double("timeout");
+  // --timeout bounds a whole model call: every attempt, the waits between retries and a server
+  // that trickles its answer (no single read ever times out on one). Default 600 s.
+  auto timeout = c.args.get_double("timeout", 0.001);
   if (!timeout) return unexpected(timeout.error());
-  if (*timeout) {
-    o.read_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(**timeout * 1000));
-    o.deadline = o.read_timeout * 4;  // retries and their waits included
-  }
+  const auto bound = seconds_to_ms(timeout->value_or(600.0));
+  o.deadline = bound;
+  o.read_timeout = std::min(o.read_timeout, bound);
   auto retries = c.args.get_int("retries", 0);
   if (!retries) return unexpected(retries.error());
   if (*retries) o.retry.max_retries = static_cast<int>(**retries);

@@ -151,17 +151,17 @@ inline int run_drpo(context& c) {
 
 /// Reads a `selfalign drpo` output file into a deployment that builds aligned prompts.
 inline result<drpo::deployment<>> load_drpo(const std::string& path, const drpo::config& cfg) {
-  std::ifstream in(path);
-  if (!in) return fail(errc::invalid_argument, fmt::format("cannot read {}", path));
-  auto j = nlohmann::json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("system_prompt") || !j["system_prompt"].is_string())
+  auto parsed = io::read_json_file(path);
+  if (!parsed) return fail(errc::invalid_argument, parsed.error().message);
+  nlohmann::json& j = *parsed;
+  if (!j.is_object() || !j.contains("system_prompt") || !j["system_prompt"].is_string())
     return fail(errc::invalid_argument, fmt::format("{}: not a 'selfalign drpo' output (needs \"system_prompt\" and \"examples\")", path));
   drpo::report rep;
   rep.best_prompt = j["system_prompt"].get<std::string>();
   try {
     if (j.contains("examples")) rep.examples = j["examples"].get<std::vector<drpo::icl_example>>();
-  } catch (const nlohmann::json::exception& e) {
-    return fail(errc::invalid_argument, fmt::format("{}: bad \"examples\": {}", path, e.what()));
+  } catch (const std::exception& e) {
+    return fail(errc::invalid_argument, fmt::format("{}: bad \"examples\": {}", path, io::detail::exception_reason(e)));
   }
   return drpo::deployment<>::create(rep, cfg);
 }

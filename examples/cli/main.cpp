@@ -11,6 +11,7 @@
 #include "cmd_rain.hpp"
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,8 @@ void print_usage(std::FILE* out) {
   for (const auto& c : commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
   std::fprintf(out,
                "\n'selfalign <command> --help' describes a command and its options.\n"
-               "exit codes: 0 success; 2 usage or bad input; 3 backend failure; 4 a budget ran out\n"
-               "(partial output written; rerun with the same --cache resumes); 130 interrupted.\n"
+               "exit codes: 0 success; 1 internal error; 2 usage or bad input; 3 backend failure; 4 a budget\n"
+               "ran out (partial output written; rerun with the same --cache resumes); 130 interrupted.\n"
                "selfalign %s\n",
                selfalign::version_string);
 }
@@ -79,10 +80,17 @@ int main(int argc, char** argv) {
     std::fputs(parser.help().c_str(), stdout);
     return cli::exit_ok;
   }
-  auto ctx = cli::make_context(cmd->name, std::move(*parsed));
-  if (!ctx) return cli::report_error(nullptr, cmd->name, ctx.error());
-  if (ctx->simulated)
-    std::fprintf(stderr, "selfalign %s: using the SIMULATED offline model (--backend simulated), not a real server\n", cmd->name);
-  cli::install_signal_handlers();
-  return cmd->run(*ctx);
+  // Readers turn bad input into "file:line: reason" (exit 2); an exception that still escapes is
+  // a bug, reported as one instead of an abort.
+  try {
+    auto ctx = cli::make_context(cmd->name, std::move(*parsed));
+    if (!ctx) return cli::report_error(nullptr, cmd->name, ctx.error());
+    if (ctx->simulated)
+      std::fprintf(stderr, "selfalign %s: using the SIMULATED offline model (--backend simulated), not a real server\n", cmd->name);
+    cli::install_signal_handlers();
+    return cmd->run(*ctx);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "selfalign %s: internal error (please report): %s\n", cmd->name, e.what());
+    return cli::exit_internal;
+  }
 }

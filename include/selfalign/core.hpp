@@ -34,6 +34,7 @@
 
 #include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>
+#include <selfalign/io/json_file.hpp>
 #include <selfalign/io/output.hpp>
 #include <selfalign/io/preference_export.hpp>
 #include <selfalign/io/progress.hpp>

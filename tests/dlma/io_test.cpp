@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <streambuf>
 #include <string>
 #include <vector>
 
@@ -249,4 +251,39 @@ TEST_CASE("HH transcripts become DLMA queries" * doctest::test_suite("dlma")) {
   auto good = io::read_hh_queries(ok, "hh.jsonl");
   REQUIRE(good.has_value());
   CHECK(good->at(0).prompt == "A?");
+}
+
+namespace {
+// A stream buffer that hands out `text` and then throws, as a stream with exceptions() set or a
+// failing device would.
+class throwing_buf : public std::streambuf {
+ public:
+  explicit throwing_buf(std::string text) : text_(std::move(text)) { setg(text_.data(), text_.data(), text_.data() + text_.size()); }
+
+ protected:
+  int_type underflow() override { throw std::runtime_error("the disk is on fire"); }
+
+ private:
+  std::string text_;
+};
+}  // namespace
+
+TEST_CASE("read_queries turns every exception into file:line: reason, never a throw" * doctest::test_suite("dlma")) {
+  // A number nlohmann refuses with out_of_range (not a parse_error): it aborted the CLI.
+  std::istringstream big("{\"prompt\":\"one\"}\n{\"prompt\":\"two\",\"score\":1e400}\n");
+  auto r = io::read_queries(big, "data.jsonl");
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == sa::errc::invalid_argument);
+  CHECK(r.error().message == "data.jsonl:2: not valid JSON: number overflow parsing '1e400'");
+  auto line = io::parse_query_line("{\"prompt\":\"x\",\"v\":-1e999}", "f.jsonl", 7);
+  REQUIRE_FALSE(line.has_value());
+  CHECK(line.error().message == "f.jsonl:7: not valid JSON: number overflow parsing '-1e999'");
+
+  throwing_buf buf("{\"prompt\":\"one\"}\n{\"prompt\":\"tw");
+  std::istream in(&buf);
+  in.exceptions(std::ios::badbit);
+  auto thrown = io::read_queries(in, "dev.jsonl");
+  REQUIRE_FALSE(thrown.has_value());
+  CHECK(thrown.error().code == sa::errc::io);
+  CHECK(thrown.error().message == "dev.jsonl:2: read error: the disk is on fire");
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <initializer_list>
 #include <cstdint>
 #include <map>
@@ -58,7 +59,7 @@ class parsed_args {
     } catch (...) {
       used = 0;
     }
-    if (used == 0 || used != v->size())
+    if (used == 0 || used != v->size() || !std::isfinite(out))
       return fail(errc::invalid_argument, fmt::format("--{} expects a number, got '{}'", name, *v));
     if (out < min_value) return fail(errc::invalid_argument, fmt::format("--{} must be at least {}, got {}", name, min_value, *v));
     return std::optional<double>{out};

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <istream>
@@ -53,6 +54,27 @@ inline unexpected dataset_error_at(std::string_view source, std::size_t line, st
   return fail(errc::invalid_argument, fmt::format("{}:{}: {}", source, line, reason));
 }
 
+// An exception's message without nlohmann's "[json.exception.out_of_range.406] " prefix.
+inline std::string_view exception_reason(const std::exception& e) {
+  std::string_view what = e.what();
+  if (selfalign::detail::starts_with(what, "[json.exception.")) {
+    if (const auto close = what.find("] "); close != std::string_view::npos) what.remove_prefix(close + 2);
+  }
+  return what;
+}
+
+// One JSONL line as JSON: syntax errors name the column; anything else the parser refuses (a
+// number out of range such as 1e400) says what it was.
+inline result<nlohmann::json> parse_dataset_json(std::string_view text, std::string_view source, std::size_t line) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    return dataset_error_at(source, line, fmt::format("not valid JSON (column {}): {}", e.byte, selfalign::detail::excerpt(text, 60)));
+  } catch (const nlohmann::json::exception& e) {
+    return dataset_error_at(source, line, fmt::format("not valid JSON: {}", exception_reason(e)));
+  }
+}
+
 inline std::string dataset_quoted_list(const std::vector<std::string>& names) {
   std::vector<std::string> q;
   q.reserve(names.size());
@@ -62,18 +84,29 @@ inline std::string dataset_quoted_list(const std::vector<std::string>& names) {
 
 }  // namespace detail
 
+namespace detail {
+inline result<query_record> parse_query_line_unguarded(std::string_view text, std::string_view source, std::size_t line,
+                                                       const read_options& options);
+}  // namespace detail
+
 /// Parses one JSONL line into a query_record. Errors are errc::invalid_argument with a message
-/// "<source>:<line>: <reason>".
+/// "<source>:<line>: <reason>"; it never throws.
 [[nodiscard]] inline result<query_record> parse_query_line(std::string_view text, std::string_view source, std::size_t line,
                                                            const read_options& options = {}) {
+  try {
+    return detail::parse_query_line_unguarded(text, source, line, options);
+  } catch (const std::exception& e) {
+    return detail::dataset_error_at(source, line, detail::exception_reason(e));
+  }
+}
+
+inline result<query_record> detail::parse_query_line_unguarded(std::string_view text, std::string_view source, std::size_t line,
+                                                               const read_options& options) {
   if (auto bad = first_invalid_utf8(text))
     return detail::dataset_error_at(source, line, fmt::format("invalid UTF-8 at byte {}", *bad + 1));
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return detail::dataset_error_at(source, line, fmt::format("not valid JSON (column {}): {}", e.byte, selfalign::detail::excerpt(text, 60)));
-  }
+  auto parsed = detail::parse_dataset_json(text, source, line);
+  if (!parsed) return unexpected(std::move(parsed).error());
+  nlohmann::json j = std::move(*parsed);
   if (!j.is_object()) return detail::dataset_error_at(source, line, fmt::format("expected a JSON object, found {}", detail::dataset_type_name(j)));
 
   query_record r;
@@ -127,18 +160,27 @@ inline std::string dataset_quoted_list(const std::vector<std::string>& names) {
   std::unordered_map<std::string, std::size_t> first_line_of;
   std::string line;
   std::size_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    std::string_view text(line);
-    if (lineno == 1 && selfalign::detail::starts_with(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
-    if (selfalign::detail::trim(text).empty()) continue;
-    auto rec = parse_query_line(text, source, lineno, options);
-    if (!rec) return unexpected(std::move(rec).error());
-    auto [it, inserted] = first_line_of.emplace(rec->id, lineno);
-    if (!inserted)
-      return detail::dataset_error_at(source, lineno, fmt::format("duplicate id \"{}\" (first on line {})", rec->id, it->second));
-    out.push_back(std::move(*rec));
+  // A stream that throws (exceptions() set by the caller, an allocation failure) is reported at
+  // the line being read, like any other bad line.
+  std::size_t at = 1;  // the line being read or parsed
+  try {
+    for (;;) {
+      at = lineno + 1;
+      if (!std::getline(in, line)) break;
+      ++lineno;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      std::string_view text(line);
+      if (lineno == 1 && selfalign::detail::starts_with(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
+      if (selfalign::detail::trim(text).empty()) continue;
+      auto rec = parse_query_line(text, source, lineno, options);
+      if (!rec) return unexpected(std::move(rec).error());
+      auto [it, inserted] = first_line_of.emplace(rec->id, lineno);
+      if (!inserted)
+        return detail::dataset_error_at(source, lineno, fmt::format("duplicate id \"{}\" (first on line {})", rec->id, it->second));
+      out.push_back(std::move(*rec));
+    }
+  } catch (const std::exception& e) {
+    return fail(errc::io, fmt::format("{}:{}: read error: {}", source, at, detail::exception_reason(e)));
   }
   if (in.bad()) return fail(errc::io, fmt::format("{}: read error after line {}", source, lineno));
   return out;

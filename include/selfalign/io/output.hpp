@@ -8,18 +8,106 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <unistd.h>
+#include <system_error>
 #include <utility>
+#include <vector>
+
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace io {
+
+namespace detail {
+
+// The temporary files of the atomic outputs still open in this process, in a fixed table that a
+// signal handler may read: no allocation, no locks. A slot is free (0), being written (1) or
+// holds a path (2).
+struct temp_file_slot {
+  std::atomic<int> state{0};
+  char path[4096] = {};
+};
+inline constexpr std::size_t temp_file_slots = 16;
+inline temp_file_slot temp_files[temp_file_slots];
+
+// Registers a path; false when it does not fit (too long, table full): only the next run's stale
+// cleanup will then remove it after a fatal signal.
+inline bool register_temp_file(const std::string& path) noexcept {
+  if (path.size() + 1 > sizeof(temp_file_slot::path)) return false;
+  for (auto& slot : temp_files) {
+    int expected = 0;
+    if (!slot.state.compare_exchange_strong(expected, 1)) continue;
+    std::memcpy(slot.path, path.c_str(), path.size() + 1);
+    slot.state.store(2);
+    return true;
+  }
+  return false;
+}
+
+inline void unregister_temp_file(const char* path) noexcept {
+  for (auto& slot : temp_files) {
+    int expected = 2;
+    if (slot.state.load() == 2 && std::strcmp(path, slot.path) == 0 && slot.state.compare_exchange_strong(expected, 1)) {
+      slot.path[0] = '\0';
+      slot.state.store(0);
+      return;
+    }
+  }
+}
+
+// Whether `name` is "<base>.tmp.<pid>"; the pid when it is.
+inline std::optional<long> temp_file_pid(std::string_view name, std::string_view base) {
+  const std::string prefix = std::string(base) + ".tmp.";
+  if (name.size() <= prefix.size() || name.substr(0, prefix.size()) != prefix) return std::nullopt;
+  long pid = 0;
+  for (char c : name.substr(prefix.size())) {
+    if (c < '0' || c > '9' || pid > 100000000L) return std::nullopt;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid;
+}
+
+}  // namespace detail
+
+/// Removes the temporary files of every atomic output still open in this process. Async-signal-
+/// safe (only unlink(2)): a fatal-signal handler calls it before the process dies, so a killed run
+/// leaves no `<out>.tmp.<pid>` behind. The outputs themselves are not committed.
+inline void remove_open_temp_files() noexcept {
+  for (auto& slot : detail::temp_files)
+    if (slot.state.load() == 2) ::unlink(slot.path);
+}
+
+/// Removes `<path>.tmp.<pid>` files left beside `path` by processes that no longer run (a run
+/// killed with SIGKILL, a crash, a power cut). A file whose pid is alive is left alone: another run
+/// may be writing it. Returns the files removed.
+inline std::vector<std::filesystem::path> remove_stale_temp_files(const std::filesystem::path& path) {
+  std::vector<std::filesystem::path> removed;
+  std::error_code ec;
+  const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const std::string base = path.filename().string();
+  if (base.empty()) return removed;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const auto pid = detail::temp_file_pid(name, base);
+    if (!pid || *pid <= 0 || *pid == static_cast<long>(::getpid())) continue;
+    // kill(pid, 0) fails with ESRCH only when no such process exists.
+    if (::kill(static_cast<pid_t>(*pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    if (std::filesystem::remove(it->path(), rm)) removed.push_back(it->path());
+  }
+  return removed;
+}
 
 /// An output destination: a file written atomically, or standard output for "-".
 ///
@@ -28,6 +116,10 @@ namespace io {
 /// fsyncs and renames the temporary file over `path`; a destination that is never committed is
 /// left untouched and the temporary file is removed. Callers commit partial results too (a budget
 /// stop, Ctrl-C), so the file at `path` is always complete, valid JSON or JSONL.
+///
+/// Temporary files never outlive their process for long: a fatal-signal handler removes them with
+/// remove_open_temp_files(), and open() removes the ones of processes that no longer run (killed
+/// with SIGKILL, crashed) beside the same destination (remove_stale_temp_files()).
 class atomic_output {
  public:
   [[nodiscard]] static result<atomic_output> open(const std::string& path) {
@@ -38,10 +130,14 @@ class atomic_output {
       return out;
     }
     out.final_ = path;
-    out.temp_ = path + ".tmp." + std::to_string(::getpid());
+    (void)remove_stale_temp_files(out.final_);
+    out.temp_ = path;
+    out.temp_ += ".tmp.";
+    out.temp_ += std::to_string(::getpid());
     out.file_ = std::fopen(out.temp_.c_str(), "wb");
     if (!out.file_)
       return fail(errc::io, fmt::format("cannot write {}: {}", out.temp_.string(), std::strerror(errno)));
+    out.registered_ = detail::register_temp_file(out.temp_.string());
     return out;
   }
 
@@ -50,6 +146,7 @@ class atomic_output {
     if (this != &o) {
       abandon();
       file_ = std::exchange(o.file_, nullptr);
+      registered_ = std::exchange(o.registered_, false);
       is_stdout_ = o.is_stdout_;
       final_ = std::move(o.final_);
       temp_ = std::move(o.temp_);
@@ -85,6 +182,7 @@ class atomic_output {
     file_ = nullptr;
     std::error_code ec;
     std::filesystem::rename(temp_, final_, ec);
+    unregister();
     if (ec) return fail(errc::io, fmt::format("cannot move {} to {}: {}", temp_.string(), final_.string(), ec.message()));
     return {};
   }
@@ -101,9 +199,15 @@ class atomic_output {
       std::filesystem::remove(temp_, ec);
     }
     file_ = nullptr;
+    unregister();
+  }
+  void unregister() noexcept {
+    if (registered_) detail::unregister_temp_file(temp_.c_str());
+    registered_ = false;
   }
 
   std::FILE* file_ = nullptr;
+  bool registered_ = false;  ///< the temporary file is in the signal-time removal table
   bool is_stdout_ = false;
   std::filesystem::path final_, temp_;
 };
