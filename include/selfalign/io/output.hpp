@@ -134,10 +134,14 @@ class atomic_output {
     out.temp_ = path;
     out.temp_ += ".tmp.";
     out.temp_ += std::to_string(::getpid());
-    out.file_ = std::fopen(out.temp_.c_str(), "wb");
-    if (!out.file_)
-      return fail(errc::io, fmt::format("cannot write {}: {}", out.temp_.string(), std::strerror(errno)));
+    // Registered before it exists, so that no signal finds it on disk but not in the table.
     out.registered_ = detail::register_temp_file(out.temp_.string());
+    out.file_ = std::fopen(out.temp_.c_str(), "wb");
+    if (!out.file_) {
+      const int e = errno;
+      out.unregister();
+      return fail(errc::io, fmt::format("cannot write {}: {}", out.temp_.string(), std::strerror(e)));
+    }
     return out;
   }
 
