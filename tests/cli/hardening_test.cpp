@@ -30,6 +30,11 @@ TEST_CASE("a number out of range in INPUT exits 2 with file:line in every comman
     CHECK(r.err.find(input.string() + ":2: not valid JSON: number overflow parsing '1e400'") != std::string::npos);
     CHECK(r.err.find("terminate") == std::string::npos);
   }
+  // Nesting deeper than 256 levels (a stack overflow if anything recursed on it).
+  const auto deep = write_file("deep.jsonl", "{\"prompt\":\"x\",\"v\":" + std::string(100000, '[') + std::string(100000, ']') + "}\n");
+  auto d = run({"generate", "--backend", "simulated", "--quiet", deep.string()});
+  CHECK(d.exit_code == 2);
+  CHECK(d.err.find(deep.string() + ":1: not valid JSON: nested deeper than 256 levels") != std::string::npos);
   // Standard input names itself.
   auto piped = run({"generate", "--backend", "simulated", "--quiet", "-"}, huge_number);
   CHECK(piped.exit_code == 2);

@@ -279,6 +279,12 @@ TEST_CASE("read_queries turns every exception into file:line: reason, never a th
   REQUIRE_FALSE(line.has_value());
   CHECK(line.error().message == "f.jsonl:7: not valid JSON: number overflow parsing '-1e999'");
 
+  // Nesting deeper than the reader's cap of 256 levels: refused before anything recurses on it.
+  std::istringstream deep("{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"v\":" + std::string(300, '[') + std::string(300, ']') + "}\n");
+  auto d = io::read_queries(deep, "deep.jsonl");
+  REQUIRE_FALSE(d.has_value());
+  CHECK(d.error().message == "deep.jsonl:2: not valid JSON: nested deeper than 256 levels (at byte 274)");
+
   throwing_buf buf("{\"prompt\":\"one\"}\n{\"prompt\":\"tw");
   std::istream in(&buf);
   in.exceptions(std::ios::badbit);

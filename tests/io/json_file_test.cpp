@@ -28,6 +28,8 @@ TEST_CASE("a JSON document that is not JSON is an error naming the file and line
         "prices.json:3: not valid JSON: number overflow parsing '1e400'");
   CHECK(err("{\n\"a\": 1,\n\"b\": }").rfind("prices.json:3: not valid JSON: ", 0) == 0);
   CHECK(err("").rfind("prices.json:1: not valid JSON: ", 0) == 0);
+  CHECK(err("{\n\"a\":\n" + std::string(1000, '[') + std::string(1000, ']') + "}") ==
+        "prices.json:3: not valid JSON: nested deeper than 256 levels (at byte 263)");
   CHECK(err("{\"a\": 1} trailing").rfind("prices.json:1: not valid JSON: ", 0) == 0);
 }
 

@@ -5,6 +5,7 @@
 #include <selfalign/config.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/io/utf8.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
 
@@ -63,9 +64,15 @@ inline std::string_view exception_reason(const std::exception& e) {
   return what;
 }
 
-// One JSONL line as JSON: syntax errors name the column; anything else the parser refuses (a
-// number out of range such as 1e400) says what it was.
+// One JSONL line as JSON, through the depth-capped reader (nesting deeper than 256 levels is
+// refused before anything recurses on it). On failure the line is read again to say why: syntax
+// errors name the column; anything else the parser refuses (a number out of range such as 1e400)
+// says what it was.
 inline result<nlohmann::json> parse_dataset_json(std::string_view text, std::string_view source, std::size_t line) {
+  json_read_notes notes;
+  auto capped = parse_json(text, json_read_options{}, &notes);
+  if (capped) return std::move(*capped);
+  if (notes.too_deep) return dataset_error_at(source, line, capped.error().message);
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {

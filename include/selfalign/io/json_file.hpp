@@ -5,6 +5,7 @@
 
 #include <selfalign/config.hpp>
 #include <selfalign/detail/strings.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>
@@ -66,12 +67,16 @@ inline std::size_t line_of_byte(std::string_view text, std::size_t byte) {
 
 }  // namespace detail
 
-/// Parses a whole JSON document. Never throws: errc::invalid_argument "<source>:<line>: not valid
-/// JSON: <reason>" when it is not JSON (syntax, a number out of range, an empty text).
+/// Parses a whole JSON document with the depth-capped reader (parse_json). Never throws:
+/// errc::invalid_argument "<source>:<line>: not valid JSON: <reason>" when it is not JSON
+/// (syntax, a number out of range, nesting deeper than 256 levels, an empty text).
 [[nodiscard]] inline result<nlohmann::json> parse_json_document(std::string_view text, std::string_view source) {
   try {
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    if (!j.is_discarded()) return j;
+    json_read_notes notes;
+    auto j = parse_json(text, json_read_options{}, &notes);
+    if (j) return std::move(*j);
+    if (notes.too_deep)
+      return fail(errc::invalid_argument, fmt::format("{}:{}: {}", source, detail::line_of_byte(text, notes.error_byte), j.error().message));
     detail::json_error_locator where;
     (void)nlohmann::json::sax_parse(text, &where);
     const std::string reason = where.reason().empty() ? std::string("not valid JSON") : "not valid JSON: " + where.reason();
