@@ -8,10 +8,12 @@
 #
 #   scripts/llama-server.sh fetch                       download + unpack once (cached), print the root
 #   scripts/llama-server.sh version                     print `llama-server --version`
-#   scripts/llama-server.sh start --state-dir DIR [--model M.gguf] [--ctx N] [--slots N] [-- FLAGS...]
+#   scripts/llama-server.sh start --state-dir DIR [--model M.gguf] [--ctx N] [--slots N] [--threads N] [-- FLAGS...]
 #       start llama-server on a free loopback port (FLAGS go to llama-server, e.g. --embeddings
 #       --pooling mean), wait until /v1/models answers, print the base URL (with /v1) and write
-#       DIR/pid, DIR/port, DIR/base_url; the server's log is DIR/server.log
+#       DIR/pid, DIR/port, DIR/base_url; the server's log is DIR/server.log. --ctx is split over
+#       --slots (-c, -np: each request gets ctx/slots tokens). --threads defaults to 1: ggml's
+#       OpenMP threads spin while they wait, which on a busy machine made the tiny model 100x slower.
 #   scripts/llama-server.sh stop --state-dir DIR        stop the server started with that DIR
 #   scripts/llama-server.sh run [FLAGS...]              run llama-server in the foreground
 #
@@ -28,7 +30,7 @@ suite=forky
 packages=(llama.cpp-tools libllama0 libggml0 libc6 libstdc++6 libgcc-s1 libgomp1 libssl3t64 libzstd1 zlib1g)
 
 die() { echo "llama-server.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # The first Debian (non-security) mirror of this machine's apt sources, and the keyring it is signed with.
 read_mirror() {
@@ -102,13 +104,14 @@ http_status() {
 }
 
 start() {
-  local state="" model=$here/tests/data/models/llama-2-tiny-random.gguf ctx=4096 slots=1 extra=()
+  local state="" model=$here/tests/data/models/llama-2-tiny-random.gguf ctx=4096 slots=1 threads=1 extra=()
   while [ $# -gt 0 ]; do
     case "$1" in
       --state-dir) state=$2; shift 2 ;;
       --model) model=$2; shift 2 ;;
       --ctx) ctx=$2; shift 2 ;;
       --slots) slots=$2; shift 2 ;;
+      --threads) threads=$2; shift 2 ;;
       --) shift; extra=("$@"); break ;;
       *) usage ;;
     esac
@@ -121,7 +124,7 @@ start() {
   rm -f "$state/pid" "$state/port" "$state/base_url"
   # --port 0: the kernel picks a free port (no race between choosing and binding); the log says which.
   # --verbose: responses carry __verbose.generation_settings (what the server applied) for tests.
-  ( run_tool llama-server -m "$model" --host 127.0.0.1 --port 0 -c "$ctx" -np "$slots" --verbose \
+  ( run_tool llama-server -m "$model" --host 127.0.0.1 --port 0 -c "$ctx" -np "$slots" -t "$threads" -tb "$threads" --verbose \
       "${extra[@]}" ) >"$state/server.log" 2>&1 </dev/null &
   local pid=$! port="" i
   echo "$pid" >"$state/pid"

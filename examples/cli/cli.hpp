@@ -75,7 +75,8 @@ inline void install_signal_handlers() {
 /// Adds the options every subcommand takes to a parser.
 inline void add_common_options(io::arg_parser& p, bool with_roles) {
   p.section("common options")
-      .option("base-url", "URL", "server base URL (default: $SELFALIGN_BASE_URL, then $OPENAI_BASE_URL, then http://127.0.0.1:8080/v1)")
+      .option("base-url", "URL", "server base URL (default: $SELFALIGN_BASE_URL, then $OPENAI_BASE_URL, then http://127.0.0.1:8080/v1);\n"
+              "a URL without a path gets /v1; 'URL1,URL2' are replicas of one model")
       .option("api-key-env", "NAME", "environment variable holding the API key (default OPENAI_API_KEY)")
       .option("model", "NAME", "model name (default: the first model the endpoint lists)")
       .option("server", "KIND", "auto|openai|vllm|llamacpp|ollama|sglang|tgi|generic (default auto)")
@@ -209,7 +210,8 @@ inline result<openai_options> http_options(const context& c, const std::string& 
   openai_options o = openai_options::from_env();
   auto url = role.empty() ? std::nullopt : c.args.get(role + "-base-url");
   if (!url) url = c.args.get("base-url");
-  if (url) o.base_urls = {*url};
+  if (url) o.base_urls = split_base_urls(*url);  // "a,b": replicas, as in $SELFALIGN_BASE_URL
+  if (o.base_urls.empty()) return fail(errc::invalid_argument, fmt::format("--{}base-url is empty", role.empty() ? "" : role + "-"));
   auto model = role.empty() ? std::nullopt : c.args.get(role + "-model");
   if (!model) model = c.args.get("model");
   if (model) o.model = *model;

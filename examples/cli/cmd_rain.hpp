@@ -26,7 +26,10 @@ inline io::arg_parser rain_parser() {
       .option("max-iterations", "N", "T, most searches per committed token set (default 50)")
       .option("similarity-threshold", "X", "cosine similarity for the sibling update (default 0.85 with the built-in\n"
               "embedder; the paper's 0.95 is calibrated for all-MiniLM-L6-v2)")
-      .option("embedder", "KIND", "hashed (default: built in, no model) or http (the server's /v1/embeddings)")
+      .option("embedder", "KIND", "hashed (default: built in, no model) or http (an OpenAI-compatible /v1/embeddings)")
+      .option("embedder-base-url", "URL", "server of --embedder http (default: --base-url; llama-server embeds only when\n"
+              "started with --embeddings --pooling mean, so a second server is usual)")
+      .option("embedder-model", "NAME", "model of --embedder http (default: --model)")
       .flag("tree", "include the final search tree in each output line");
   add_common_options(p, false);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
@@ -69,6 +72,26 @@ result<nlohmann::json> rain_line(G& model, J& judge, E& embedder, const io::quer
   }
   if (c.simulated) line["backend"] = "simulated";
   return line;
+}
+
+/// One embedding of a short text, without retries: errc::unsupported, naming the server and the
+/// fix, when the embedder's server cannot embed (e.g. llama-server started without --embeddings).
+inline result<void> probe_embedder(openai_backend& backend) {
+  openai_options probe_opts = backend.options();
+  probe_opts.retry.max_retries = 0;
+  openai_backend probe(probe_opts);
+  embedding_request req;
+  req.texts = {"embedding probe"};
+  auto e = probe.embed(req);
+  const std::string where = probe_opts.base_urls.empty() ? std::string("?") : probe_opts.base_urls.front();
+  if (!e)
+    return fail(errc::unsupported,
+                fmt::format("--embedder http: the server at {} cannot embed ({}); start llama-server with --embeddings "
+                            "--pooling mean, or point --embedder-base-url at a server that serves /v1/embeddings",
+                            where, e.error().describe()));
+  if (e->vectors.size() != 1 || e->vectors.front().empty())
+    return fail(errc::unsupported, fmt::format("--embedder http: the server at {} answered the embedding probe without a vector", where));
+  return {};
 }
 
 inline int run_rain(context& c) {
@@ -117,10 +140,12 @@ inline int run_rain(context& c) {
     });
   };
   if (*embedder_kind == "http" && !c.simulated) {
-    auto o = http_options(c, "");
+    auto o = http_options(c, "embedder");
     if (!o) return report_error(&c, c.command, o.error());
     auto backend = openai_backend::create(std::move(*o));
     if (!backend) return report_error(&c, c.command, backend.error());
+    // Probe before the run: a server that cannot embed fails the command now, not mid-run.
+    if (auto probe = probe_embedder(*backend); !probe) return report_error(&c, c.command, probe.error());
     auto embedder = cached(metered(std::move(*backend), c.usage_meter, "embedder"), c.cache, "embedder");
     return decode_all(embedder);
   }

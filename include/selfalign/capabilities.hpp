@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct capabilities {
   bool tokenize = false;         ///< has tokenize/detokenize
   bool embeddings = false;       ///< can embed texts
   std::string server;            ///< "vllm", "llamacpp", ... or "" when unknown
+  /// Tokens one request may hold, prompt and completion together (llama.cpp: per slot); 0 unknown.
+  std::int64_t context_size = 0;
 
   friend bool operator==(const capabilities&, const capabilities&) = default;
 };

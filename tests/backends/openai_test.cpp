@@ -354,7 +354,7 @@ TEST_CASE("tgi string errors and sglang flat errors become one error type" * doc
   r.prompt = prompt::chat({message::user("x")});
   auto e = tgi.generate(r);
   REQUIRE_FALSE(e);
-  CHECK(e.error().code == errc::http_status);
+  CHECK(e.error().code == errc::context_overflow);  // TGI's wording of a context overflow (issue 11)
   CHECK(e.error().http_status == 422);
   CHECK(e.error().message == "Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096");
   CHECK(e.error().type == "validation");

@@ -61,7 +61,9 @@ TEST_CASE("every vocabulary type survives a JSON round trip" * doctest::test_sui
   capabilities caps;
   caps.server = "vllm";
   caps.scoring = true;
+  caps.context_size = 1024;
   CHECK(nlohmann::json(caps).get<capabilities>() == caps);
+  CHECK(nlohmann::json(caps)["context_size"] == 1024);
 
   error err(errc::rate_limited, "slow", 429);
   err.request_id = "req-1";

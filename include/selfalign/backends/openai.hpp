@@ -390,6 +390,7 @@ class openai_backend {
     if (!models_json && !(models_json.error().http_status >= 400)) return unexpected(std::move(models_json).error());
     if (models_json)
       if (auto m = detail::parse_models(*models_json)) info.models = std::move(*m);
+    if (models_json) remember_context_from_models(*models_json, s_->opts.model);
     std::optional<server_preset> found;
     if (url.host.find("openai.com") != std::string::npos) found = server_preset::openai;
     for (const auto& m : info.models) {
@@ -423,8 +424,34 @@ class openai_backend {
     return info;
   }
 
-  /// The configured server's abilities (probes once with the automatic preset).
-  [[nodiscard]] selfalign::capabilities capabilities() { return capabilities_for(profile()); }
+  /// The configured server's abilities (probes once with the automatic preset). context_size is
+  /// filled when already known (the probe reads it from GET /models); context_size() asks for it.
+  [[nodiscard]] selfalign::capabilities capabilities() {
+    auto c = capabilities_for(profile());
+    c.context_size = known_context();
+    return c;
+  }
+
+  /// The tokens one request may hold, prompt and completion together: options.context_size when
+  /// set, else what the server says — vLLM's and SGLang's `max_model_len` (GET /v1/models),
+  /// llama.cpp's per-slot `n_ctx` (GET /v1/models `meta.n_ctx`, else GET /props; `-c` divided by
+  /// `-np`). 0 when the server does not tell. Asked once, then remembered; generate() uses it to
+  /// cut max_tokens to what fits.
+  [[nodiscard]] result<std::int64_t> context_size() {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    if (const auto known = known_context(); known > 0 || s_->opts.context_size < 0) return known;
+    const auto deadline = call_deadline();
+    auto models = get_json("/models", deadline, false, 0);
+    if (models) remember_context_from_models(*models, s_->opts.model);
+    if (known_context() == 0 && profile().preset == server_preset::llamacpp) {
+      auto props = get_json("/props", deadline, true, 0);
+      if (!props) return unexpected(std::move(props).error());
+      if (auto n = detail::context_from_props(*props)) remember_context(*n);
+    } else if (!models && models.error().http_status == 0) {
+      return unexpected(std::move(models).error());
+    }
+    return known_context();
+  }
 
   /// The profile in use: the preset's, or the probed one for the automatic preset (generic when
   /// the probe could not reach the server; it is retried on the next call).
@@ -466,6 +493,8 @@ class openai_backend {
     std::optional<server_profile> resolved;
     std::string default_model;
     bool default_model_tried = false;
+    std::int64_t context = 0;  // tokens per request, once a server answer told it (0: unknown)
+    bool added_v1 = false;     // a base URL had no path and got /v1 (named in 404 messages)
     std::mutex model_lookup_mutex;  // held while the default model is looked up
     std::atomic<std::uint64_t> attempts{0}, retries{0}, stale_retries{0}, deadline_aborts{0};
     std::mutex rng_mutex;
@@ -489,6 +518,12 @@ class openai_backend {
           return;
         }
 #endif
+        // No path: the server's /v1 (llama-server prints its root URL, where /completions is its
+        // native, differently shaped endpoint). A path is kept as given.
+        if (parsed->prefix.empty()) {
+          parsed->prefix = "/v1";
+          added_v1 = true;
+        }
         urls.push_back(std::move(*parsed));
       }
       std::string key = opts.api_key.value_or(std::string{});
@@ -559,7 +594,10 @@ class openai_backend {
     std::string found;
     auto j = get_json("/models", deadline, false, 0);
     if (j)
-      if (auto m = detail::parse_models(*j); m && !m->empty()) found = m->front().id;
+      if (auto m = detail::parse_models(*j); m && !m->empty()) {
+        found = m->front().id;
+        remember_context_from_models(*j, found);
+      }
     std::lock_guard lock(s_->mutex);
     s_->default_model_tried = j.has_value();
     if (s_->default_model.empty()) s_->default_model = found;
@@ -583,13 +621,70 @@ class openai_backend {
   result<generation> generate_once(const server_profile& prof, const std::string& model, const generation_request& req,
                                    std::optional<std::uint64_t> seed, int n, clock::time_point deadline) {
     const bool chat = req.prompt.is_chat();
-    nlohmann::json body = chat ? detail::chat_body(prof, token_field(prof), model, req.prompt.messages(), req.sampling, seed, n, false)
-                               : detail::completion_body(prof, model, req.prompt, req.sampling, seed, n, false);
-    finish_body(body, model);
+    sampling smp = req.sampling;
+    if (auto fit = fit_to_context(prof, model, req.prompt, smp.max_tokens, deadline); !fit) return unexpected(std::move(fit).error());
+    else smp.max_tokens = *fit;
     const std::string path = chat ? "/chat/completions" : "/completions";
-    auto reply = http("POST", path, false, body.dump(), deadline, nullptr);
-    if (!reply) return unexpected(std::move(reply).error());
-    return parse_answer(reply->body, path, chat);
+    for (int attempt = 0;; ++attempt) {
+      nlohmann::json body = chat ? detail::chat_body(prof, token_field(prof), model, req.prompt.messages(), smp, seed, n, false)
+                                 : detail::completion_body(prof, model, req.prompt, smp, seed, n, false);
+      finish_body(body, model);
+      std::string overflow_body;
+      auto reply = http("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
+      if (reply) return parse_answer(reply->body, path, chat);
+      if (reply.error().code != errc::context_overflow || attempt > 0) return unexpected(std::move(reply).error());
+      // The server counted prompt + max_tokens against its context (vLLM): when it says how many
+      // prompt tokens there are and they fit, ask again with max_tokens cut to what fits.
+      const auto counts = detail::parse_overflow_counts(overflow_body, reply.error().message);
+      if (counts.context) remember_context(*counts.context);
+      if (!counts.context || !counts.prompt_tokens) return unexpected(std::move(reply).error());
+      const auto fits = detail::fitting_max_tokens(smp.max_tokens, *counts.prompt_tokens, *counts.context);
+      if (fits <= 0 || fits >= smp.max_tokens) return unexpected(std::move(reply).error());
+      smp.max_tokens = static_cast<int>(fits);
+    }
+  }
+
+  /// max_tokens cut to what fits the context window, when the context size is known and the prompt
+  /// may not leave room for max_tokens: token-id prompts are counted as they are, raw text through
+  /// /tokenize (only when its byte count says it might not fit). errc::context_overflow when the
+  /// prompt alone fills the window. Chat prompts are left to the server (see generate_once).
+  result<int> fit_to_context(const server_profile& prof, const std::string& model, const prompt& p, int max_tokens,
+                             clock::time_point deadline) {
+    const std::int64_t ctx = known_context();
+    if (ctx <= 0 || p.is_chat()) return max_tokens;
+    std::int64_t prompt_tokens = 0;
+    if (p.is_tokens()) {
+      prompt_tokens = static_cast<std::int64_t>(p.token_ids().size());
+    } else {
+      // A token covers at least one byte; a few special tokens (BOS) come on top.
+      if (static_cast<std::int64_t>(p.raw_text().size()) + 4 + max_tokens <= ctx || !prof.tokenize) return max_tokens;
+      auto ids = tokenize_with(prof, model, p.raw_text(), true, deadline);
+      if (!ids) return max_tokens;  // cannot count: let the server decide
+      prompt_tokens = static_cast<std::int64_t>(ids->size());
+    }
+    if (prompt_tokens >= ctx) {
+      error e(errc::context_overflow, fmt::format("the prompt has {} tokens, which leaves no room in the model's context of {} tokens "
+                                                  "(shorten the prompt or start the server with a larger context)",
+                                                  prompt_tokens, ctx));
+      e.retryable = false;
+      return unexpected(std::move(e));
+    }
+    return static_cast<int>(detail::fitting_max_tokens(max_tokens, prompt_tokens, ctx));
+  }
+
+  /// The context size when known without a request: options.context_size, or what a GET /models
+  /// (probe, default-model lookup, context_size()) or an overflow answer told.
+  [[nodiscard]] std::int64_t known_context() const {
+    if (s_->opts.context_size != 0) return std::max<std::int64_t>(0, s_->opts.context_size);
+    std::lock_guard lock(s_->mutex);
+    return s_->context;
+  }
+  void remember_context(std::int64_t n) {
+    std::lock_guard lock(s_->mutex);
+    if (s_->context == 0) s_->context = n;
+  }
+  void remember_context_from_models(const nlohmann::json& models, const std::string& model) {
+    if (auto n = detail::context_from_models(models, model)) remember_context(*n);
   }
 
   /// Fills `got` up to n choices with single-choice requests in parallel, each with its own seed.
@@ -826,7 +921,8 @@ class openai_backend {
 
   /// One logical request with retries. Returns a 2xx reply, or the error (HTTP errors normalised).
   result<http_reply> http(const char* method, const std::string& rel_path, bool root, const std::string& body,
-                          clock::time_point deadline, stream_sink* sink, std::optional<int> max_retries = std::nullopt) {
+                          clock::time_point deadline, stream_sink* sink, std::optional<int> max_retries = std::nullopt,
+                          std::string* overflow_body = nullptr) {
     retry_policy policy = s_->opts.retry;
     if (max_retries) policy.max_retries = *max_retries;
     int retries = 0, attempts = 0;
@@ -842,7 +938,20 @@ class openai_backend {
         if ((st >= 200 && st < 300) || (sink && a.delivered)) return std::move(*a.reply);
         const std::string prefix = root ? s_->urls.front().root_prefix() : s_->urls.front().prefix;
         failure = detail::error_from_http(st, a.reply->body, a.request_id, fmt::format("{} {}{}", method, prefix, rel_path));
-        detail::classify_context_overflow(*failure);  // errc::context_overflow, never retried
+        if (detail::classify_context_overflow(*failure) && overflow_body)  // errc::context_overflow, never retried
+          *overflow_body = a.reply->body;
+        if (st == 501) {  // Not Implemented (llama-server without --embeddings): asking again cannot help
+          failure->code = errc::unsupported;
+          failure->retryable = false;
+        }
+        if (st == 404 && !root) {
+          const auto& u = s_->urls.front();
+          if (u.prefix.size() < 3 || u.prefix.compare(u.prefix.size() - 3, 3, "/v1") != 0)
+            failure->message += fmt::format(" (the base URL {} does not end in /v1; OpenAI-compatible servers answer under "
+                                            "http://host:port/v1: add /v1 to the base URL)", u.display());
+          else if (s_->added_v1)
+            failure->message += fmt::format(" (selfalign added /v1 to a base URL without a path: {})", u.display());
+        }
         retryable = failure->retryable;
         server_wait = detail::parse_retry_after(a.retry_after_ms, a.retry_after, static_cast<std::int64_t>(std::time(nullptr)));
       } else {

@@ -91,6 +91,15 @@ struct server_profile {
   bool include_stop_field = false;    ///< vLLM's include_stop_str_in_output / SGLang's no_stop_trim
   int max_stop = -1;
   enum class scoring_method { none, prompt_logprobs, echo, teacher_forcing } scoring = scoring_method::none;
+  /// The samplers this server applies by default when a request omits them (llama.cpp: top_k 40,
+  /// top_p 0.95, min_p 0.05, ...; vLLM and SGLang: the model's generation_config.json), each with
+  /// the value that turns it off. Every request carries all of them (a field `sampling` sets wins),
+  /// so the distribution is exactly the softmax at sampling.temperature with sampling.top_p and
+  /// sampling.top_k, on any server configuration. docs/backends.md lists them per server.
+  nlohmann::json neutral_samplers = nlohmann::json::object();
+  /// The top_k that means "no top-k truncation" here (0 on llama.cpp, -1 on vLLM and SGLang); sent
+  /// when sampling.top_k is 0. Unset: top_k is only sent when sampling asks for one.
+  std::optional<int> top_k_off;
 };
 
 /// The profile of a preset (automatic resolves to generic until probed).
@@ -113,6 +122,9 @@ struct server_profile {
       s.tokenize = true;
       s.include_stop_field = true;
       s.scoring = sm::prompt_logprobs;
+      // vLLM >= 0.8 applies the model's generation_config.json (e.g. top_k, min_p, repetition_penalty).
+      s.neutral_samplers = {{"min_p", 0.0}, {"repetition_penalty", 1.0}, {"presence_penalty", 0.0}, {"frequency_penalty", 0.0}};
+      s.top_k_off = -1;
       break;
     case server_preset::sglang:
       s.native_n = true;
@@ -121,6 +133,8 @@ struct server_profile {
       s.tokenize = true;
       s.include_stop_field = true;
       s.scoring = sm::echo;
+      s.neutral_samplers = {{"min_p", 0.0}, {"repetition_penalty", 1.0}, {"presence_penalty", 0.0}, {"frequency_penalty", 0.0}};
+      s.top_k_off = -1;
       break;
     case server_preset::llamacpp:
       s.top_k = true;  // n is emulated: older builds reject n != 1
@@ -128,9 +142,20 @@ struct server_profile {
       s.logprob_token_ids = true;  // n_probs entries carry "id"
       s.tokenize = true;
       s.scoring = sm::teacher_forcing;
+      // Every sampler of llama-server's chain (penalties, dry, top_n_sigma, top_k, typical, top_p,
+      // min_p, xtc, temperature, mirostat), off; the server's own defaults are top_k 40, top_p 0.95,
+      // min_p 0.05, and `llama-server --repeat-penalty ...` etc. can change the rest.
+      s.neutral_samplers = {{"min_p", 0.0},          {"typical_p", 1.0},        {"top_n_sigma", -1.0},
+                            {"xtc_probability", 0.0}, {"repeat_penalty", 1.0},   {"presence_penalty", 0.0},
+                            {"frequency_penalty", 0.0}, {"dry_multiplier", 0.0}, {"mirostat", 0},
+                            {"dynatemp_range", 0.0}};
+      s.top_k_off = 0;
       break;
     case server_preset::ollama:
       s.logit_bias = false;  // silently ignored by Ollama
+      // Ollama's /v1 endpoints take only these two of its samplers; the model's top_k, min_p and
+      // repeat_penalty (Modelfile) still apply (docs/backends.md).
+      s.neutral_samplers = {{"presence_penalty", 0.0}, {"frequency_penalty", 0.0}};
       break;
     case server_preset::tgi:
       s.max_chat_top_logprobs = 5;
@@ -167,13 +192,31 @@ struct server_profile {
   c.tokenize = s.tokenize;
   c.embeddings = s.embeddings;
   c.server = std::string(to_string(s.preset));
-  return c;
+  return c;  // context_size: the backend fills it in once the server told it
+}
+
+/// Splits a base-URL list: URLs separated by commas (spaces around them ignored, empty entries
+/// skipped). The one rule for SELFALIGN_BASE_URL, OPENAI_BASE_URL and the CLI's --base-url.
+[[nodiscard]] inline std::vector<std::string> split_base_urls(std::string_view list) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    std::string_view one = list.substr(start, comma - start);
+    while (!one.empty() && (one.back() == ' ' || one.back() == '\t')) one.remove_suffix(1);
+    while (!one.empty() && (one.front() == ' ' || one.front() == '\t')) one.remove_prefix(1);
+    if (!one.empty()) out.emplace_back(one);
+    start = comma + 1;
+  }
+  return out;
 }
 
 /// Everything the OpenAI-compatible backend needs. Defaults suit a local server.
 struct openai_options {
   /// One or more base URLs with their path prefix ("http://127.0.0.1:8000/v1"). Several URLs are
-  /// replicas serving the same model: requests go to the one with the fewest in flight.
+  /// replicas serving the same model: requests go to the one with the fewest in flight. A URL
+  /// without a path ("http://127.0.0.1:8080", what llama-server prints at start-up) means its /v1,
+  /// where every OpenAI-compatible server answers; a URL with a path is used as it is.
   std::vector<std::string> base_urls{"http://127.0.0.1:8080/v1"};
   std::string model;  ///< used when a request's model is empty
   server_preset preset = server_preset::automatic;
@@ -189,6 +232,9 @@ struct openai_options {
   nlohmann::json extra_body = nlohmann::json::object();  ///< merged into every JSON request body
   std::string token_limit_field;  ///< override of the chat token-limit field name ("" = preset's)
   int teacher_forcing_top_k = 20; ///< n_probs per step when scoring by teacher forcing (llama.cpp)
+  /// Tokens per request (prompt + completion) of the served model: 0 = ask the server
+  /// (openai_backend::context_size()); -1 = unknown, never cut max_tokens.
+  std::int64_t context_size = 0;
   bool verify_tls = true;         ///< verify the server certificate on https:// URLs
   std::string ca_cert_path;       ///< CA bundle file for https:// ("" = system store)
 
@@ -203,16 +249,7 @@ struct openai_options {
     std::string urls = env("SELFALIGN_BASE_URL");
     if (urls.empty()) urls = env("OPENAI_BASE_URL");
     if (!urls.empty()) {
-      o.base_urls.clear();
-      std::size_t start = 0;
-      while (start <= urls.size()) {
-        const std::size_t comma = std::min(urls.find(',', start), urls.size());
-        std::string one = urls.substr(start, comma - start);
-        while (!one.empty() && one.back() == ' ') one.pop_back();
-        while (!one.empty() && one.front() == ' ') one.erase(0, 1);
-        if (!one.empty()) o.base_urls.push_back(std::move(one));
-        start = comma + 1;
-      }
+      o.base_urls = split_base_urls(urls);
       if (o.base_urls.empty()) o.base_urls.emplace_back("http://127.0.0.1:8080/v1");
     }
     o.model = env("SELFALIGN_MODEL");

@@ -92,6 +92,10 @@ inline void put_sampling(json& body, const server_profile& p, const sampling& s,
   if (seed) body["seed"] = server_safe_seed(*seed);
   if (n != 1) body["n"] = n;
   if (s.top_k > 0) body["top_k"] = s.top_k;
+  else if (p.top_k_off) body["top_k"] = *p.top_k_off;
+  // The server's default samplers, turned off (fields set above win): see server_profile.
+  for (auto it = p.neutral_samplers.begin(); it != p.neutral_samplers.end(); ++it)
+    if (!body.contains(it.key())) body[it.key()] = *it;
   if (!s.logit_bias.empty()) {
     json bias = json::object();
     for (const auto& [id, b] : s.logit_bias) bias[std::to_string(id)] = b;
