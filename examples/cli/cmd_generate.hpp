@@ -125,7 +125,9 @@ inline int run_models(context& c) {
     if (!models) return report_error(&c, c.command, models.error());
     nlohmann::json names = nlohmann::json::array();
     for (const auto& m : *models) names.push_back(m.id);
-    j = {{"backend", "http"}, {"base_url", url}, {"models", names}, {"capabilities", backend->capabilities()}};
+    auto caps = backend->capabilities();
+    if (auto ctx = backend->context_size()) caps.context_size = *ctx;  // tokens per request (llama.cpp: per slot)
+    j = {{"backend", "http"}, {"base_url", url}, {"models", names}, {"capabilities", caps}};
   }
   if (auto w = out->write(j); !w) return report_error(&c, c.command, w.error());
   if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());

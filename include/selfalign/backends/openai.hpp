@@ -375,6 +375,7 @@ class openai_backend {
     if (!j) return unexpected(std::move(j).error());
     auto models = detail::parse_models(*j);
     if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, detail::json_excerpt(*j)));
+    remember_context_from_models(*j, s_->opts.model);
     return models;
   }
 
