@@ -101,16 +101,14 @@ TEST_CASE("selfalign judge: the tiny model never answers in JSON; the item is re
 }
 
 TEST_CASE("selfalign drpo under a call budget: exit 4 after exactly the budget; a rerun resumes from the cache") {
-  real_server::config cfg;
-  cfg.ctx = 8192;  // 4096 per slot: the judge prompt quotes a whole answer
-  cfg.slots = 2;
-  REAL_SERVER_OR_RETURN(s, cfg);
+  REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
   auto in = write_file("rs-drpo.jsonl", "{\"prompt\": \"Say hi.\"}\n{\"prompt\": \"Name a color.\"}\n");
   auto cache = selfalign::test_support::temp_path("rs-drpo-cache.jsonl").string();
   auto out = selfalign::test_support::temp_path("rs-drpo-out.json").string();
   const std::vector<std::string> args = {"drpo", "--base-url", proxy.url(), "--quiet", "--max-calls", "2", "--depth", "2",
-                                         "--beam-width", "1", "--actions", "1", "--icl-rounds", "1", "--cache", cache,
+                                         "--beam-width", "1", "--actions", "1", "--icl-rounds", "1", "--max-tokens", "16",
+                                         "--judge-max-tokens", "16", "--optimizer-max-tokens", "16", "--cache", cache,
                                          "--out", out, in};
   auto r = cli_test::run(args);
   INFO(r.err);
