@@ -109,6 +109,7 @@ inline int run_rain(context& c) {
   if (*max_it) cfg.max_iterations = static_cast<int>(**max_it);
   if (*threshold) cfg.similarity_threshold = **threshold;
   cfg.keep_tree = c.args.has("tree");
+  cfg.on_event = c.events();  // search_step per committed token set and `stopped`, into --trace
   auto tmpl = c.args.get_choice("template", "harmless", {"harmless", "truthful"});
   if (!tmpl) return report_error(&c, c.command, tmpl.error());
   judges::self_eval_options judge_opts;

@@ -215,17 +215,43 @@ TEST_CASE("token-id mode refuses alternatives without ids instead of decoding fr
   CHECK(r->response.empty());
 }
 
-TEST_CASE("a judge without a score is a parse failure, not a made-up value" * doctest::test_suite("rain")) {
+TEST_CASE("a judge without a score is a failed evaluation recorded in the step, not a made-up value nor the end" * doctest::test_suite("rain")) {
   auto m = harmful_model();
   testing::scripted_judge judge(1.0);
   judge.unparseable_on("Paris");
   hashed_ngram_embedder emb;
-  auto r = rain::decode(m, judge, emb, "What is the capital of France?", rain::config{});
+  std::vector<event> events;
+  rain::config cfg;
+  cfg.on_event = [&](const event& e) { events.push_back(e); };
+  auto r = rain::decode(m, judge, emb, "What is the capital of France?", cfg);
   REQUIRE(r);
-  REQUIRE(r->error);
-  CHECK(r->error->code == errc::parse_failure);
-  CHECK(r->error->message == "rain: the judge gave no score for the partial response \"Paris is the capital of France.\" (failed)");
-  CHECK(r->response.empty());
+  CHECK_FALSE(r->error);
+  CHECK(r->stop_reason == "eos");
+  CHECK_FALSE(r->response.empty());
+  REQUIRE_FALSE(r->steps.empty());
+  CHECK(r->stats.failed_evaluations > 0);
+  int failed = 0;
+  std::string first;
+  for (const auto& st : r->steps) {
+    failed += st.failed_evaluations;
+    if (first.empty()) first = st.evaluation_failure;
+  }
+  CHECK(failed == r->stats.failed_evaluations);
+  CHECK(first == "the judge gave no score for the partial response \"Paris is the capital of France.\" (failed)");
+  // Failed evaluations are not cached as values and not counted as scored evaluations' values.
+  CHECK(r->stats.evaluations >= r->stats.failed_evaluations);
+  const nlohmann::json j = *r;
+  CHECK(j["stats"]["failed_evaluations"] == r->stats.failed_evaluations);
+  CHECK(j["steps"][0]["evaluation_failure"] == first);
+  // The trace: one search_step per committed token set, then `stopped` with the reason.
+  REQUIRE(events.size() == r->steps.size() + 1);
+  CHECK(events[0].kind == event_kind::search_step);
+  CHECK(events[0].source == "rain");
+  CHECK(events[0].values.at("tokens") == r->steps[0].tokens);
+  CHECK(events[0].values.at("inner_iterations") == r->steps[0].inner_iterations);
+  CHECK(events.back().kind == event_kind::stopped);
+  CHECK(events.back().message == "input 0: eos");
+  CHECK(events.back().values.at("failed_evaluations") == r->stats.failed_evaluations);
 }
 
 TEST_CASE("decode_batch gives identical results at concurrency 1 and 8" * doctest::test_suite("rain")) {
@@ -327,4 +353,25 @@ TEST_CASE("the tree can be returned as json" * doctest::test_suite("rain")) {
   CHECK(r->tree["children"][1]["text"] == "I");
   const nlohmann::json j = *r;
   CHECK(j["stats"]["nodes"] == 7);
+}
+
+TEST_CASE("max_new_tokens bounds the response: the token-set schedule is cut to what is left" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  for (const auto& [cap, sets] : {std::pair<int, std::vector<int>>{8, {1, 2, 4, 1}}, {5, {1, 2, 2}}, {1, {1}}}) {
+    rain::config cfg;
+    cfg.max_new_tokens = cap;
+    cfg.seed = 3;
+    auto r = rain::decode(m, judge, emb, "Count for me", cfg);
+    REQUIRE(r);
+    INFO("max_new_tokens " << cap << ": " << r->response);
+    CHECK(r->ok());
+    CHECK(r->stop_reason == "max_new_tokens");
+    CHECK(r->stats.response_tokens == cap);
+    CHECK(static_cast<int>(r->tokens.size()) == cap);
+    std::vector<int> got;
+    for (const auto& st : r->steps) got.push_back(st.tokens);
+    CHECK(got == sets);
+  }
 }

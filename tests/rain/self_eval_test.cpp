@@ -6,6 +6,8 @@
 #include <selfalign/testing/scripted_generator.hpp>
 
 #include <cmath>
+#include <memory>
+#include <mutex>
 #include <string>
 
 using namespace selfalign;
@@ -24,6 +26,70 @@ judge_request ask(std::string response) {
   r.response = std::move(response);
   return r;
 }
+// A model shaped like llama.cpp with a tiny random model: the labels are never among the 20
+// alternatives of a generation; score() reads a label exactly only when asked for at least the
+// whole vocabulary of alternatives (teacher forcing), else it reports the lowest listed logprob
+// as a bound (approximate). It judges every response harmless with p(good label) = e^-10.2 and
+// p(bad label) = e^-10.5. Records every scoring request.
+struct label_scorer {
+  static constexpr int vocabulary = 32000;
+  bool exact = false;  ///< true: a vLLM-like scorer (exact whatever top_logprobs says)
+  double good = -10.2, bad = -10.5;
+  std::shared_ptr<std::vector<scoring_request>> scored = std::make_shared<std::vector<scoring_request>>();
+  std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+
+  result<generation> generate(const generation_request&) {
+    completion c;
+    c.text = " LIMIT";
+    std::vector<top_logprob> top;
+    for (int i = 0; i < 20; ++i) top.push_back({"w" + std::to_string(i), 1000 + i, -10.0 - 0.001 * i});
+    c.tokens.push_back(token_logprob{" LIMIT", 1000, -10.0, top});
+    generation g;
+    g.choices.push_back(c);
+    g.usage.requests = 1;
+    return g;
+  }
+  result<scoring> score(const scoring_request& r) {
+    {
+      std::lock_guard lock(*mutex);
+      scored->push_back(r);
+    }
+    const std::string& p = r.prompt.raw_text();
+    const bool order0 = p.find("(A) harmless") != std::string::npos;
+    const token_id id = r.continuation_token_ids.empty() ? 0 : r.continuation_token_ids.front();
+    const bool good_label = (id == 'A') == order0;
+    scoring s;
+    s.tokens.push_back(token_logprob{std::string(1, static_cast<char>(id)), id, 0.0, {}});
+    s.usage.requests = 1;
+    if (exact || r.top_logprobs >= vocabulary) {
+      s.logprob = good_label ? good : bad;
+    } else {
+      s.logprob = -10.019;  // the lowest of the alternatives listed: a bound
+      s.approximate = true;
+    }
+    s.tokens.front().logprob = s.logprob;
+    return s;
+  }
+  result<std::vector<token_id>> tokenize(std::string_view text, bool) {
+    std::vector<token_id> ids;
+    for (char ch : text) ids.push_back(static_cast<unsigned char>(ch));
+    return ids;
+  }
+  result<std::string> detokenize(std::span<const token_id> ids) {
+    std::string s;
+    for (token_id id : ids) s += static_cast<char>(id);
+    return s;
+  }
+  selfalign::capabilities capabilities() const {
+    selfalign::capabilities c;
+    c.scoring = true;
+    c.scoring_exact = exact;
+    c.tokenize = true;
+    c.server = exact ? "vllm-like" : "llamacpp-like";
+    return c;
+  }
+};
+
 testing::scripted_reply reply_with_top(std::vector<top_logprob> top) {
   testing::scripted_reply r("x");
   r.tokens.push_back(token_logprob{top.front().token, top.front().id, top.front().logprob, top});
@@ -139,7 +205,9 @@ TEST_CASE("missing labels give a failed judgement; too few logprobs fail in prep
   REQUIRE(r);
   CHECK(r->status == parse_status::failed);
   CHECK_FALSE(r->score);
-  CHECK(r->rationale == "neither label 'A' nor 'B' is among the 20 alternatives returned for order 1");
+  CHECK(r->rationale ==
+        "cannot tell which of 'A' and 'B' is more probable for order 1: they are not both among the 20 alternatives "
+        "returned; the backend cannot score a continuation either (vLLM, SGLang and llama.cpp can)");
 
   rain_sim_options o;
   o.max_top_logprobs = 1;
@@ -181,4 +249,90 @@ TEST_CASE("truthfulness and custom templates with their own labels" * doctest::t
   auto r = once.judge(ask(" drink water"));
   CHECK(r->score == 1.0);
   CHECK(r->attempts == 1);
+}
+
+TEST_CASE("labels outside the top-k are read through the scoring path (llama.cpp: every alternative asked)" * doctest::test_suite("rain")) {
+  label_scorer m;
+  judges::self_eval_judge j(m);
+  auto r = j.judge(ask(" I won't help."));
+  REQUIRE(r);
+  CHECK(r->status == parse_status::ok);
+  CHECK(r->score == 1.0);  // the good label wins in both orders
+  CHECK(r->attempts == 6);  // 2 generations (alternatives) + 2 orders x 2 labels scored
+  REQUIRE(m.scored->size() == 4);
+  for (const auto& s : *m.scored) {
+    CHECK(s.top_logprobs == (1 << 20));  // teacher forcing: ask for the whole vocabulary
+    REQUIRE(s.continuation_token_ids.size() == 1);  // the label ids found after the stem
+    CHECK(s.prompt.raw_text().substr(s.prompt.raw_text().size() - 16) == "The answer is: (");
+  }
+  CHECK(r->criteria[0].rationale == fmt::format("p(good)={:.6g} p(bad)={:.6g} (scoring)", std::exp(-10.2), std::exp(-10.5)));
+
+  judges::self_eval_options soft;
+  soft.scoring = judges::self_eval_scoring::soft;
+  soft.source = judges::label_source::scoring;
+  label_scorer m2;
+  judges::self_eval_judge s(m2, soft);
+  auto v = s.judge(ask(" I won't help."));
+  REQUIRE(v);
+  CHECK(v->attempts == 4);  // scoring only: no generation request
+  const double pg = std::exp(-10.2), pb = std::exp(-10.5);
+  CHECK(*v->score == Approx((pg - pb) / (pg + pb)));
+}
+
+TEST_CASE("an exact scorer is asked for no alternatives; a bound is never read as a probability" * doctest::test_suite("rain")) {
+  label_scorer exact;
+  exact.exact = true;
+  judges::self_eval_judge j(exact);
+  auto r = j.judge(ask("ok"));
+  REQUIRE(r);
+  CHECK(r->score == 1.0);
+  REQUIRE(exact.scored->size() == 4);
+  CHECK(exact.scored->front().top_logprobs == 0);
+
+  // Teacher forcing asked too few alternatives: both labels are only bounded, so no decision.
+  label_scorer few;
+  judges::self_eval_options o;
+  o.forced_scoring_top_logprobs = 20;
+  judges::self_eval_judge k(few, o);
+  auto b = k.judge(ask("ok"));
+  REQUIRE(b);
+  CHECK(b->status == parse_status::failed);
+  CHECK_FALSE(b->score);
+  CHECK(b->rationale == "cannot tell which of 'A' and 'B' is more probable for order 1: the scorer bounded them instead of reading them");
+
+  // label_source::alternatives never scores: the same model gives a failed evaluation.
+  label_scorer alt;
+  judges::self_eval_options ao;
+  ao.source = judges::label_source::alternatives;
+  judges::self_eval_judge a(alt, ao);
+  auto f = a.judge(ask("ok"));
+  REQUIRE(f);
+  CHECK(f->status == parse_status::failed);
+  CHECK(alt.scored->empty());
+
+  // label_source::scoring on a backend that cannot score fails in prepare().
+  judges::self_eval_options so;
+  so.source = judges::label_source::scoring;
+  judges::self_eval_judge ns(evaluator(), so);
+  auto p = ns.prepare();
+  REQUIRE_FALSE(p);
+  CHECK(p.error().code == errc::unsupported);
+}
+
+TEST_CASE("a +inf label logprob is a bad response, NaN is not read" * doctest::test_suite("rain")) {
+  testing::scripted_generator g;
+  g.otherwise(reply_with_top({{"A", std::nullopt, INFINITY}, {"B", std::nullopt, std::log(0.1)}}));
+  judges::self_eval_judge j(g);
+  auto r = j.judge(ask("ok"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::bad_response);
+  CHECK(r.error().message == "judges::self_eval_judge: the alternative 'A' has logprob inf (a probability above 1)");
+
+  testing::scripted_generator n;
+  n.otherwise(reply_with_top({{"A", std::nullopt, NAN}, {"B", std::nullopt, std::log(0.1)}}));
+  judges::self_eval_judge k(n);
+  auto v = k.judge(ask("ok"));
+  REQUIRE(v);
+  CHECK(v->score == 0.0);  // "B" is the only label read: it wins both orders (bad first, then good)
+  CHECK(v->criteria[0].rationale == fmt::format("p(good)=0 p(bad)={:.6g} (alternatives)", 0.1));
 }

@@ -109,15 +109,32 @@ enum class label_lookup {
   text,       ///< by token text, ignoring a leading space or the "▁"/"Ġ" word markers
 };
 
+/// Where the two label probabilities come from.
+enum class label_source {
+  /// The next token's top alternatives first (one cheap request per order); for an order they
+  /// cannot decide (a label missing), the scoring path when the backend can score. [S]
+  automatic,
+  alternatives,  ///< only the top alternatives (max_tokens 1, logprobs k) [C reads the full softmax]
+  /// Only the scoring path: log p(label | prompt) for each label, read exactly (vLLM prompt
+  /// logprobs, SGLang echo) or by teacher forcing over the whole vocabulary (llama.cpp).
+  scoring,
+};
+
 struct self_eval_options {
   self_eval_template question = self_eval_template::harmlessness();
+  label_source source = label_source::automatic;
   self_eval_scoring scoring = self_eval_scoring::hard;
   label_lookup lookup = label_lookup::automatic;
   int top_logprobs = 20;            ///< alternatives requested (clamped to what the backend returns)
   std::string model;                ///< model for the evaluation requests ("" = default)
   /// [S] when > 0 and the label ids are known, the same logit_bias is added to both labels so
   /// both appear among the alternatives; equal biases keep p(A) / p(B) unchanged (algorithms.md 4.3).
+  /// Does not help on llama.cpp, which reports probabilities before the bias (use the scoring path).
   double label_bias = 0.0;
+  /// [S] alternatives asked of a scorer that reads them by teacher forcing (llama.cpp's n_probs):
+  /// large enough to cover any vocabulary, so the label's probability is read, not bounded.
+  /// llama.cpp clamps it to its vocabulary (0.7.0). Exact scorers (vLLM, SGLang) are asked 0.
+  int forced_scoring_top_logprobs = 1 << 20;
   std::size_t max_concurrency = 2;  ///< the two orders run concurrently
 };
 
@@ -143,6 +160,11 @@ class borrowed_generator {
   {
     return selfalign::detail::as_result<std::string>(g_->detokenize(ids));
   }
+  [[nodiscard]] result<scoring> score(const scoring_request& r)
+    requires ScoringGenerator<G>
+  {
+    return selfalign::detail::as_result<scoring>(g_->score(r));
+  }
   [[nodiscard]] selfalign::capabilities capabilities() const { return capabilities_of(*g_); }
   [[nodiscard]] G& get() const noexcept { return *g_; }
 
@@ -152,13 +174,17 @@ class borrowed_generator {
 
 /// RAIN's self-evaluation as a Judge over any Generator (the same model that decodes, or another).
 ///
-/// judge(req) builds the evaluation prompt from req.query and req.response, asks for the next
-/// token's top alternatives (max_tokens 1, temperature 0, logprobs k) once per option order (both
-/// orders in one generate_batch), finds the two labels among the alternatives and returns
-/// judgement::score in [-1, 1] (+1 good). The two per-order readings are in judgement::criteria.
-/// When neither label is among an order's alternatives the judgement is parse_status::failed with
-/// no score. Labels are never hard-coded ids: prepare() tokenizes "<stem><label>" through the
-/// backend when it can, otherwise labels are matched by the returned token texts.
+/// judge(req) builds the evaluation prompt from req.query and req.response and reads the two
+/// labels' next-token probabilities once per option order, from an exact source whenever the
+/// backend offers one (label_source): the next token's top alternatives (max_tokens 1,
+/// temperature 0, logprobs k; both orders in one generate_batch), and for an order they cannot
+/// decide, the scoring path (log p(label | prompt), exact on vLLM/SGLang, teacher forcing over the
+/// whole vocabulary on llama.cpp). It returns judgement::score in [-1, 1] (+1 good); the per-order
+/// readings are in judgement::criteria. Only when no source can tell (neither label readable and
+/// no scoring) is the judgement parse_status::failed with no score. A +inf logprob is
+/// errc::bad_response; NaN counts as not read. Labels are never hard-coded ids: prepare()
+/// tokenizes "<stem><label>" through the backend when it can, otherwise labels are matched by the
+/// returned token texts.
 template <Generator G>
 class self_eval_judge {
  public:
@@ -195,54 +221,62 @@ class self_eval_judge {
   [[nodiscard]] result<judgement> judge(const judge_request& req) {
     if (auto p = prepare(); !p) return unexpected(p.error());
     const int orders = o_.question.swap_orders ? 2 : 1;
-    std::vector<generation_request> reqs;
-    for (int o = 0; o < orders; ++o) {
-      generation_request r;
-      r.model = o_.model;
-      r.prompt = prompt::text(prompt_for(req.query, req.response, o));
-      r.sampling.max_tokens = 1;
-      r.sampling.temperature = 0.0;
-      r.sampling.logprobs = labels_->top_k;
-      r.sampling.seed = req.seed;
-      if (o_.label_bias > 0 && labels_->ids) {
-        r.sampling.logit_bias[(*labels_->ids)[0]] = o_.label_bias;
-        r.sampling.logit_bias[(*labels_->ids)[1]] = o_.label_bias;
-      }
-      reqs.push_back(std::move(r));
-    }
-    auto answers = generate_batch(g_, std::span<const generation_request>(reqs),
-                                  batch_options{o_.max_concurrency, {}});
+    const bool soft = o_.scoring == self_eval_scoring::soft;
     judgement j;
-    j.attempts = orders;
+    j.attempts = 0;
+    std::array<reading, 2> read{};  // per order: (first label, second label)
+    std::array<bool, 2> decided{false, false};
+    if (o_.source != label_source::scoring) {
+      std::vector<generation_request> reqs;
+      for (int o = 0; o < orders; ++o) reqs.push_back(alternatives_request(req, o));
+      auto answers = generate_batch(g_, std::span<const generation_request>(reqs), batch_options{o_.max_concurrency, {}});
+      for (int o = 0; o < orders; ++o) {
+        auto& a = answers[static_cast<std::size_t>(o)];
+        if (!a) return unexpected(a.error());
+        j.usage += a->usage;
+        ++j.attempts;
+        auto r = read_alternatives(*a);
+        if (!r) return unexpected(r.error());
+        read[static_cast<std::size_t>(o)] = *r;
+        decided[static_cast<std::size_t>(o)] = decidable(*r, soft);
+      }
+    }
+    std::vector<int> undecided;
+    for (int o = 0; o < orders; ++o)
+      if (!decided[static_cast<std::size_t>(o)]) undecided.push_back(o);
+    if (!undecided.empty() && labels_->can_score && o_.source != label_source::alternatives) {
+      auto scored = score_labels(req, undecided, j);
+      if (!scored) return unexpected(scored.error());
+      for (std::size_t k = 0; k < undecided.size(); ++k) {
+        const auto o = static_cast<std::size_t>(undecided[k]);
+        read[o] = (*scored)[k];
+        decided[o] = decidable(read[o], soft);
+      }
+    }
     std::vector<double> p_good, p_bad;
     std::array<bool, 2> good_won{false, false};
-    std::string rationale;
     for (int o = 0; o < orders; ++o) {
-      auto& a = answers[static_cast<std::size_t>(o)];
-      if (!a) return unexpected(a.error());
-      j.usage += a->usage;
-      const auto read = read_labels(*a);
-      // Order 0: the first label names the good option; order 1: the second label does.
-      const double lp_good = o == 0 ? read[0] : read[1];
-      const double lp_bad = o == 0 ? read[1] : read[0];
-      const double pg = std::isfinite(lp_good) ? std::exp(lp_good) : 0.0;
-      const double pb = std::isfinite(lp_bad) ? std::exp(lp_bad) : 0.0;
-      j.raw += fmt::format("{}order {}: p({})={:.6g} p({})={:.6g}", o == 0 ? "" : "; ", o + 1,
-                           o_.question.first_label, std::isfinite(read[0]) ? std::exp(read[0]) : 0.0,
-                           o_.question.second_label, std::isfinite(read[1]) ? std::exp(read[1]) : 0.0);
-      if (!std::isfinite(lp_good) && !std::isfinite(lp_bad)) {
+      const reading& r = read[static_cast<std::size_t>(o)];
+      j.raw += fmt::format("{}order {}: {}", o == 0 ? "" : "; ", o + 1, describe(r));
+      if (!decided[static_cast<std::size_t>(o)]) {
         j.status = parse_status::failed;
-        j.rationale = fmt::format("neither label '{}' nor '{}' is among the {} alternatives returned for order {}",
-                                  o_.question.first_label, o_.question.second_label, labels_->top_k, o + 1);
+        j.rationale = fmt::format("cannot tell which of '{}' and '{}' is more probable for order {}: {}", o_.question.first_label,
+                                  o_.question.second_label, o + 1, why_undecided(r));
         return j;
       }
-      good_won[static_cast<std::size_t>(o)] = pg > pb;
+      // Order 0: the first label names the good option; order 1: the second label does.
+      const label_reading& good = o == 0 ? r[0] : r[1];
+      const label_reading& bad = o == 0 ? r[1] : r[0];
+      const bool won = good_wins(good, bad);
+      good_won[static_cast<std::size_t>(o)] = won;
+      const double pg = good.read ? std::exp(good.logprob) : 0.0;
+      const double pb = bad.read ? std::exp(bad.logprob) : 0.0;
       p_good.push_back(pg);
       p_bad.push_back(pb);
-      j.criteria.push_back({fmt::format("order_{}", o + 1), pg > pb ? 1.0 : 0.0,
-                            fmt::format("p(good)={:.6g} p(bad)={:.6g}", pg, pb)});
+      j.criteria.push_back({fmt::format("order_{}", o + 1), won ? 1.0 : 0.0,
+                            fmt::format("p(good)={:.6g} p(bad)={:.6g} ({})", pg, pb, r.source)});
     }
-    if (o_.scoring == self_eval_scoring::soft) {
+    if (soft) {
       j.score = rain::detail::soft_value(p_good, p_bad);
     } else if (orders == 2) {
       j.score = rain::detail::hard_value(good_won[0], good_won[1]);
@@ -263,15 +297,64 @@ class self_eval_judge {
     std::optional<error> failure;
     std::optional<std::array<token_id, 2>> ids;
     int top_k = 20;
+    bool can_score = false;     ///< the scoring path is available
+    bool exact_scoring = false; ///< it reads every logprob (else teacher forcing with many alternatives)
   };
+
+  // One label's reading: its logprob when read; otherwise `bound` (an upper bound of its logprob,
+  // -inf when nothing is known).
+  struct label_reading {
+    bool read = false;
+    double logprob = -INFINITY;
+    double bound = -INFINITY;
+  };
+  struct reading : std::array<label_reading, 2> {
+    std::string source = "none";  ///< "alternatives" or "scoring"
+  };
+
+  // Whether a reading decides the order: hard scoring needs one label read above the other's
+  // bound; soft scoring needs both probabilities.
+  static bool decidable(const reading& r, bool soft) {
+    if (r[0].read && r[1].read) return true;
+    if (soft) return false;
+    if (r[0].read) return r[0].logprob > r[1].bound;
+    if (r[1].read) return r[1].logprob > r[0].bound;
+    return false;
+  }
+  static bool good_wins(const label_reading& good, const label_reading& bad) {
+    if (good.read && bad.read) return good.logprob > bad.logprob;
+    return good.read;  // decidable(): the label that was read is above the other's bound
+  }
+  std::string describe(const reading& r) const {
+    auto one = [](const label_reading& l) {
+      if (l.read) return fmt::format("{:.6g}", std::exp(l.logprob));
+      if (std::isfinite(l.bound)) return fmt::format("<={:.6g}", std::exp(l.bound));
+      return std::string("?");
+    };
+    return fmt::format("p({})={} p({})={} ({})", o_.question.first_label, one(r[0]), o_.question.second_label, one(r[1]), r.source);
+  }
+  std::string why_undecided(const reading& r) const {
+    std::string src = r.source == "scoring" ? "the scorer bounded them instead of reading them"
+                                            : fmt::format("they are not both among the {} alternatives returned", labels_->top_k);
+    if (!labels_->can_score && o_.source != label_source::alternatives)
+      src += "; the backend cannot score a continuation either (vLLM, SGLang and llama.cpp can)";
+    return src;
+  }
 
   result<void> discover() {
     const auto caps = capabilities_of(g_);
     capability_need need;
     need.raw_text = true;
-    need.top_logprobs = 2;
+    need.top_logprobs = o_.source == label_source::scoring ? 0 : 2;
     if (auto r = require_capabilities(caps, need, "judges::self_eval_judge"); !r) return r;
     labels_->top_k = std::max(2, std::min(o_.top_logprobs, caps.max_top_logprobs));
+    if constexpr (ScoringGenerator<G>) {
+      labels_->can_score = caps.scoring;
+      labels_->exact_scoring = caps.scoring_exact;
+    }
+    if (o_.source == label_source::scoring && !labels_->can_score)
+      return fail(errc::unsupported, "judges::self_eval_judge: label_source::scoring needs a backend that scores a given "
+                                     "continuation (vLLM, SGLang, llama.cpp)");
     const auto& t = o_.question;
     if (t.first_label.empty() || t.second_label.empty() || t.first_label == t.second_label)
       return fail(errc::invalid_argument, "judges::self_eval_judge: the two labels must be distinct and non-empty");
@@ -322,23 +405,106 @@ class self_eval_judge {
     return s;
   }
 
-  // Logprobs of (first label, second label) among the first token's alternatives; -inf if absent.
-  std::array<double, 2> read_labels(const generation& g) const {
-    std::array<double, 2> out{-INFINITY, -INFINITY};
+  generation_request alternatives_request(const judge_request& req, int order) const {
+    generation_request r;
+    r.model = o_.model;
+    r.prompt = prompt::text(prompt_for(req.query, req.response, order));
+    r.sampling.max_tokens = 1;
+    r.sampling.temperature = 0.0;
+    r.sampling.logprobs = labels_->top_k;
+    r.sampling.seed = req.seed;
+    if (o_.label_bias > 0 && labels_->ids) {
+      r.sampling.logit_bias[(*labels_->ids)[0]] = o_.label_bias;
+      r.sampling.logit_bias[(*labels_->ids)[1]] = o_.label_bias;
+    }
+    return r;
+  }
+
+  // A logprob as a probability source may give it: +inf (or any value above 0 beyond rounding) is
+  // a broken answer, NaN is "not read".
+  static result<bool> usable_logprob(double lp, std::string_view where) {
+    if (std::isnan(lp)) return false;
+    if (lp > 1e-6)
+      return fail(errc::bad_response, fmt::format("judges::self_eval_judge: {} has logprob {} (a probability above 1)", where, lp));
+    return true;
+  }
+
+  // The labels among the first token's alternatives. A label that is absent is below every
+  // listed alternative: its bound is the lowest listed logprob.
+  result<reading> read_alternatives(const generation& g) const {
+    reading out;
+    out.source = "alternatives";
     if (g.choices.empty() || g.choices.front().tokens.empty()) return out;
     const token_logprob& first = g.choices.front().tokens.front();
     std::vector<top_logprob> alts = first.top;
     alts.push_back({first.token, first.id, first.logprob});
     const std::array<const std::string*, 2> labels{&o_.question.first_label, &o_.question.second_label};
+    double lowest = 0.0;
+    bool any = false;
     for (const auto& a : alts) {
+      auto ok = usable_logprob(a.logprob, fmt::format("the alternative '{}'", a.token));
+      if (!ok) return unexpected(ok.error());
+      if (!*ok) continue;
+      lowest = any ? std::min(lowest, a.logprob) : a.logprob;
+      any = true;
       for (std::size_t i = 0; i < 2; ++i) {
         bool hit;
         if (labels_->ids && a.id) hit = *a.id == (*labels_->ids)[i];
         else hit = strip_marker(a.token) == *labels[i];
-        if (hit) out[i] = std::max(out[i], a.logprob);
+        if (hit && (!out[i].read || a.logprob > out[i].logprob)) {
+          out[i].read = true;
+          out[i].logprob = a.logprob;
+        }
       }
     }
+    for (auto& l : out)
+      if (!l.read && any && static_cast<int>(first.top.size()) >= labels_->top_k) l.bound = lowest;
     return out;
+  }
+
+  // log p(label | prompt) for both labels of each order in `orders`, through the scoring path.
+  result<std::vector<reading>> score_labels(const judge_request& req, const std::vector<int>& orders, judgement& j) {
+    if constexpr (ScoringGenerator<G>) {
+      std::vector<scoring_request> reqs;
+      for (int o : orders) {
+        for (std::size_t i = 0; i < 2; ++i) {
+          scoring_request s;
+          s.model = o_.model;
+          s.prompt = prompt::text(prompt_for(req.query, req.response, o));
+          s.continuation = i == 0 ? o_.question.first_label : o_.question.second_label;
+          if (labels_->ids) s.continuation_token_ids = {(*labels_->ids)[i]};
+          s.top_logprobs = labels_->exact_scoring ? 0 : o_.forced_scoring_top_logprobs;
+          reqs.push_back(std::move(s));
+        }
+      }
+      auto answers = score_batch(g_, std::span<const scoring_request>(reqs), batch_options{o_.max_concurrency, {}});
+      std::vector<reading> out;
+      for (std::size_t k = 0; k < orders.size(); ++k) {
+        reading r;
+        r.source = "scoring";
+        for (std::size_t i = 0; i < 2; ++i) {
+          auto& a = answers[k * 2 + i];
+          if (!a) return unexpected(a.error());
+          j.usage += a->usage;
+          ++j.attempts;
+          auto ok = usable_logprob(a->logprob, fmt::format("the scored label '{}'", reqs[k * 2 + i].continuation));
+          if (!ok) return unexpected(ok.error());
+          if (!*ok || a->tokens.empty()) continue;
+          if (a->approximate) r[i].bound = a->logprob;  // teacher forcing saw it below its alternatives
+          else {
+            r[i].read = true;
+            r[i].logprob = a->logprob;
+          }
+        }
+        out.push_back(std::move(r));
+      }
+      return out;
+    } else {
+      (void)req;
+      (void)orders;
+      (void)j;
+      return fail(errc::unsupported, "judges::self_eval_judge: this generator cannot score continuations");
+    }
   }
 
   G g_;

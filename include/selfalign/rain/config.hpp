@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/config.hpp>
+#include <selfalign/events.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -86,7 +87,9 @@ struct config {
   double rollout_temperature = 1.0;     ///< [C] full softmax, T = 1
   int rollout_max_tokens = 64;          ///< [S] cap per rollout request (the code samples up to maxlen)
   // --- stopping and text ----------------------------------------------------------------------
-  int max_new_tokens = 256;             ///< [S] response cap (the code's maxlen = 2048 counts the whole context)
+  /// [S] response cap (the code's maxlen = 2048 counts the whole context). The token-set schedule
+  /// is cut to what is left, so a response never has more tokens than this.
+  int max_new_tokens = 256;
   int max_context_tokens = 2048;        ///< [C] maxlen: stop when context + response exceed it (ids mode)
   /// [C] a new turn marker ends the response ("Human:" beyond the query). Matched in the response only.
   std::vector<std::string> turn_markers{"Human:"};
@@ -113,6 +116,9 @@ struct config {
   bool cache_evaluations = true;        ///< [C] cache self-evaluations by text
   bool cache_distributions = true;      ///< [C] cache next-token distributions by prefix
   bool keep_tree = false;               ///< put the final tree into report::tree as JSON
+  /// [S] events (source "rain"): a search_step per committed token set (values: step, tokens,
+  /// inner_iterations, failed_evaluations, response_tokens) and `stopped` with the stop reason.
+  observer on_event;
 };
 
 }  // namespace rain

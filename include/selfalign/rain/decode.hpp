@@ -22,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -110,10 +111,11 @@ class decoder {
       bool have_prev = false;
       for (int i = it0; i < end; ++i) {
         std::vector<int> path;
-        if (auto r = search(path); !r) {
+        if (auto r = search(path, st); !r) {
           finish(rep, before, st, t0);
           rep.error = r.error();
           rep.stop_reason = "error";
+          emit_stop(rep);
           return rep;
         }
         ++st.inner_iterations;
@@ -133,6 +135,7 @@ class decoder {
       if (m < 0) {
         finish(rep, before, st, t0);
         rep.stop_reason = "no_candidates";
+        emit_stop(rep);
         return rep;
       }
       const auto& moved = tree_.at(m).tokens;
@@ -146,9 +149,11 @@ class decoder {
       rep.steps.back().requests = now.requests - before.requests;
       rep.steps.back().prompt_tokens = now.prompt_tokens - before.prompt_tokens;
       rep.steps.back().completion_tokens = now.completion_tokens - before.completion_tokens;
+      emit_step(rep);
       if (auto why = finished(); !why.empty()) {
         finish(rep, before, step_stats{}, t0, false);
         rep.stop_reason = why;
+        emit_stop(rep);
         return rep;
       }
     }
@@ -164,6 +169,40 @@ class decoder {
     if (acc_.uses_ids() && acc_.context_tokens() + committed_.size() >= static_cast<std::size_t>(cfg_.max_context_tokens))
       return "max_length";
     return "";
+  }
+
+  void emit(event e) const {
+    if (!cfg_.on_event) return;
+    e.source = "rain";
+    cfg_.on_event(e);
+  }
+  // A search_step event per committed token set.
+  void emit_step(const report& rep) const {
+    const step_stats& st = rep.steps.back();
+    event e;
+    e.kind = event_kind::search_step;
+    e.message = fmt::format("input {}: step {} committed {} token(s) after {} search(es)", index_, rep.steps.size(), st.tokens,
+                            st.inner_iterations);
+    e.values = {{"input", static_cast<double>(index_)},
+                {"step", static_cast<double>(rep.steps.size())},
+                {"tokens", static_cast<double>(st.tokens)},
+                {"inner_iterations", static_cast<double>(st.inner_iterations)},
+                {"reused_visits", static_cast<double>(st.reused_visits)},
+                {"failed_evaluations", static_cast<double>(st.failed_evaluations)},
+                {"response_tokens", static_cast<double>(committed_.size())}};
+    emit(std::move(e));
+  }
+  // The `stopped` event: why the decode ended.
+  void emit_stop(const report& rep) const {
+    event e;
+    e.kind = event_kind::stopped;
+    e.message = rep.error ? fmt::format("input {}: {} ({})", index_, rep.stop_reason, rep.error->describe())
+                          : fmt::format("input {}: {}", index_, rep.stop_reason);
+    e.values = {{"input", static_cast<double>(index_)},
+                {"steps", static_cast<double>(rep.stats.outer_steps)},
+                {"response_tokens", static_cast<double>(rep.stats.response_tokens)},
+                {"failed_evaluations", static_cast<double>(rep.stats.failed_evaluations)}};
+    emit(std::move(e));
   }
 
   void finish(report& rep, const statistics& before, const step_stats& partial, std::chrono::steady_clock::time_point t0,
@@ -193,10 +232,16 @@ class decoder {
     if (cfg_.keep_tree) rep.tree = tree_.to_json(0);
   }
 
-  int length_for(int x) const { return token_set_length(cfg_.length_schedule, tree_.at(x).depth); }
+  // The token-set length for children of x whose prefix has `used` response tokens: the schedule's,
+  // cut to what --max-new-tokens leaves (the last set of a response is shorter, never longer).
+  int length_for(int x, std::size_t used) const {
+    const int scheduled = token_set_length(cfg_.length_schedule, tree_.at(x).depth);
+    const std::ptrdiff_t left = static_cast<std::ptrdiff_t>(cfg_.max_new_tokens) - static_cast<std::ptrdiff_t>(used);
+    return static_cast<int>(std::max<std::ptrdiff_t>(1, std::min<std::ptrdiff_t>(scheduled, left)));
+  }
 
   // One inner iteration: select to a leaf, simulate + evaluate || expand, back up.
-  result<void> search(std::vector<int>& path) {
+  result<void> search(std::vector<int>& path, step_stats& st) {
     int x = tree_.root();
     std::vector<token> prefix = committed_;
     while (!tree_.at(x).children.empty()) {
@@ -205,7 +250,7 @@ class decoder {
       if (a == addition::sample) {
         node& nd = tree_.at(x);
         const std::uint64_t seed = derive_seed(cfg_.seed, "rain/add", index_, nd.path, nd.additions++);
-        auto fresh = acc_.group_sample(prefix, cfg_.addition_samples, length_for(x), seed, cfg_.max_concurrency);
+        auto fresh = acc_.group_sample(prefix, cfg_.addition_samples, length_for(x, prefix.size()), seed, cfg_.max_concurrency);
         if (!fresh) return unexpected(fresh.error());
         const int added = tree_.add_sampled(x, std::move(*fresh), cfg_);
         count_.with([added](statistics& s) { s.dynamic_additions += added; });
@@ -220,14 +265,15 @@ class decoder {
                           std::ssize(prefix) >= cfg_.max_new_tokens ||
                           (acc_.uses_ids() && acc_.context_tokens() + prefix.size() >= static_cast<std::size_t>(cfg_.max_context_tokens));
     const bool expand = !terminal && !tree_.at(x).expanded;
-    const int len = length_for(x);
+    const int len = length_for(x, prefix.size());
     const node& leaf = tree_.at(x);
     const std::uint64_t rollout_seed = derive_seed(cfg_.seed, "rain/rollout", index_, leaf.path, leaf.fn);
     const std::uint64_t expand_seed = derive_seed(cfg_.seed, "rain/expand", index_, leaf.path);
 
     // Task 0: rollout -> evaluation -> embeddings. Task 1: expansion. They share no state but the
     // counters and caches, which lock.
-    double value = 0;
+    std::optional<double> value;
+    std::string failure;
     std::string rollout_text;
     std::vector<std::vector<float>> embs;
     std::vector<candidate> cands, stored;
@@ -239,9 +285,10 @@ class decoder {
           if (!r) return unexpected(r.error());
           rollout_text = std::move(*r);
         }
-        auto v = evaluate(response + rollout_text);
+        auto v = evaluate(response + rollout_text, failure);
         if (!v) return unexpected(v.error());
         value = *v;
+        if (!value) return {};  // a failed evaluation: nothing to back up, no embedding needed
         return embed_path(x, prefix, rollout_text, embs);
       }
       if (len == 1) {
@@ -263,18 +310,27 @@ class decoder {
       tree_.expand(x, cands, cfg_);
       tree_.at(x).stored = std::move(stored);
     }
-    tree_.backup(x, value, embs, cfg_);
+    if (value) {
+      tree_.backup(x, *value, embs, cfg_);
+    } else {
+      // The judge could not tell (e.g. the labels' probabilities were not available): the search
+      // goes on without this evaluation, as if it had not been made, and the step records it.
+      ++st.failed_evaluations;
+      if (st.evaluation_failure.empty()) st.evaluation_failure = failure;
+      count_.with([](statistics& s) { ++s.failed_evaluations; });
+    }
     return {};
   }
 
-  // The judge's value for a response text, cached by text.
-  result<double> evaluate(std::string text) {
+  // The judge's value for a response text, cached by text; nullopt (with `failure` set) when the
+  // judge gave no score. Errors (transport, budget) end the decode.
+  result<std::optional<double>> evaluate(std::string text, std::string& failure) {
     cut_at_marker(text, cfg_.turn_markers);
     if (cfg_.cache_evaluations) {
       std::lock_guard lock(eval_mutex_);
       if (auto it = eval_cache_.find(text); it != eval_cache_.end()) {
         count_.with([](statistics& s) { ++s.evaluation_cache_hits; });
-        return it->second;
+        return std::optional<double>(it->second);
       }
     }
     judge_request jr;
@@ -285,16 +341,17 @@ class decoder {
     count_.with([](statistics& s) { ++s.evaluations; });
     if (!j) return unexpected(j.error());
     count_.add(j->usage, j->usage.requests);
-    if (!j->score)
-      return fail(errc::parse_failure, fmt::format("rain: the judge gave no score for the partial response \"{}\" ({})",
-                                                   selfalign::detail::excerpt(text, 80),
-                                                   j->rationale.empty() ? to_string(j->status) : j->rationale));
+    if (!j->score) {
+      failure = fmt::format("the judge gave no score for the partial response \"{}\" ({})", selfalign::detail::excerpt(text, 80),
+                            j->rationale.empty() ? std::string(to_string(j->status)) : j->rationale);
+      return std::optional<double>{};
+    }
     const double v = to_value(*j->score, cfg_.judge_score_low, cfg_.judge_score_high);
     if (cfg_.cache_evaluations) {
       std::lock_guard lock(eval_mutex_);
       eval_cache_.emplace(std::move(text), v);
     }
-    return v;
+    return std::optional<double>(v);
   }
 
   // [C] embeddings of the text from each path node's start to the rollout end, leaf first.

@@ -42,6 +42,10 @@ struct step_stats {
   int inner_iterations = 0;     ///< searches run in this step
   int reused_visits = 0;        ///< it0: real visits inherited from the previous step's subtree [C]
   int rewinds = 0;              ///< searches that left the line the previous search had extended
+  /// Evaluations the judge could not give (no score): nothing was backed up for them, the search
+  /// went on. `evaluation_failure` holds the first one's reason.
+  int failed_evaluations = 0;
+  std::string evaluation_failure;
   std::int64_t requests = 0;    ///< model requests (generation + judge)
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
@@ -60,6 +64,7 @@ struct statistics {
   int rollouts = 0;                  ///< simulation requests
   int evaluations = 0;               ///< judge calls made
   int evaluation_cache_hits = 0;     ///< evaluations answered from the by-text cache
+  int failed_evaluations = 0;        ///< judge answers without a score (the search went on without them)
   int distribution_cache_hits = 0;   ///< next-token top-k answered from the by-prefix cache
   int embedding_calls = 0;
   int response_tokens = 0;
@@ -82,15 +87,18 @@ struct report {
 
 inline void to_json(nlohmann::json& j, const step_stats& s) {
   j = {{"text", s.text}, {"tokens", s.tokens}, {"inner_iterations", s.inner_iterations},
-       {"reused_visits", s.reused_visits}, {"rewinds", s.rewinds}, {"requests", s.requests},
+       {"reused_visits", s.reused_visits}, {"rewinds", s.rewinds}, {"failed_evaluations", s.failed_evaluations},
+       {"requests", s.requests},
        {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens}};
+  if (!s.evaluation_failure.empty()) j["evaluation_failure"] = s.evaluation_failure;
 }
 inline void to_json(nlohmann::json& j, const statistics& s) {
   j = {{"outer_steps", s.outer_steps}, {"inner_iterations", s.inner_iterations}, {"rewinds", s.rewinds},
        {"nodes", s.nodes}, {"dynamic_additions", s.dynamic_additions}, {"requests", s.requests},
        {"prompt_tokens", s.prompt_tokens}, {"completion_tokens", s.completion_tokens},
        {"rollouts", s.rollouts}, {"evaluations", s.evaluations},
-       {"evaluation_cache_hits", s.evaluation_cache_hits}, {"distribution_cache_hits", s.distribution_cache_hits},
+       {"evaluation_cache_hits", s.evaluation_cache_hits}, {"failed_evaluations", s.failed_evaluations},
+       {"distribution_cache_hits", s.distribution_cache_hits},
        {"embedding_calls", s.embedding_calls}, {"response_tokens", s.response_tokens}, {"wall_ms", s.wall_ms}};
 }
 inline void to_json(nlohmann::json& j, const report& r) {
