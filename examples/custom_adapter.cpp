@@ -29,11 +29,13 @@ class my_engine {
     return g;
   }
 
-  /// Optional: tell algorithms what this engine can do (defaults apply without it).
+  /// Optional: tell algorithms what this engine can do. Without it, selfalign assumes plain
+  /// generation only (no logprobs, top-k or include_stop) and one call at a time.
   selfalign::capabilities capabilities() const {
     selfalign::capabilities c;
     c.server = "my-engine";
-    c.max_top_logprobs = 0;  // no logprobs: RAIN and DLMA will refuse this engine with a clear message
+    c.max_top_logprobs = 0;     // no logprobs: RAIN and DLMA will refuse this engine with a clear message
+    c.max_concurrent_calls = 0; // complete() is a pure function: any number of calls at once
     return c;
   }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <selfalign/batch.hpp>
+#include <selfalign/calls.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
@@ -36,13 +37,13 @@ struct generator_model final : generator_iface {
   G g;
   template <class U>
   explicit generator_model(U&& inner) : g(std::forward<U>(inner)) {}
-  result<generation> generate(const generation_request& r) override { return as_result<generation>(g.generate(r)); }
+  result<generation> generate(const generation_request& r) override { return call_generate(g, r); }
   std::vector<result<generation>> generate_batch(std::span<const generation_request> rs, const batch_options& o) override {
     return selfalign::generate_batch(g, rs, o);
   }
   result<scoring> score(const scoring_request& r) override {
     if constexpr (ScoringGenerator<G>) {
-      return as_result<scoring>(g.score(r));
+      return call_score(g, r);
     } else {
       return fail(errc::unsupported, "this generator cannot score continuations (it has no score member)");
     }
@@ -57,14 +58,14 @@ struct generator_model final : generator_iface {
   }
   result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) override {
     if constexpr (Tokenizer<G>) {
-      return as_result<std::vector<token_id>>(g.tokenize(text, add_special));
+      return call_tokenize(g, text, add_special);
     } else {
       return fail(errc::unsupported, "this generator has no tokenizer");
     }
   }
   result<std::string> detokenize(std::span<const token_id> ids) override {
     if constexpr (Tokenizer<G>) {
-      return as_result<std::string>(g.detokenize(ids));
+      return call_detokenize(g, ids);
     } else {
       return fail(errc::unsupported, "this generator has no tokenizer");
     }
@@ -80,6 +81,7 @@ struct generator_model final : generator_iface {
 /// Batches forward to the held generator's own batch path.
 class any_generator {
  public:
+  using selfalign_forwards_calls = void;  // the held model's call limit applies
   template <class G>
     requires(!std::is_same_v<std::remove_cvref_t<G>, any_generator> && detail::has_generate<std::remove_cvref_t<G>>)
   any_generator(G&& g)  // NOLINT: implicit, as std::function
@@ -128,7 +130,7 @@ struct judge_model final : judge_iface {
   J j;
   template <class U>
   explicit judge_model(U&& inner) : j(std::forward<U>(inner)) {}
-  result<judgement> judge(const judge_request& r) override { return as_result<judgement>(j.judge(r)); }
+  result<judgement> judge(const judge_request& r) override { return call_judge(j, r); }
   std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs, const batch_options& o) override {
     return selfalign::judge_batch(j, rs, o);
   }
@@ -143,13 +145,14 @@ struct embedder_model final : embedder_iface {
   E e;
   template <class U>
   explicit embedder_model(U&& inner) : e(std::forward<U>(inner)) {}
-  result<embeddings> embed(const embedding_request& r) override { return as_result<embeddings>(e.embed(r)); }
+  result<embeddings> embed(const embedding_request& r) override { return call_embed(e, r); }
 };
 }  // namespace detail
 
 /// Holds any Judge and is one itself. Move-only.
 class any_judge {
  public:
+  using selfalign_forwards_calls = void;  // the held model's call limit applies
   template <class J>
     requires(!std::is_same_v<std::remove_cvref_t<J>, any_judge> && detail::has_judge<std::remove_cvref_t<J>>)
   any_judge(J&& j)  // NOLINT
@@ -172,6 +175,7 @@ class any_judge {
 /// Holds any Embedder and is one itself. Move-only.
 class any_embedder {
  public:
+  using selfalign_forwards_calls = void;  // the held model's call limit applies
   template <class E>
     requires(!std::is_same_v<std::remove_cvref_t<E>, any_embedder> && detail::has_embed<std::remove_cvref_t<E>>)
   any_embedder(E&& e)  // NOLINT

@@ -3,6 +3,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/calls.hpp>
+#include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
 #include <selfalign/result.hpp>
@@ -23,7 +25,8 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 
-/// How a batch runs.
+/// How a batch runs. Whatever max_concurrency says, no model receives more calls at once than its
+/// capabilities::max_concurrent_calls (an adapter that does not say accepts one at a time).
 struct batch_options {
   std::size_t max_concurrency = 8;  ///< calls in flight at once (1: sequential, on the caller's thread)
   std::stop_token stop;             ///< when stop is requested, calls not yet started end as errc::cancelled
@@ -78,10 +81,19 @@ namespace detail {
 
 inline unexpected cancelled_error() { return fail(errc::cancelled, "the batch was cancelled before this call started"); }
 
+// The executor's width for `model`: the batch's max_concurrency, capped by the model's call limit.
+template <class M>
+std::size_t width_for(M& model, const batch_options& options) {
+  const std::size_t limit = call_limit_of(model);
+  const std::size_t width = options.max_concurrency == 0 ? 1 : options.max_concurrency;
+  return limit == 0 ? width : std::min(width, limit);
+}
+
 // Calls `single(request)` for each request on the bounded executor, honouring cancellation.
 template <class T, class Req, class Single>
-std::vector<result<T>> run_batch(std::span<const Req> requests, const batch_options& options, Single&& single) {
-  return parallel_map(requests.size(), options.max_concurrency, [&](std::size_t i) -> result<T> {
+std::vector<result<T>> run_batch(std::span<const Req> requests, std::size_t width, const batch_options& options,
+                                 Single&& single) {
+  return parallel_map(requests.size(), width, [&](std::size_t i) -> result<T> {
     if (options.stop.stop_requested()) return cancelled_error();
     return single(requests[i]);
   });
@@ -92,13 +104,12 @@ struct generate_batch_fn {
   std::vector<result<generation>> operator()(G& g, std::span<const generation_request> requests,
                                              const batch_options& options = {}) const {
     if constexpr (requires { { g.generate_batch(requests, options) } -> std::convertible_to<std::vector<result<generation>>>; }) {
-      return g.generate_batch(requests, options);
+      return checked_batch<G>(requests, with_call_slot(g, [&] { return g.generate_batch(requests, options); }));
     } else if constexpr (requires { { g.generate_batch(requests) } -> std::convertible_to<std::vector<result<generation>>>; }) {
-      return g.generate_batch(requests);
+      return checked_batch<G>(requests, with_call_slot(g, [&] { return g.generate_batch(requests); }));
     } else {
-      return run_batch<generation>(requests, options, [&g](const generation_request& r) {
-        return detail::as_result<generation>(g.generate(r));
-      });
+      return run_batch<generation>(requests, width_for(g, options), options,
+                                   [&g](const generation_request& r) { return call_generate(g, r); });
     }
   }
 };
@@ -108,13 +119,12 @@ struct score_batch_fn {
   std::vector<result<scoring>> operator()(G& g, std::span<const scoring_request> requests,
                                           const batch_options& options = {}) const {
     if constexpr (requires { { g.score_batch(requests, options) } -> std::convertible_to<std::vector<result<scoring>>>; }) {
-      return g.score_batch(requests, options);
+      return checked_batch<G>(requests, with_call_slot(g, [&] { return g.score_batch(requests, options); }));
     } else if constexpr (requires { { g.score_batch(requests) } -> std::convertible_to<std::vector<result<scoring>>>; }) {
-      return g.score_batch(requests);
+      return checked_batch<G>(requests, with_call_slot(g, [&] { return g.score_batch(requests); }));
     } else {
-      return run_batch<scoring>(requests, options, [&g](const scoring_request& r) {
-        return detail::as_result<scoring>(g.score(r));
-      });
+      return run_batch<scoring>(requests, width_for(g, options), options,
+                                [&g](const scoring_request& r) { return call_score(g, r); });
     }
   }
 };
@@ -124,13 +134,12 @@ struct judge_batch_fn {
   std::vector<result<judgement>> operator()(J& j, std::span<const judge_request> requests,
                                             const batch_options& options = {}) const {
     if constexpr (requires { { j.judge_batch(requests, options) } -> std::convertible_to<std::vector<result<judgement>>>; }) {
-      return j.judge_batch(requests, options);
+      return checked_batch<J>(requests, with_call_slot(j, [&] { return j.judge_batch(requests, options); }));
     } else if constexpr (requires { { j.judge_batch(requests) } -> std::convertible_to<std::vector<result<judgement>>>; }) {
-      return j.judge_batch(requests);
+      return checked_batch<J>(requests, with_call_slot(j, [&] { return j.judge_batch(requests); }));
     } else {
-      return run_batch<judgement>(requests, options, [&j](const judge_request& r) {
-        return detail::as_result<judgement>(j.judge(r));
-      });
+      return run_batch<judgement>(requests, width_for(j, options), options,
+                                  [&j](const judge_request& r) { return call_judge(j, r); });
     }
   }
 };
@@ -140,11 +149,10 @@ struct embed_batch_fn {
   std::vector<result<embeddings>> operator()(E& e, std::span<const embedding_request> requests,
                                              const batch_options& options = {}) const {
     if constexpr (requires { { e.embed_batch(requests, options) } -> std::convertible_to<std::vector<result<embeddings>>>; }) {
-      return e.embed_batch(requests, options);
+      return checked_batch<E>(requests, with_call_slot(e, [&] { return e.embed_batch(requests, options); }));
     } else {
-      return run_batch<embeddings>(requests, options, [&e](const embedding_request& r) {
-        return detail::as_result<embeddings>(e.embed(r));
-      });
+      return run_batch<embeddings>(requests, width_for(e, options), options,
+                                   [&e](const embedding_request& r) { return call_embed(e, r); });
     }
   }
 };
@@ -153,7 +161,9 @@ struct embed_batch_fn {
 
 /// generate_batch(g, requests, options): one result per request, in request order. Uses
 /// `g.generate_batch(requests[, options])` when the adapter has it, else runs `g.generate` on the
-/// bounded executor. Adapter exceptions propagate.
+/// bounded executor, never more calls at once than g accepts (capabilities::max_concurrent_calls).
+/// Each answer is checked against its request (n choices, logprobs when asked): a shortfall is
+/// errc::unsupported naming the adapter's type. Adapter exceptions propagate.
 inline constexpr detail::generate_batch_fn generate_batch{};
 /// score_batch(g, requests, options): as generate_batch, for ScoringGenerator::score.
 inline constexpr detail::score_batch_fn score_batch{};

@@ -8,14 +8,18 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
-/// A backend's abilities. An adapter reports them with a `capabilities()` member; without one,
-/// capabilities_of() assumes the documented defaults below.
+/// A backend's abilities. An adapter reports them with a `capabilities()` member (start from
+/// `capabilities c;` — the full set below — and switch off what it lacks); an adapter without one
+/// is assumed to offer only what its concepts prove: capabilities::plain().
 struct capabilities {
   bool chat = true;              ///< accepts chat-message prompts
   bool raw_text = true;          ///< accepts raw-text prompts (no chat template)
@@ -33,30 +37,75 @@ struct capabilities {
   std::string server;            ///< "vllm", "llamacpp", ... or "" when unknown
   /// Tokens one request may hold, prompt and completion together (llama.cpp: per slot); 0 unknown.
   std::int64_t context_size = 0;
+  /// Calls the adapter accepts at once, from different threads (0: any number). Every executor in
+  /// selfalign honours it whatever the configs say; an adapter that does not say gets 1.
+  std::size_t max_concurrent_calls = 1;
+
+  /// What an adapter without a capabilities() member is assumed to offer: plain generation (chat
+  /// and raw-text prompts, n choices), no logprobs, no top-k, no include_stop, no seed, and one
+  /// call at a time.
+  [[nodiscard]] static capabilities plain() {
+    capabilities c;
+    c.max_top_logprobs = 0;
+    c.top_k = false;
+    c.include_stop = false;
+    c.seed = false;
+    c.max_concurrent_calls = 1;
+    return c;
+  }
 
   friend bool operator==(const capabilities&, const capabilities&) = default;
 };
 
 namespace detail {
+template <class T>
+concept describes_itself = requires(T& backend) {
+  { backend.capabilities() } -> std::convertible_to<capabilities>;
+};
+template <class T>
+concept declares_call_limit = requires(T& backend) {
+  { backend.max_concurrent_calls() } -> std::convertible_to<std::size_t>;
+};
+
 struct capabilities_of_fn {
   template <class T>
   [[nodiscard]] capabilities operator()(T& backend) const {
-    if constexpr (requires { { backend.capabilities() } -> std::convertible_to<capabilities>; }) {
-      return backend.capabilities();
+    if constexpr (describes_itself<T>) {
+      capabilities c = backend.capabilities();
+      if constexpr (declares_call_limit<T>) c.max_concurrent_calls = backend.max_concurrent_calls();
+      return c;
     } else {
-      // Defaults: what the concepts the type models promise.
-      capabilities c;
+      // Only what the concepts the type models prove.
+      capabilities c = capabilities::plain();
       c.scoring = ScoringGenerator<T>;
       c.scoring_exact = ScoringGenerator<T>;
       c.tokenize = Tokenizer<T>;
       c.embeddings = Embedder<T>;
+      if constexpr (declares_call_limit<T>) c.max_concurrent_calls = backend.max_concurrent_calls();
       return c;
     }
   }
 };
+
+/// The C++ name of T as the compiler spells it ("my_llama", "selfalign::observed<my_llama&>"),
+/// for messages that must name the adapter at fault.
+template <class T>
+[[nodiscard]] std::string_view type_name() noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  const std::string_view f = __PRETTY_FUNCTION__;  // GCC: "... [with T = X; ...]", Clang: "... [T = X]"
+  const auto start = f.find("T = ");
+  if (start == std::string_view::npos) return "the adapter";
+  const auto end = f.find_first_of(";]", start + 4);
+  return f.substr(start + 4, end == std::string_view::npos ? std::string_view::npos : end - start - 4);
+#else
+  return "the adapter";
+#endif
+}
 }  // namespace detail
 
-/// capabilities_of(backend): the backend's own `capabilities()` when it has one, else defaults.
+/// capabilities_of(backend): the backend's own `capabilities()` when it has one, else
+/// capabilities::plain() plus what its concepts prove (scoring, tokenizing, embedding). A
+/// `max_concurrent_calls()` member, when present, gives max_concurrent_calls.
 inline constexpr detail::capabilities_of_fn capabilities_of{};
 
 /// One requirement an algorithm has of a backend, for require_capabilities().
@@ -93,6 +142,39 @@ struct capability_need {
   std::string server = have.server.empty() ? std::string("this backend") : fmt::format("the '{}' backend", have.server);
   return fail(errc::unsupported, fmt::format("{} needs {}, which {} does not provide", who,
                                              detail::join(missing, "; "), server));
+}
+
+namespace detail {
+/// Names a backend in a capability message: "the 'tgi' backend" when it says which server it is,
+/// else its C++ type, with a hint when the type does not describe itself.
+template <class B>
+[[nodiscard]] std::string backend_name(const capabilities& have) {
+  if (!have.server.empty()) return fmt::format("the '{}' backend", have.server);
+  if constexpr (requires { typename std::remove_cvref_t<B>::selfalign_forwards_calls; }) return "this backend";
+  std::string name(type_name<B>());
+  if constexpr (!describes_itself<B>)
+    name += " (it has no capabilities() member, so only plain generation is assumed: no logprobs, no top-k, "
+            "no include_stop; if it can do more, say so in capabilities() as docs/adapters.md shows)";
+  return name;
+}
+}  // namespace detail
+
+/// As above, for the backend itself: the message names the server, or else the backend's C++ type
+/// (and says when only plain generation was assumed because the type has no capabilities()).
+template <class B>
+  requires(!std::is_same_v<std::remove_cv_t<B>, capabilities>)
+[[nodiscard]] result<void> require_capabilities(B& backend, const capability_need& need, std::string_view who) {
+  const capabilities have = capabilities_of(backend);
+  auto ok = require_capabilities(have, need, who);
+  // A server name says more than a C++ type; so does "this backend" more than a type-erasing or
+  // forwarding library type (any_generator, a wrapper), which mark themselves as forwarders.
+  if (ok || !have.server.empty()) return ok;
+  if constexpr (requires { typename std::remove_cvref_t<B>::selfalign_forwards_calls; }) return ok;
+  std::string message = ok.error().message;
+  const std::string generic = "this backend does not provide";
+  if (auto at = message.rfind(generic); at != std::string::npos)
+    message.replace(at, generic.size(), detail::backend_name<B>(have) + " does not provide");
+  return fail(errc::unsupported, std::move(message));
 }
 
 SELFALIGN_END_NAMESPACE

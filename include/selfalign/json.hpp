@@ -235,7 +235,7 @@ inline void to_json(nlohmann::json& j, const capabilities& c) {
        {"max_top_logprobs", c.max_top_logprobs}, {"native_n", c.native_n}, {"top_k", c.top_k}, {"include_stop", c.include_stop},
        {"max_stop", c.max_stop}, {"seed", c.seed}, {"scoring", c.scoring},
        {"scoring_exact", c.scoring_exact}, {"tokenize", c.tokenize}, {"embeddings", c.embeddings},
-       {"server", c.server}, {"context_size", c.context_size}};
+       {"server", c.server}, {"context_size", c.context_size}, {"max_concurrent_calls", c.max_concurrent_calls}};
 }
 inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "chat", c.chat);
@@ -250,6 +250,7 @@ inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "scoring", c.scoring);
   detail::get_if_present(j, "scoring_exact", c.scoring_exact);
   detail::get_if_present(j, "context_size", c.context_size);
+  detail::get_if_present(j, "max_concurrent_calls", c.max_concurrent_calls);
   detail::get_if_present(j, "tokenize", c.tokenize);
   detail::get_if_present(j, "embeddings", c.embeddings);
   detail::get_if_present(j, "server", c.server);

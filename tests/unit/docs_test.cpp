@@ -30,3 +30,33 @@ TEST_CASE("docs/concepts.md quotes every archetype exactly as compiled" * doctes
   }
   CHECK(found == 7);
 }
+
+namespace {
+// The text between "//[name\n" and "//]" in a test source.
+std::string quoted(const std::string& source, const std::string& name) {
+  const std::string open = "//[" + name + "\n";
+  const auto a = source.find(open);
+  if (a == std::string::npos) return {};
+  const auto b = source.find("//]", a + open.size());
+  if (b == std::string::npos) return {};
+  return source.substr(a + open.size(), b - a - open.size());
+}
+}  // namespace
+
+TEST_CASE("README.md's adapter is the one tests/unit/adapter_safety_test.cpp gives to RAIN, DRPO and DLMA" * doctest::test_suite("docs")) {
+  const std::string body = quoted(slurp("tests/unit/adapter_safety_test.cpp"), "readme_adapter");
+  REQUIRE_FALSE(body.empty());
+  CHECK(body.find("struct my_llama") != std::string::npos);
+  CHECK(slurp("README.md").find("```cpp\n" + body + "```") != std::string::npos);
+}
+
+TEST_CASE("docs/adapters.md quotes the adapter and the unit test that tests/unit/adapter_guide_test.cpp runs" * doctest::test_suite("docs")) {
+  const std::string source = slurp("tests/unit/adapter_guide_test.cpp");
+  const std::string doc = slurp("docs/adapters.md");
+  for (const char* name : {"adapters_md_adapter", "adapters_md_test"}) {
+    INFO(name);
+    const std::string body = quoted(source, name);
+    REQUIRE_FALSE(body.empty());
+    CHECK(doc.find("```cpp\n" + body + "```") != std::string::npos);
+  }
+}

@@ -430,8 +430,12 @@ class openai_backend {
   [[nodiscard]] selfalign::capabilities capabilities() {
     auto c = capabilities_for(profile());
     c.context_size = known_context();
+    c.max_concurrent_calls = max_concurrent_calls();
     return c;
   }
+  /// Calls it accepts at once: its connection pool (max_concurrency per base URL); more wait for a
+  /// connection. Cheap (no probe), so selfalign's executors read it on every call.
+  [[nodiscard]] std::size_t max_concurrent_calls() const { return s_->pool ? s_->pool->capacity() : 1; }
 
   /// The tokens one request may hold, prompt and completion together: options.context_size when
   /// set, else what the server says — vLLM's and SGLang's `max_model_len` (GET /v1/models),

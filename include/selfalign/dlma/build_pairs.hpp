@@ -83,9 +83,9 @@ template <class G>
   if constexpr (Tokenizer<G>) {
     // Per sequence, no padding: tokenize the prompt alone and prompt + answer, then split.
     const std::string& text = p.raw_text();
-    auto alone = selfalign::detail::as_result<std::vector<token_id>>(g.tokenize(text, true));
+    auto alone = selfalign::detail::call_tokenize(g, text, true);
     if (!alone) return unexpected(std::move(alone).error());
-    auto joint = selfalign::detail::as_result<std::vector<token_id>>(g.tokenize(text + answer, true));
+    auto joint = selfalign::detail::call_tokenize(g, text + answer, true);
     if (!joint) return unexpected(std::move(joint).error());
     auto split = split_at_boundary(*alone, *joint, cfg.on_merge);
     if (!split) return unexpected(std::move(split).error());
@@ -124,7 +124,7 @@ template <ScoringGenerator G>
                                          const observer& on_event = {}) {
   if (auto ok = cfg.validate(); !ok) return unexpected(std::move(ok).error());
   const capabilities caps = capabilities_of(g);
-  if (auto ok = require_capabilities(caps, needs(cfg), detail::who); !ok) return unexpected(std::move(ok).error());
+  if (auto ok = require_capabilities(g, needs(cfg), detail::who); !ok) return unexpected(std::move(ok).error());
 
   // Resolve where the prompt/answer boundary is placed.
   boundary_mode mode = cfg.boundary;

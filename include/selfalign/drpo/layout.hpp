@@ -97,7 +97,7 @@ class example_index {
     embedding_request req;
     req.model = idx.model_;
     for (const auto& e : idx.examples_) req.texts.push_back(e.query);
-    auto out = selfalign::detail::as_result<embeddings>(embedder.embed(req));
+    auto out = selfalign::detail::call_embed(embedder, req);
     if (!out) return unexpected(out.error());
     if (out->vectors.size() != idx.examples_.size())
       return fail(errc::bad_response, "drpo::example_index: the embedder returned a different number of vectors than texts");
@@ -125,7 +125,7 @@ class example_index {
     embedding_request req;
     req.model = model_;
     req.texts.assign(queries.begin(), queries.end());
-    auto emb = selfalign::detail::as_result<embeddings>(embedder.embed(req));
+    auto emb = selfalign::detail::call_embed(embedder, req);
     if (!emb) return unexpected(emb.error());
     if (emb->vectors.size() != queries.size())
       return fail(errc::bad_response, "drpo::example_index: the embedder returned a different number of vectors than texts");

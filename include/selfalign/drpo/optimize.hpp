@@ -17,9 +17,12 @@
 #include <selfalign/search/greedy.hpp>
 #include <selfalign/search/mcts.hpp>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -113,6 +116,13 @@ result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& da
   engine<B, S, J, O, E> eng(r, cfg, embedder);
   auto finish = [&](report& out) -> result<report> {
     eng.acct().fill(out);
+    std::tie(out.base_answers, out.base_answers_cut) = eng.base_answer_counts();
+    if (out.base_answers >= 4 && 2 * out.base_answers_cut >= out.base_answers)
+      eng.emit(event_kind::warning,
+               fmt::format("{} of {} base answers ended at max_tokens (finish_reason \"length\"): the judge scored cut-off "
+                           "answers; raise base_sampling.max_tokens, or check that the base model's adapter reports "
+                           "the end of its answers (docs/adapters.md)",
+                           out.base_answers_cut, out.base_answers));
     out.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     eng.emit(event_kind::stopped, out.stop_reason);
     return std::move(out);

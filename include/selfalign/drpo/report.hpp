@@ -102,6 +102,11 @@ struct report {
   std::optional<selfalign::error> error; ///< what stopped an incomplete run
   double wall_seconds = 0.0;
   std::uint64_t seed = 0;
+  /// Base-model answers received, and how many of them ended at sampling.max_tokens
+  /// (finish_reason "length"): a high share means the answers the judge scored were cut off,
+  /// often an adapter that never reports an end of sequence. optimize() warns from one half on.
+  std::size_t base_answers = 0;
+  std::size_t base_answers_cut = 0;
 };
 
 // JSON ------------------------------------------------------------------------------------------
@@ -188,7 +193,8 @@ inline void to_json(nlohmann::json& j, const report& r) {
   j = {{"best_prompt", r.best_prompt}, {"best_path", r.best_path}, {"examples", r.examples}, {"icl", r.icl},
        {"trace", r.trace}, {"rejected", r.rejected}, {"strategy", r.strategy}, {"search", stats},
        {"usage_by_role", r.usage_by_role}, {"total", r.total}, {"cache_hits", r.cache_hits},
-       {"stop_reason", r.stop_reason}, {"complete", r.complete}, {"wall_seconds", r.wall_seconds}, {"seed", r.seed}};
+       {"stop_reason", r.stop_reason}, {"complete", r.complete}, {"wall_seconds", r.wall_seconds}, {"seed", r.seed},
+       {"base_answers", r.base_answers}, {"base_answers_cut", r.base_answers_cut}};
   j["best_score"] = r.best_score ? nlohmann::json(*r.best_score) : nlohmann::json(nullptr);
   j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
 }
@@ -217,6 +223,8 @@ inline void from_json(const nlohmann::json& j, report& r) {
   get_if_present(j, "error", r.error);
   get_if_present(j, "wall_seconds", r.wall_seconds);
   get_if_present(j, "seed", r.seed);
+  get_if_present(j, "base_answers", r.base_answers);
+  get_if_present(j, "base_answers_cut", r.base_answers_cut);
 }
 
 /// Reports are equal when their JSON forms are (every field, numbers exactly).

@@ -132,6 +132,7 @@ inline std::optional<aspect_selection> parse_selection(const std::string& text, 
 template <Generator G>
 class llm_aspect_selector {
  public:
+  using selfalign_forwards_calls = void;  // the limits of the models it calls apply
   explicit llm_aspect_selector(G model, selector_options options = {})
       : model_(std::forward<G>(model)), opt_(std::make_shared<const selector_options>(std::move(options))),
         memo_(std::make_shared<memo>()) {}

@@ -32,6 +32,7 @@ struct dynamic_judge_options {
 template <AspectSelector S, Judge J>
 class dynamic_judge {
  public:
+  using selfalign_forwards_calls = void;  // the limits of the models it calls apply
   dynamic_judge(S selector, J judge, dynamic_judge_options options = {})
       : selector_(std::forward<S>(selector)), judge_(std::forward<J>(judge)), opt_(std::move(options)) {}
 
@@ -59,7 +60,8 @@ class dynamic_judge {
     std::vector<std::optional<error>> errors(filled.size());
     std::vector<bool> fallback(filled.size(), false);
     if (!sel.empty()) {
-      auto chosen = selector_.select_batch(std::span<const selection_request>(sel), options);
+      auto chosen = selfalign::detail::with_call_slot(
+          selector_, [&] { return selector_.select_batch(std::span<const selection_request>(sel), options); });
       for (std::size_t k = 0; k < which.size(); ++k) {
         if (!chosen[k]) {
           errors[which[k]] = chosen[k].error();

@@ -161,6 +161,7 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
 template <Generator G>
 class rubric_judge {
  public:
+  using selfalign_forwards_calls = void;  // the limits of the models it calls apply
   explicit rubric_judge(G model, rubric_judge_options options = {})
       : model_(std::forward<G>(model)), opt_(std::make_shared<const rubric_judge_options>(std::move(options))) {}
 

@@ -142,9 +142,10 @@ struct self_eval_options {
 template <class G>
 class borrowed_generator {
  public:
+  using selfalign_forwards_calls = void;  // the borrowed generator's call limit applies
   explicit borrowed_generator(G& g) noexcept : g_(&g) {}
   [[nodiscard]] result<generation> generate(const generation_request& r) {
-    return selfalign::detail::as_result<generation>(g_->generate(r));
+    return selfalign::detail::call_generate(*g_, r);
   }
   [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> rs,
                                                                const batch_options& o = {}) {
@@ -153,17 +154,17 @@ class borrowed_generator {
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special)
     requires Tokenizer<G>
   {
-    return selfalign::detail::as_result<std::vector<token_id>>(g_->tokenize(text, add_special));
+    return selfalign::detail::call_tokenize(*g_, text, add_special);
   }
   [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids)
     requires Tokenizer<G>
   {
-    return selfalign::detail::as_result<std::string>(g_->detokenize(ids));
+    return selfalign::detail::call_detokenize(*g_, ids);
   }
   [[nodiscard]] result<scoring> score(const scoring_request& r)
     requires ScoringGenerator<G>
   {
-    return selfalign::detail::as_result<scoring>(g_->score(r));
+    return selfalign::detail::call_score(*g_, r);
   }
   [[nodiscard]] selfalign::capabilities capabilities() const { return capabilities_of(*g_); }
   [[nodiscard]] G& get() const noexcept { return *g_; }
@@ -188,6 +189,7 @@ class borrowed_generator {
 template <Generator G>
 class self_eval_judge {
  public:
+  using selfalign_forwards_calls = void;  // its generator's call limit applies
   explicit self_eval_judge(G g, self_eval_options options = {})
       : g_(std::forward<G>(g)), o_(std::move(options)), labels_(std::make_shared<label_state>()) {}
 
@@ -346,7 +348,7 @@ class self_eval_judge {
     capability_need need;
     need.raw_text = true;
     need.top_logprobs = o_.source == label_source::scoring ? 0 : 2;
-    if (auto r = require_capabilities(caps, need, "judges::self_eval_judge"); !r) return r;
+    if (auto r = require_capabilities(g_, need, "judges::self_eval_judge"); !r) return r;
     labels_->top_k = std::max(2, std::min(o_.top_logprobs, caps.max_top_logprobs));
     if constexpr (ScoringGenerator<G>) {
       labels_->can_score = caps.scoring;
@@ -385,9 +387,9 @@ class self_eval_judge {
   // The id the label takes right after the stem, or nullopt when it is not a single token there.
   result<std::optional<token_id>> single_token_after_stem(const std::string& label) {
     if constexpr (Tokenizer<G>) {
-      auto base = selfalign::detail::as_result<std::vector<token_id>>(g_.tokenize(o_.question.stem, false));
+      auto base = selfalign::detail::call_tokenize(g_, o_.question.stem, false);
       if (!base) return unexpected(base.error());
-      auto with = selfalign::detail::as_result<std::vector<token_id>>(g_.tokenize(o_.question.stem + label, false));
+      auto with = selfalign::detail::call_tokenize(g_, o_.question.stem + label, false);
       if (!with) return unexpected(with.error());
       if (with->size() != base->size() + 1 || !std::equal(base->begin(), base->end(), with->begin()))
         return std::optional<token_id>{};

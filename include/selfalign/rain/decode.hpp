@@ -76,11 +76,14 @@ template <Generator G>
   need.token_ids = ids;
   need.tokenize = ids;
   need.top_k = cfg.candidate_top_k > 0;  // candidate token sets are top-k samples
-  if (auto r = require_capabilities(caps, need, who); !r) return unexpected(r.error());
+  if (auto r = require_capabilities(caps, need, who); !r) {
+    if (!caps.server.empty()) return unexpected(r.error());
+    return unexpected(require_capabilities(g, need, who).error());  // names the adapter's type
+  }
   std::vector<token_id> ctx;
   if (ids) {
     if constexpr (Tokenizer<G>) {
-      auto t = selfalign::detail::as_result<std::vector<token_id>>(g.tokenize(context, true));
+      auto t = selfalign::detail::call_tokenize(g, context, true);
       if (!t) return unexpected(t.error());
       ctx = std::move(*t);
     } else {
@@ -337,7 +340,7 @@ class decoder {
     jr.query = in_.query;
     jr.response = text;
     jr.seed = server_safe_seed(derive_seed(cfg_.seed, "rain/judge", index_));
-    auto j = selfalign::detail::as_result<judgement>(j_.judge(jr));
+    auto j = selfalign::detail::call_judge(j_, jr);
     count_.with([](statistics& s) { ++s.evaluations; });
     if (!j) return unexpected(j.error());
     count_.add(j->usage, j->usage.requests);
@@ -366,7 +369,7 @@ class decoder {
       er.texts.push_back(text_of(std::span<const token>(prefix).subspan(from)) + rollout_text);
     }
     if (er.texts.empty()) return {};
-    auto e = selfalign::detail::as_result<embeddings>(e_.embed(er));
+    auto e = selfalign::detail::call_embed(e_, er);
     count_.with([](statistics& s) { ++s.embedding_calls; });
     if (!e) return unexpected(e.error());
     if (e->vectors.size() != er.texts.size())
@@ -396,9 +399,8 @@ template <Generator G, Judge J, Embedder E>
   const capabilities caps = capabilities_of(g);
   if (caps.max_top_logprobs < cfg.candidates)
     return fail(errc::unsupported,
-                fmt::format("rain::decode needs top-{} logprobs per token (the backend returns at most {}){}",
-                            cfg.candidates, caps.max_top_logprobs,
-                            caps.server.empty() ? std::string() : fmt::format(" on the '{}' backend", caps.server)));
+                fmt::format("rain::decode needs top-{} logprobs per token (the backend returns at most {}) on {}",
+                            cfg.candidates, caps.max_top_logprobs, selfalign::detail::backend_name<G>(caps)));
   auto mode = resolve_mode(g, caps, cfg, context_of(in, cfg), "rain::decode");
   if (!mode) return unexpected(mode.error());
   if constexpr (requires { { j.prepare() } -> std::convertible_to<result<void>>; }) {
@@ -445,7 +447,7 @@ template <Generator G>
   if (caps.max_stop >= 0 && std::ssize(r.sampling.stop) > caps.max_stop)
     r.sampling.stop.resize(static_cast<std::size_t>(caps.max_stop));
   report rep;
-  auto a = selfalign::detail::as_result<generation>(generator.generate(r));
+  auto a = selfalign::detail::call_generate(generator, r);
   if (!a) {
     rep.error = a.error();
     rep.stop_reason = "error";

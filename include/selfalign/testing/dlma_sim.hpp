@@ -232,13 +232,22 @@ class dlma_sim {
     c.scoring = true;
     c.scoring_exact = !s_->options.approximate;
     c.server = "dlma-sim";
+    c.max_concurrent_calls = 0;  // thread-safe
     return c;
   }
 
   // --- records ---------------------------------------------------------------------------------------
-  [[nodiscard]] std::size_t generate_calls() const noexcept { return s_->generate_calls.load(); }
-  [[nodiscard]] std::size_t score_calls() const noexcept { return s_->score_calls.load(); }
-  [[nodiscard]] std::size_t tokenize_calls() const noexcept { return s_->tokenize_calls.load(); }
+  /// Calls received, all operations (the testing kit's one vocabulary: call_count() everywhere).
+  [[nodiscard]] std::size_t call_count() const noexcept {
+    return s_->generate_calls.load() + s_->score_calls.load() + s_->tokenize_calls.load();
+  }
+  [[nodiscard]] std::size_t generate_call_count() const noexcept { return s_->generate_calls.load(); }
+  [[nodiscard]] std::size_t score_call_count() const noexcept { return s_->score_calls.load(); }
+  [[nodiscard]] std::size_t tokenize_call_count() const noexcept { return s_->tokenize_calls.load(); }
+  // Older spellings, kept.
+  [[nodiscard]] std::size_t generate_calls() const noexcept { return generate_call_count(); }
+  [[nodiscard]] std::size_t score_calls() const noexcept { return score_call_count(); }
+  [[nodiscard]] std::size_t tokenize_calls() const noexcept { return tokenize_call_count(); }
   [[nodiscard]] std::vector<generation_request> generate_log() const {
     std::lock_guard lock(s_->mutex);
     return s_->generate_log;

@@ -142,7 +142,12 @@ class sim_base {
 
   /// Every call sleeps this long (benchmarks).
   void set_latency(std::chrono::microseconds d) { s_->latency = d; }
-  [[nodiscard]] std::size_t calls() const { return s_->calls.load(); }
+  /// Calls received (the testing kit's one vocabulary: call_count() everywhere).
+  [[nodiscard]] std::size_t call_count() const { return s_->calls.load(); }
+  /// Older spelling of call_count(), kept.
+  [[nodiscard]] std::size_t calls() const { return call_count(); }
+  /// The simulated models are thread-safe: any number of calls at once.
+  [[nodiscard]] static constexpr std::size_t max_concurrent_calls() noexcept { return 0; }
   [[nodiscard]] std::size_t max_in_flight() const { return s_->max_in_flight.load(); }
   /// Requests (prompt, sampling, n, seed) seen more than once: a resumed run must have none.
   [[nodiscard]] std::size_t repeated_calls() const {

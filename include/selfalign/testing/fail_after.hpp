@@ -24,8 +24,10 @@ class fail_after : public detail::forwarding_wrapper<fail_after<B>, B> {
   fail_after(B inner, std::size_t n, errc code = errc::server_error)
       : base(std::forward<B>(inner)), limit_(n), code_(code), count_(std::make_shared<std::atomic<std::size_t>>(0)) {}
 
-  /// Calls seen so far (passed and failed).
-  [[nodiscard]] std::size_t calls() const noexcept { return count_->load(); }
+  /// Calls seen so far, passed and failed (the testing kit's one vocabulary: call_count() everywhere).
+  [[nodiscard]] std::size_t call_count() const noexcept { return count_->load(); }
+  /// Older spelling of call_count(), kept.
+  [[nodiscard]] std::size_t calls() const noexcept { return call_count(); }
 
  private:
   template <class T, class Req, class Call>

@@ -82,6 +82,7 @@ class rain_sim_model {
     c.tokenize = s_->o.tokenize;
     c.max_top_logprobs = s_->o.max_top_logprobs;
     c.server = s_->o.server;
+    c.max_concurrent_calls = 0;  // thread-safe
     return c;
   }
 
@@ -154,6 +155,8 @@ class rain_sim_model {
 
   /// Requests answered so far.
   [[nodiscard]] std::int64_t requests() const noexcept { return s_->requests.load(); }
+  /// The same count in the testing kit's one vocabulary (call_count() everywhere).
+  [[nodiscard]] std::size_t call_count() const noexcept { return static_cast<std::size_t>(s_->requests.load()); }
   /// Tokens of the longest choice per request, summed (what the latency model charges).
   [[nodiscard]] std::int64_t charged_tokens() const noexcept { return s_->generated.load(); }
   /// All generated tokens over all choices.

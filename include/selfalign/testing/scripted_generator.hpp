@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
 
@@ -90,6 +91,19 @@ class scripted_generator {
     return *this;
   }
 
+  /// What the mock reports through capabilities() (capabilities_of): by default the full set and
+  /// any number of calls at once (it is thread-safe). Narrow it to test an algorithm's up-front
+  /// checks, or set max_concurrent_calls to test how an executor limits calls.
+  scripted_generator& with_capabilities(selfalign::capabilities c) {
+    std::lock_guard lock(s_->mutex);
+    s_->caps = std::move(c);
+    return *this;
+  }
+  [[nodiscard]] selfalign::capabilities capabilities() const {
+    std::lock_guard lock(s_->mutex);
+    return s_->caps;
+  }
+
   [[nodiscard]] result<generation> generate(const generation_request& req) {
     const std::string text = req.prompt.flatten();
     std::unique_lock lock(s_->mutex);
@@ -138,7 +152,7 @@ class scripted_generator {
     return g;
   }
 
-  /// Every request received, in arrival order.
+  /// Every request received, in arrival order (call_count() is their number).
   [[nodiscard]] std::vector<generation_request> calls() const {
     std::lock_guard lock(s_->mutex);
     return s_->calls;
@@ -181,6 +195,11 @@ class scripted_generator {
     std::size_t in_flight = 0, max_in_flight = 0, hold = 0;
     bool released = false;
     std::chrono::milliseconds hold_timeout{5000};
+    selfalign::capabilities caps = [] {
+      selfalign::capabilities c;
+      c.max_concurrent_calls = 0;
+      return c;
+    }();
   };
 
   rule* match(const std::string& text) {

@@ -66,6 +66,10 @@ class scripted_judge {
     return j;
   }
 
+  /// The mock is thread-safe: any number of calls at once.
+  [[nodiscard]] static constexpr std::size_t max_concurrent_calls() noexcept { return 0; }
+
+  /// Every request received, in arrival order (call_count() is their number).
   [[nodiscard]] std::vector<judge_request> calls() const {
     std::lock_guard lock(s_->mutex);
     return s_->calls;

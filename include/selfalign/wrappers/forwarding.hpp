@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/calls.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
@@ -21,6 +22,8 @@ namespace detail {
 template <class Derived, class Inner>
 class forwarding_wrapper {
  public:
+  using selfalign_forwards_calls = void;  // the inner backend's call limit applies, not the wrapper's
+
   // A constrained template rather than `forwarding_wrapper(Inner)`: with Inner = any_generator,
   // the plain form lets a wrapper convert to its own Inner while the compiler is still deciding
   // whether the wrapper is move constructible, an endless recursion on Clang.
@@ -31,33 +34,33 @@ class forwarding_wrapper {
   [[nodiscard]] result<generation> generate(const generation_request& r)
     requires Generator<Inner>
   {
-    return self().template through<generation>("generate", r, [&] { return as_result<generation>(inner_.generate(r)); });
+    return self().template through<generation>("generate", r, [&] { return call_generate(inner_, r); });
   }
   [[nodiscard]] result<scoring> score(const scoring_request& r)
     requires ScoringGenerator<Inner>
   {
-    return self().template through<scoring>("score", r, [&] { return as_result<scoring>(inner_.score(r)); });
+    return self().template through<scoring>("score", r, [&] { return call_score(inner_, r); });
   }
   [[nodiscard]] result<judgement> judge(const judge_request& r)
     requires Judge<Inner>
   {
-    return self().template through<judgement>("judge", r, [&] { return as_result<judgement>(inner_.judge(r)); });
+    return self().template through<judgement>("judge", r, [&] { return call_judge(inner_, r); });
   }
   [[nodiscard]] result<embeddings> embed(const embedding_request& r)
     requires Embedder<Inner>
   {
-    return self().template through<embeddings>("embed", r, [&] { return as_result<embeddings>(inner_.embed(r)); });
+    return self().template through<embeddings>("embed", r, [&] { return call_embed(inner_, r); });
   }
   // Tokenization is cheap and deterministic: forwarded unmetered and uncached.
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special)
     requires Tokenizer<Inner>
   {
-    return as_result<std::vector<token_id>>(inner_.tokenize(text, add_special));
+    return call_tokenize(inner_, text, add_special);
   }
   [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids)
     requires Tokenizer<Inner>
   {
-    return as_result<std::string>(inner_.detokenize(ids));
+    return call_detokenize(inner_, ids);
   }
   [[nodiscard]] selfalign::capabilities capabilities() { return capabilities_of(inner_); }
 

@@ -62,6 +62,17 @@ struct budget {
   std::optional<std::int64_t> max_tokens;  ///< prompt + completion tokens
   std::optional<double> max_cost;          ///< USD, from the price table
   std::optional<std::chrono::milliseconds> max_wall_time;  ///< since the meter was created
+
+  // Named forms, e.g. budget::calls(500).and_tokens(2'000'000): a designated initializer that
+  // leaves fields out (budget{.max_calls = 500}) warns under GCC's -Wextra.
+  [[nodiscard]] static budget calls(std::int64_t n) { return budget().and_calls(n); }
+  [[nodiscard]] static budget tokens(std::int64_t n) { return budget().and_tokens(n); }
+  [[nodiscard]] static budget cost(double usd) { return budget().and_cost(usd); }
+  [[nodiscard]] static budget wall_time(std::chrono::milliseconds t) { return budget().and_wall_time(t); }
+  [[nodiscard]] budget and_calls(std::int64_t n) const { budget b = *this; b.max_calls = n; return b; }
+  [[nodiscard]] budget and_tokens(std::int64_t n) const { budget b = *this; b.max_tokens = n; return b; }
+  [[nodiscard]] budget and_cost(double usd) const { budget b = *this; b.max_cost = usd; return b; }
+  [[nodiscard]] budget and_wall_time(std::chrono::milliseconds t) const { budget b = *this; b.max_wall_time = t; return b; }
 };
 
 /// Usage of one role (or of everything).

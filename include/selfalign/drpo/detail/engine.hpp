@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -198,7 +199,9 @@ class engine {
                                                                      std::size_t concurrency) {
     batch_options o = opts_;
     o.max_concurrency = std::max<std::size_t>(1, concurrency);
-    auto out = roles_.selector->select_batch(std::span<const judges::selection_request>(reqs), o);
+    auto out = selfalign::detail::with_call_slot(*roles_.selector, [&] {
+      return roles_.selector->select_batch(std::span<const judges::selection_request>(reqs), o);
+    });
     std::vector<judges::aspect_selection> sel;
     for (auto& r : out) {
       if (!r) {
@@ -227,6 +230,12 @@ class engine {
         continue;
       }
       acct_.add(role, r->usage, 1);
+      if (base) {
+        for (const auto& c : r->choices) {
+          ++base_answers_;
+          if (c.finish_reason == "length") ++base_answers_cut_;
+        }
+      }
       gens.push_back(std::move(*r));
     }
     if (first) return unexpected(*first);
@@ -330,7 +339,13 @@ class engine {
     return g;
   }
 
+  /// Base answers received, and those cut at max_tokens.
+  [[nodiscard]] std::pair<std::size_t, std::size_t> base_answer_counts() const noexcept {
+    return {base_answers_.load(), base_answers_cut_.load()};
+  }
+
  private:
+  std::atomic<std::size_t> base_answers_{0}, base_answers_cut_{0};
   roles<B, S, J, O, E> roles_;
   const config& cfg_;
   E& embedder_;

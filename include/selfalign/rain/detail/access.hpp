@@ -96,7 +96,7 @@ class access {
     r.sampling.max_tokens = 1;
     r.sampling.temperature = 0.0;
     r.sampling.logprobs = std::min(std::max(cfg_.candidates, cfg_.max_children), caps_.max_top_logprobs);
-    auto a = selfalign::detail::as_result<generation>(g_.generate(r));
+    auto a = selfalign::detail::call_generate(g_, r);
     if (!a) return unexpected(a.error());
     count_.add(a->usage, 1);
     if (a->choices.empty()) return fail(errc::bad_response, "rain: a next-token request returned no choice");
@@ -213,7 +213,7 @@ class access {
       if (caps_.max_stop >= 0 && std::ssize(r.sampling.stop) > caps_.max_stop)
         r.sampling.stop.resize(static_cast<std::size_t>(caps_.max_stop));  // the rest is cut below
     }
-    auto a = selfalign::detail::as_result<generation>(g_.generate(r));
+    auto a = selfalign::detail::call_generate(g_, r);
     if (!a) return unexpected(a.error());
     count_.add(a->usage, 1);
     count_.with([](statistics& s) { ++s.rollouts; });
