@@ -24,6 +24,7 @@ struct capabilities {
   bool chat = true;              ///< accepts chat-message prompts
   bool raw_text = true;          ///< accepts raw-text prompts (no chat template)
   bool token_ids = false;        ///< accepts token-id prompts and returns token ids
+  bool token_id_prompts = false; ///< accepts token-id prompts (token_ids implies it): scoring can send exact ids
   int max_top_logprobs = 20;     ///< most alternatives per token it returns (0: no logprobs)
   bool native_n = true;          ///< returns n choices from one call (else selfalign emulates)
   bool top_k = true;             ///< honours sampling.top_k

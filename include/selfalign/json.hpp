@@ -55,6 +55,7 @@ inline void to_json(nlohmann::json& j, const sampling& s) {
   j = {{"temperature", s.temperature}, {"top_p", s.top_p}, {"top_k", s.top_k},
        {"max_tokens", s.max_tokens}, {"stop", s.stop}, {"include_stop", s.include_stop},
        {"n", s.n}, {"logprobs", s.logprobs}};
+  if (s.return_token_ids) j["return_token_ids"] = true;  // only when set: older cache keys stay valid
   j["seed"] = s.seed ? nlohmann::json(*s.seed) : nlohmann::json(nullptr);
   if (!s.logit_bias.empty()) {
     nlohmann::json bias = nlohmann::json::object();
@@ -72,6 +73,7 @@ inline void from_json(const nlohmann::json& j, sampling& s) {
   detail::get_if_present(j, "seed", s.seed);
   detail::get_if_present(j, "n", s.n);
   detail::get_if_present(j, "logprobs", s.logprobs);
+  detail::get_if_present(j, "return_token_ids", s.return_token_ids);
   s.logit_bias.clear();
   if (auto it = j.find("logit_bias"); it != j.end() && it->is_object())
     for (const auto& [k, v] : it->items()) s.logit_bias[static_cast<token_id>(std::stol(k))] = v.get<double>();
@@ -173,12 +175,21 @@ inline void from_json(const nlohmann::json& j, generation& g) {
 }
 inline void to_json(nlohmann::json& j, const scoring& s) {
   j = {{"logprob", s.logprob}, {"tokens", s.tokens}, {"approximate", s.approximate}, {"usage", s.usage}};
+  if (s.boundary != scoring_boundary::unknown) j["boundary"] = std::string(to_string(s.boundary));
+  if (s.boundary_merged) j["boundary_merged"] = true;
+  if (s.prompt_tokens != 0) j["prompt_tokens"] = s.prompt_tokens;
 }
 inline void from_json(const nlohmann::json& j, scoring& s) {
   detail::get_if_present(j, "logprob", s.logprob);
   detail::get_if_present(j, "tokens", s.tokens);
   detail::get_if_present(j, "approximate", s.approximate);
   detail::get_if_present(j, "usage", s.usage);
+  s.boundary = scoring_boundary::unknown;
+  if (auto it = j.find("boundary"); it != j.end() && it->is_string())
+    for (auto b : {scoring_boundary::given_ids, scoring_boundary::joint_tokenization, scoring_boundary::separate})
+      if (it->get<std::string>() == to_string(b)) s.boundary = b;
+  detail::get_if_present(j, "boundary_merged", s.boundary_merged);
+  detail::get_if_present(j, "prompt_tokens", s.prompt_tokens);
 }
 inline void to_json(nlohmann::json& j, const embeddings& e) { j = {{"vectors", e.vectors}, {"usage", e.usage}}; }
 inline void from_json(const nlohmann::json& j, embeddings& e) {
@@ -231,7 +242,7 @@ inline void from_json(const nlohmann::json& j, error& e) {
   detail::get_if_present(j, "request_id", e.request_id);
 }
 inline void to_json(nlohmann::json& j, const capabilities& c) {
-  j = {{"chat", c.chat}, {"raw_text", c.raw_text}, {"token_ids", c.token_ids},
+  j = {{"chat", c.chat}, {"raw_text", c.raw_text}, {"token_ids", c.token_ids}, {"token_id_prompts", c.token_id_prompts},
        {"max_top_logprobs", c.max_top_logprobs}, {"native_n", c.native_n}, {"top_k", c.top_k}, {"include_stop", c.include_stop},
        {"max_stop", c.max_stop}, {"seed", c.seed}, {"scoring", c.scoring},
        {"scoring_exact", c.scoring_exact}, {"tokenize", c.tokenize}, {"embeddings", c.embeddings},
@@ -241,6 +252,7 @@ inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "chat", c.chat);
   detail::get_if_present(j, "raw_text", c.raw_text);
   detail::get_if_present(j, "token_ids", c.token_ids);
+  detail::get_if_present(j, "token_id_prompts", c.token_id_prompts);
   detail::get_if_present(j, "max_top_logprobs", c.max_top_logprobs);
   detail::get_if_present(j, "native_n", c.native_n);
   detail::get_if_present(j, "top_k", c.top_k);

@@ -4,6 +4,7 @@
 
 #include <selfalign/config.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -85,6 +86,9 @@ struct sampling {
   int n = 1;          ///< number of choices
   int logprobs = -1;  ///< -1: none; 0: the chosen token's logprob; k > 0: plus the top k alternatives
   std::map<token_id, double> logit_bias;
+  /// Ask the server for the ids of the generated tokens (completion::token_ids) where it can
+  /// return them (vLLM, llama.cpp), so that a later scoring sees exactly the generated sequence.
+  bool return_token_ids = false;
   friend bool operator==(const sampling&, const sampling&) = default;
 };
 
@@ -165,12 +169,33 @@ struct scoring_request {
   friend bool operator==(const scoring_request&, const scoring_request&) = default;
 };
 
+/// How a scorer placed the boundary between the prompt's tokens and the continuation's.
+enum class scoring_boundary {
+  unknown,             ///< the scorer's own business (an in-process model scoring text, say)
+  given_ids,           ///< the request's continuation_token_ids, scored after the prompt's ids
+  joint_tokenization,  ///< prompt and prompt + continuation tokenized together, split where they part
+  separate,            ///< the continuation tokenized on its own (token-id prompt with a text continuation)
+};
+
+[[nodiscard]] constexpr std::string_view to_string(scoring_boundary b) noexcept {
+  switch (b) {
+    case scoring_boundary::unknown: return "unknown";
+    case scoring_boundary::given_ids: return "given_ids";
+    case scoring_boundary::joint_tokenization: return "joint_tokenization";
+    case scoring_boundary::separate: return "separate";
+  }
+  return "unknown";
+}
+
 /// The answer to a scoring_request.
 struct scoring {
   double logprob = 0.0;               ///< sum of the continuation's token logprobs
   std::vector<token_logprob> tokens;  ///< one per continuation token
   bool approximate = false;  ///< true when some token's logprob was bounded, not read (teacher forcing with top-k)
   selfalign::usage usage;
+  scoring_boundary boundary = scoring_boundary::unknown;  ///< how the backend placed the boundary
+  bool boundary_merged = false;  ///< joint tokenization: the prompt's last token merged with the continuation's first
+  std::size_t prompt_tokens = 0; ///< tokens conditioned on, when the backend knows them
   friend bool operator==(const scoring&, const scoring&) = default;
 };
 

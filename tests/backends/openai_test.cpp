@@ -225,8 +225,11 @@ TEST_CASE("vllm scoring tokenizes at the server root and reads prompt_logprobs b
   srv->Post("/tokenize", [&](const httplib::Request& req, httplib::Response& res) {
     json b = body_of(req);
     tokenize_calls.push_back(b);
+    // The continuation is only ever tokenized together with the prompt (never alone: a
+    // SentencePiece tokenizer would add its dummy-prefix space to it).
     if (b["prompt"] == "The sky is") reply(res, {{"count", 4}, {"max_model_len", 4096}, {"tokens", {1, 450, 14744, 338}}});
-    else reply(res, {{"count", 2}, {"max_model_len", 4096}, {"tokens", {7254, 29889}}});
+    else if (b["prompt"] == "The sky is blue.") reply(res, {{"count", 6}, {"max_model_len", 4096}, {"tokens", {1, 450, 14744, 338, 7254, 29889}}});
+    else reply(res, {{"error", {{"message", "unexpected tokenize"}, {"type", "BadRequestError"}, {"code", 400}}}}, 400);
   });
   srv->Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
     completion_seen = body_of(req);
@@ -248,7 +251,11 @@ TEST_CASE("vllm scoring tokenizes at the server root and reads prompt_logprobs b
   REQUIRE(sc);
   REQUIRE(tokenize_calls.size() == 2);
   CHECK(tokenize_calls[0]["add_special_tokens"] == true);
-  CHECK(tokenize_calls[1]["add_special_tokens"] == false);
+  CHECK(tokenize_calls[1]["prompt"] == "The sky is blue.");  // joint: prompt + continuation
+  CHECK(tokenize_calls[1]["add_special_tokens"] == true);
+  CHECK(sc->boundary == scoring_boundary::joint_tokenization);
+  CHECK_FALSE(sc->boundary_merged);
+  CHECK(sc->prompt_tokens == 4);
   CHECK(completion_seen["prompt"] == json::array({1, 450, 14744, 338, 7254, 29889}));
   CHECK(completion_seen["prompt_logprobs"] == 1);
   CHECK(sc->logprob == -1.5);
@@ -308,8 +315,9 @@ TEST_CASE("llama.cpp scoring by teacher forcing: one /completion per token, appr
   });
   srv->Post("/tokenize", [&](const httplib::Request& req, httplib::Response& res) {
     json b = body_of(req);
-    if (b["content"] == "Q:") reply(res, {{"tokens", {1, 2}}});
-    else reply(res, {{"tokens", {10, 11}}});
+    if (b["content"] == "Q:" && b["add_special"] == true) reply(res, {{"tokens", {1, 2}}});
+    else if (b["content"] == "Q: A!" && b["add_special"] == true) reply(res, {{"tokens", {1, 2, 10, 11}}});
+    else reply(res, {{"error", {{"code", 400}, {"message", "unexpected tokenize"}, {"type", "invalid_request_error"}}}}, 400);
   });
   srv.start();
   auto o = fixture::options(srv.url(), server_preset::llamacpp);

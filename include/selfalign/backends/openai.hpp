@@ -231,21 +231,19 @@ class openai_backend {
     if (req.top_logprobs < 0) return fail(errc::invalid_argument, "scoring_request.top_logprobs must not be negative");
     const std::string model = resolve_model(req.model, deadline);
     usage used;
-    auto prefix = prompt_ids(prof, model, req.prompt, deadline, used);
-    if (!prefix) return unexpected(std::move(prefix).error());
-    std::vector<token_id> cont = req.continuation_token_ids;
-    if (cont.empty() && !req.continuation.empty()) {
-      auto ids = tokenize_with(prof, model, req.continuation, false, deadline);
-      if (!ids) return unexpected(std::move(ids).error());
-      ++used.requests;
-      cont = std::move(*ids);
-    }
+    auto seq = scoring_sequence(prof, model, req, deadline, used);
+    if (!seq) return unexpected(std::move(seq).error());
     scoring out;
+    out.boundary = seq->boundary;
+    out.boundary_merged = seq->merged;
+    out.prompt_tokens = seq->prompt.size();
+    const std::vector<token_id>& cont = seq->continuation;
     if (cont.empty()) {
       out.usage = used;
       return out;
     }
-    std::vector<token_id> all = *prefix;
+    const std::vector<token_id>* prefix = &seq->prompt;
+    std::vector<token_id> all = seq->prompt;
     all.insert(all.end(), cont.begin(), cont.end());
     const int k = req.top_logprobs;
     if (prof.scoring == sm::prompt_logprobs) {
@@ -285,7 +283,12 @@ class openai_backend {
       }
       used += gen->usage;
     } else {  // teacher forcing
-      const int top = std::max(k, s_->opts.teacher_forcing_top_k);
+      int top = std::max(k, s_->opts.teacher_forcing_top_k);
+      if (s_->opts.teacher_forcing_top_k <= 0) {  // exact: every token of the vocabulary
+        auto vocab = vocabulary_size(deadline);
+        if (!vocab) return unexpected(std::move(vocab).error());
+        top = std::max(k, *vocab);
+      }
       std::vector<token_id> context = *prefix;
       for (std::size_t i = 0; i < cont.size(); ++i) {
         nlohmann::json body = {{"prompt", context}, {"n_predict", 1}, {"n_probs", top}, {"cache_prompt", true},
@@ -428,9 +431,12 @@ class openai_backend {
   /// The configured server's abilities (probes once with the automatic preset). context_size is
   /// filled when already known (the probe reads it from GET /models); context_size() asks for it.
   [[nodiscard]] selfalign::capabilities capabilities() {
-    auto c = capabilities_for(profile());
+    const server_profile prof = profile();
+    selfalign::capabilities c = capabilities_for(prof);
     c.context_size = known_context();
     c.max_concurrent_calls = max_concurrent_calls();
+    if (prof.scoring == server_profile::scoring_method::teacher_forcing && s_->opts.teacher_forcing_top_k <= 0)
+      c.scoring_exact = true;  // n_probs = the vocabulary: every logprob is read
     return c;
   }
   /// Calls it accepts at once: its connection pool (max_concurrency per base URL); more wait for a
@@ -500,6 +506,7 @@ class openai_backend {
     bool default_model_tried = false;
     std::int64_t context = 0;  // tokens per request, once a server answer told it (0: unknown)
     bool added_v1 = false;     // a base URL had no path and got /v1 (named in 404 messages)
+    int n_vocab = 0;  // exact teacher forcing: looked up once
     std::mutex model_lookup_mutex;  // held while the default model is looked up
     std::atomic<std::uint64_t> attempts{0}, retries{0}, stale_retries{0}, deadline_aborts{0};
     std::mutex rng_mutex;
@@ -636,7 +643,12 @@ class openai_backend {
       finish_body(body, model);
       std::string overflow_body;
       auto reply = http("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
-      if (reply) return parse_answer(reply->body, path, chat);
+      if (reply) {
+        auto g = parse_answer(reply->body, path, chat);
+        if (g && req.sampling.return_token_ids && req.sampling.logprobs < 0)
+          for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
+        return g;
+      }
       if (reply.error().code != errc::context_overflow || attempt > 0) return unexpected(std::move(reply).error());
       // The server counted prompt + max_tokens against its context (vLLM): when it says how many
       // prompt tokens there are and they fit, ask again with max_tokens cut to what fits.
@@ -735,18 +747,85 @@ class openai_backend {
                                                to_string(prof.preset)));
   }
 
-  /// The prompt as token ids with the exact boundary for scoring.
+  /// The token ids of a scoring request: the prompt exactly as the generation endpoint tokenizes
+  /// it, then the continuation. Given continuation ids are used as they are. A text continuation
+  /// is never tokenized on its own (a SentencePiece tokenizer would add its dummy-prefix space, and
+  /// merges across the seam would differ from generation): prompt and prompt + continuation are
+  /// tokenized together and split where they part (a merged seam token is scored as the
+  /// continuation's first). Only a token-id prompt leaves no text to join with.
+  struct scoring_ids {
+    std::vector<token_id> prompt, continuation;
+    scoring_boundary boundary = scoring_boundary::given_ids;
+    bool merged = false;
+  };
+  result<scoring_ids> scoring_sequence(const server_profile& prof, const std::string& model, const scoring_request& req,
+                                       clock::time_point deadline, usage& used) {
+    std::string rendered;  // the chat template's text, where the server renders it for us
+    auto prefix = prompt_ids(prof, model, req.prompt, deadline, used, &rendered);
+    if (!prefix) return unexpected(std::move(prefix).error());
+    scoring_ids out;
+    if (!req.continuation_token_ids.empty() || req.continuation.empty()) {
+      out.prompt = std::move(*prefix);
+      out.continuation = req.continuation_token_ids;
+      return out;
+    }
+    result<std::vector<token_id>> joint = std::vector<token_id>{};
+    if (req.prompt.is_tokens()) {
+      out.boundary = scoring_boundary::separate;
+      auto ids = tokenize_with(prof, model, req.continuation, false, deadline);
+      if (!ids) return unexpected(std::move(ids).error());
+      ++used.requests;
+      out.prompt = std::move(*prefix);
+      out.continuation = std::move(*ids);
+      return out;
+    }
+    if (req.prompt.is_text()) {
+      joint = tokenize_with(prof, model, req.prompt.raw_text() + req.continuation, true, deadline);
+    } else if (prof.preset == server_preset::llamacpp) {
+      joint = tokenize_with(prof, model, rendered + req.continuation, true, deadline);
+    } else {  // vLLM: the template renders the answer as a started assistant message
+      nlohmann::json msgs = chat_messages_json(req.prompt.messages());
+      msgs.push_back({{"role", "assistant"}, {"content", req.continuation}});
+      nlohmann::json body = {{"messages", msgs}, {"add_generation_prompt", false}, {"continue_final_message", true},
+                             {"add_special_tokens", false}};
+      if (!model.empty()) body["model"] = model;
+      auto j = post_json("/tokenize", body, deadline, true);
+      if (!j) return unexpected(std::move(j).error());
+      joint = detail::parse_tokenize(*j);
+      if (!joint) return unexpected(detail::bad_body("POST /tokenize", joint.error().message, detail::json_excerpt(*j)));
+    }
+    if (!joint) return unexpected(std::move(joint).error());
+    ++used.requests;
+    const auto cut = std::mismatch(prefix->begin(), prefix->end(), joint->begin(), joint->end()).first - prefix->begin();
+    out.boundary = scoring_boundary::joint_tokenization;
+    out.merged = static_cast<std::size_t>(cut) != prefix->size();
+    out.prompt.assign(joint->begin(), joint->begin() + cut);
+    out.continuation.assign(joint->begin() + cut, joint->end());
+    if (out.continuation.empty())
+      return fail(errc::bad_response, fmt::format("tokenizing the prompt with the continuation gave no token after the prompt's "
+                                                  "{} (the continuation is {} bytes)", prefix->size(), req.continuation.size()));
+    return out;
+  }
+
+  [[nodiscard]] static nlohmann::json chat_messages_json(const std::vector<message>& messages) {
+    nlohmann::json msgs = nlohmann::json::array();
+    for (const auto& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    return msgs;
+  }
+
+  /// The prompt as token ids, as the generation endpoint tokenizes it: raw text with the special
+  /// tokens /v1/completions adds (BOS); a chat prompt rendered by the server's template with the
+  /// generation prompt, tokenized as its chat endpoint does (vLLM: no special tokens added, the
+  /// template writes them; llama.cpp: BOS added to the rendered text, whose text goes to `rendered`).
   result<std::vector<token_id>> prompt_ids(const server_profile& prof, const std::string& model, const prompt& p,
-                                           clock::time_point deadline, usage& used) {
+                                           clock::time_point deadline, usage& used, std::string* rendered = nullptr) {
     if (p.is_tokens()) return p.token_ids();
     if (p.is_text()) {
       ++used.requests;
       return tokenize_with(prof, model, p.raw_text(), true, deadline);
     }
-    nlohmann::json msgs = nlohmann::json::array();
-    for (const auto& m : p.messages()) msgs.push_back({{"role", m.role}, {"content", m.content}});
+    const nlohmann::json msgs = chat_messages_json(p.messages());
     if (prof.preset == server_preset::vllm) {
-      // vLLM renders the chat template in /tokenize; the assistant header ends the prefix.
       nlohmann::json body = {{"messages", msgs}, {"add_generation_prompt", true}, {"add_special_tokens", false}};
       if (!model.empty()) body["model"] = model;
       auto j = post_json("/tokenize", body, deadline, true);
@@ -760,13 +839,36 @@ class openai_backend {
       auto j = post_json("/apply-template", {{"messages", msgs}}, deadline, true);
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
-      const std::string rendered = detail::str_field(*j, "prompt");
-      if (rendered.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", detail::json_excerpt(*j)));
+      const std::string text = detail::str_field(*j, "prompt");
+      if (text.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", detail::json_excerpt(*j)));
       ++used.requests;
-      return tokenize_with(prof, model, rendered, false, deadline);
+      if (rendered) *rendered = text;
+      return tokenize_with(prof, model, text, true, deadline);  // the chat endpoint adds BOS to the rendered text
     }
     return fail(errc::unsupported, fmt::format("scoring a chat prompt is not supported on the '{}' server; pass the prompt "
                                                "as raw text (with the chat template applied) or as token ids", to_string(prof.preset)));
+  }
+
+  /// The vocabulary size, for exact teacher forcing: llama.cpp lists it under GET /v1/models
+  /// `meta.n_vocab`. Looked up once.
+  result<int> vocabulary_size(clock::time_point deadline) {
+    {
+      std::lock_guard lock(s_->mutex);
+      if (s_->n_vocab > 0) return s_->n_vocab;
+    }
+    auto j = get_json("/models", deadline, false, s_->opts.retry.max_retries);
+    if (!j) return unexpected(std::move(j).error());
+    int n = 0;
+    if (const nlohmann::json* data = detail::field(*j, "data"); data && data->is_array())
+      for (const auto& m : *data)
+        if (const nlohmann::json* meta = detail::field(m, "meta"))
+          if (auto v = detail::num_field(*meta, "n_vocab"); v && *v > 0 && *v < 1e8) n = static_cast<int>(*v);
+    if (n <= 0)
+      return fail(errc::unsupported, "exact teacher forcing (teacher_forcing_top_k <= 0) needs the vocabulary size, and GET "
+                                     "/v1/models lists no `meta.n_vocab`; set teacher_forcing_top_k to the vocabulary size");
+    std::lock_guard lock(s_->mutex);
+    s_->n_vocab = n;
+    return n;
   }
 
   result<nlohmann::json> post_json(const std::string& path, const nlohmann::json& body, clock::time_point deadline,

@@ -180,6 +180,7 @@ struct server_profile {
   // that takes id prompts but names alternatives by text still scores exactly (the backend finds
   // the boundary itself), and algorithms work on token texts there.
   c.token_ids = s.token_id_prompts && s.logprob_token_ids;
+  c.token_id_prompts = s.token_id_prompts;
   c.max_top_logprobs = s.max_chat_top_logprobs;
   c.native_n = s.native_n;
   c.top_k = s.top_k;
@@ -231,7 +232,9 @@ struct openai_options {
   retry_policy retry;
   nlohmann::json extra_body = nlohmann::json::object();  ///< merged into every JSON request body
   std::string token_limit_field;  ///< override of the chat token-limit field name ("" = preset's)
-  int teacher_forcing_top_k = 20; ///< n_probs per step when scoring by teacher forcing (llama.cpp)
+  /// n_probs per step when scoring by teacher forcing (llama.cpp): a token outside the top n is
+  /// bounded (approximate). 0 or less: the whole vocabulary (exact; far more bytes per step).
+  int teacher_forcing_top_k = 20;
   /// Tokens per request (prompt + completion) of the served model: 0 = ask the server
   /// (openai_backend::context_size()); -1 = unknown, never cut max_tokens.
   std::int64_t context_size = 0;

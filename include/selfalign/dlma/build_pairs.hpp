@@ -56,6 +56,7 @@ inline constexpr std::string_view who = "DLMA (dlma::build_pairs: the self-rewar
 struct prepared_scoring {
   scoring_request request;
   boundary_mode mode = boundary_mode::text;
+  boundary_method method = boundary_method::server_text;
   bool merged = false;
   std::size_t prompt_tokens = 0;
   std::size_t scored_tokens = 0;
@@ -68,33 +69,68 @@ struct prepared_scoring {
   return strip ? std::string(selfalign::detail::trim(t)) : t;
 }
 
+/// The generated token ids of an answer when they are exactly the answer that is scored: the
+/// server returned them, no stop string cut the text short of them, stripping changed nothing, and
+/// the answer was cut at max_tokens. An answer that ended on its own is scored by joint
+/// tokenization instead: servers differ in whether the end-of-sequence token is among the ids,
+/// and the method scores the answer's text without it.
+[[nodiscard]] inline const std::vector<token_id>* usable_generated_ids(const generation& g, const config& cfg) {
+  if (!cfg.use_generated_ids || g.choices.empty()) return nullptr;
+  const completion& c = g.choices.front();
+  if (c.token_ids.empty() || !cfg.stop.empty() || c.finish_reason != "length") return nullptr;
+  if (answer_text(g, cfg.strip_answers) != c.text) return nullptr;
+  return &c.token_ids;
+}
+
+/// One scoring of `answer` under `p`. `alone` is tokenize(p) in tokens mode (null otherwise);
+/// `generated` the answer's usable generated ids (or null).
 template <class G>
-[[nodiscard]] result<prepared_scoring> prepare_scoring(G& g, const prompt& p, const std::string& answer, boundary_mode mode,
+[[nodiscard]] result<prepared_scoring> prepare_scoring(G& g, const prompt& p, const std::string& answer,
+                                                       const std::vector<token_id>* generated,
+                                                       const std::vector<token_id>* alone, boundary_mode mode,
                                                        const config& cfg) {
   prepared_scoring out;
   out.mode = mode;
   out.request.model = cfg.model;
   out.request.continuation = answer;
   out.request.top_logprobs = cfg.top_logprobs;
-  if (mode != boundary_mode::tokens) {
+  if (generated) {
+    // Exactly the generated sequence: the prompt's ids (tokens mode; else the backend tokenizes
+    // the prompt as its generation endpoint does) followed by the ids the server sampled.
+    out.method = boundary_method::generated_ids;
+    out.request.prompt = alone ? prompt::tokens(*alone) : p;
+    out.request.continuation_token_ids = *generated;
+    out.prompt_tokens = alone ? alone->size() : 0;
+    out.scored_tokens = generated->size();
+    return out;
+  }
+  if (mode != boundary_mode::tokens || !alone) {
     out.request.prompt = p;
     return out;
   }
   if constexpr (Tokenizer<G>) {
-    // Per sequence, no padding: tokenize the prompt alone and prompt + answer, then split.
-    const std::string& text = p.raw_text();
-    auto alone = selfalign::detail::call_tokenize(g, text, true);
-    if (!alone) return unexpected(std::move(alone).error());
-    auto joint = selfalign::detail::call_tokenize(g, text + answer, true);
+    // Per sequence, no padding: prompt + answer tokenized together, split against the prompt alone.
+    auto joint = selfalign::detail::call_tokenize(g, p.raw_text() + answer, true);
     if (!joint) return unexpected(std::move(joint).error());
     auto split = split_at_boundary(*alone, *joint, cfg.on_merge);
     if (!split) return unexpected(std::move(split).error());
+    out.method = boundary_method::joint_tokenization;
     out.merged = split->merged;
     out.prompt_tokens = split->prompt_ids.size();
     out.scored_tokens = split->continuation_ids.size();
     out.request.prompt = prompt::tokens(std::move(split->prompt_ids));
     out.request.continuation_token_ids = std::move(split->continuation_ids);
     return out;
+  } else {
+    return fail(errc::unsupported, "boundary_mode::tokens needs a backend with tokenize/detokenize");
+  }
+}
+
+/// tokenize(p) with special tokens, as the completions endpoint tokenizes a text prompt.
+template <class G>
+[[nodiscard]] result<std::vector<token_id>> prompt_alone(G& g, const prompt& p) {
+  if constexpr (Tokenizer<G>) {
+    return selfalign::detail::call_tokenize(g, p.raw_text(), true);
   } else {
     return fail(errc::unsupported, "boundary_mode::tokens needs a backend with tokenize/detokenize");
   }
@@ -128,11 +164,13 @@ template <ScoringGenerator G>
 
   // Resolve where the prompt/answer boundary is placed.
   boundary_mode mode = cfg.boundary;
-  const bool can_tokens = Tokenizer<G> && caps.tokenize && caps.token_ids;
+  // What the scoring path needs: a tokenizer and token-id prompts (not ids of alternatives).
+  const bool can_tokens = Tokenizer<G> && caps.tokenize && (caps.token_ids || caps.token_id_prompts);
   if (cfg.pair.layout == prompt_layout::chat) {
     if (mode == boundary_mode::tokens)
       return fail(errc::invalid_argument,
-                  "dlma: boundary_mode::tokens needs the raw prompt layout (the server applies the chat template)");
+                  "dlma: boundary_mode::tokens needs the raw prompt layout (in the chat layout the backend renders the "
+                  "chat template and places the boundary: generated ids or joint tokenization)");
     mode = boundary_mode::text;
   } else if (mode == boundary_mode::automatic) {
     mode = can_tokens ? boundary_mode::tokens : boundary_mode::text;
@@ -187,6 +225,7 @@ template <ScoringGenerator G>
         r.sampling.stop = cfg.stop;
         r.sampling.n = 1;
         r.sampling.seed = server_safe_seed(derive_seed(cfg.seed, "dlma/generate", i, to_string(pol)));
+        r.sampling.return_token_ids = cfg.use_generated_ids;
         gen_reqs.push_back(std::move(r));
       }
     }
@@ -227,10 +266,32 @@ template <ScoringGenerator G>
         const std::string a2 = detail::answer_text(*gens[2 * k + 1], cfg.strip_answers);
         const prompt p_pos = score_pair.positive(q);
         const prompt p_neg = score_pair.negative(q);
-        const std::array<std::pair<const prompt*, const std::string*>, 4> combos{
-            {{&p_pos, &a1}, {&p_neg, &a1}, {&p_pos, &a2}, {&p_neg, &a2}}};
+        const std::vector<token_id>* gen1 = detail::usable_generated_ids(*gens[2 * k], cfg);
+        const std::vector<token_id>* gen2 = detail::usable_generated_ids(*gens[2 * k + 1], cfg);
+        // tokens mode: each prompt is tokenized once, alone, and serves both answers.
+        std::vector<token_id> alone_pos, alone_neg;
+        if (mode == boundary_mode::tokens) {
+          auto ap = detail::prompt_alone(g, p_pos);
+          if (!ap) return unexpected(std::move(ap).error());
+          auto an = detail::prompt_alone(g, p_neg);
+          if (!an) return unexpected(std::move(an).error());
+          alone_pos = std::move(*ap);
+          alone_neg = std::move(*an);
+        }
+        const bool tok = mode == boundary_mode::tokens;
+        struct combo {
+          const prompt* p;
+          const std::string* answer;
+          const std::vector<token_id>* generated;
+          const std::vector<token_id>* alone;
+        };
+        const std::array<combo, 4> combos{{{&p_pos, &a1, gen1, tok ? &alone_pos : nullptr},
+                                           {&p_neg, &a1, gen1, tok ? &alone_neg : nullptr},
+                                           {&p_pos, &a2, gen2, tok ? &alone_pos : nullptr},
+                                           {&p_neg, &a2, gen2, tok ? &alone_neg : nullptr}}};
         for (std::size_t s = 0; s < 4; ++s) {
-          auto prep = detail::prepare_scoring(g, *combos[s].first, *combos[s].second, mode, cfg);
+          const combo& c = combos[s];
+          auto prep = detail::prepare_scoring(g, *c.p, *c.answer, c.generated, c.alone, mode, cfg);
           if (!prep) return unexpected(std::move(prep).error());
           out[s] = std::move(*prep);
         }
@@ -299,13 +360,22 @@ template <ScoringGenerator G>
         if (cfg.keep_token_detail) cs.tokens = sc.tokens;
         cs.approximate = sc.approximate;
         cs.boundary = prep.mode;
+        cs.method = prep.method;
         cs.merged = prep.merged;
         cs.prompt_tokens = prep.prompt_tokens;
-        cs.scored_tokens = prep.mode == boundary_mode::tokens ? prep.scored_tokens : sc.tokens.size();
+        cs.scored_tokens = prep.method != boundary_method::server_text ? prep.scored_tokens : sc.tokens.size();
+        if (prep.method == boundary_method::server_text && sc.boundary == scoring_boundary::joint_tokenization) {
+          // The backend tokenized prompt + answer together itself (chat prompts, text mode).
+          cs.method = boundary_method::joint_tokenization;
+          cs.merged = sc.boundary_merged;
+        }
+        if (cs.prompt_tokens == 0) cs.prompt_tokens = sc.prompt_tokens;  // the backend's count, when it knows
         pair.approximate = pair.approximate || sc.approximate;
-        pair.boundary_merged = pair.boundary_merged || prep.merged;
+        pair.boundary_merged = pair.boundary_merged || cs.merged;
         if (!std::isfinite(sc.logprob) && !bad) bad = fmt::format("{} is {}", names[s], sc.logprob);
       }
+      pair.boundary_positive = pair.scores[0].method;
+      pair.boundary_negative = pair.scores[2].method;
       if (bad) {
         rep.failures.push_back({i, pair.id, selfalign::error(errc::bad_response,
                                 fmt::format("the self-rewarding score is undefined: {}", *bad)), "reward"});
@@ -316,6 +386,11 @@ template <ScoringGenerator G>
       pair.self_reward = self_rewarding_score(pair.scores[0].logprob, pair.scores[1].logprob, pair.scores[2].logprob,
                                               pair.scores[3].logprob);
       all_r.push_back(pair.self_reward);
+      for (boundary_method m : {pair.boundary_positive, pair.boundary_negative}) {
+        if (m == boundary_method::generated_ids) ++rep.boundary_methods.generated_ids;
+        else if (m == boundary_method::joint_tokenization) ++rep.boundary_methods.joint_tokenization;
+        else ++rep.boundary_methods.server_text;
+      }
       const bool negative = pair.self_reward < 0.0;
       pair.swapped = negative && cfg.on_negative == negative_margin_policy::swap;
       pair.chosen = pair.swapped ? pair.negative_answer : pair.positive_answer;

@@ -39,7 +39,7 @@ enum class negative_margin_policy {
 
 /// Where the prompt ends and the answer begins when scoring log p(answer | prompt).
 enum class boundary_mode {
-  automatic,  ///< tokens when the backend tokenizes and the layout is raw, else text
+  automatic,  ///< tokens when the backend tokenizes and takes token-id prompts and the layout is raw, else text
   tokens,     ///< tokenize prompt+answer and the prompt alone; errc::unsupported without a tokenizer
   text,       ///< send prompt text and answer text; the backend places the boundary
 };
@@ -51,6 +51,22 @@ enum class boundary_mode {
     case boundary_mode::text: return "text";
   }
   return "automatic";
+}
+
+/// Which method placed one answer's prompt/answer boundary (reported per answer and per scoring).
+enum class boundary_method {
+  generated_ids,       ///< the token ids the server generated, scored after the prompt's ids
+  joint_tokenization,  ///< prompt and prompt + answer tokenized together, split where they part
+  server_text,         ///< prompt and answer sent as text; the backend placed the boundary its own way
+};
+
+[[nodiscard]] constexpr std::string_view to_string(boundary_method m) noexcept {
+  switch (m) {
+    case boundary_method::generated_ids: return "generated_ids";
+    case boundary_method::joint_tokenization: return "joint_tokenization";
+    case boundary_method::server_text: return "server_text";
+  }
+  return "server_text";
 }
 
 /// What to do when the prompt's last token merges with the answer's first token in the joint
@@ -106,6 +122,9 @@ struct config {
 
   boundary_mode boundary = boundary_mode::automatic;
   merge_policy on_merge = merge_policy::score_merged;
+  /// Ask the server for the generated token ids and score exactly those (where it returns them;
+  /// see docs/dlma.md for when they are used). Off: the answers' text is tokenized jointly.
+  bool use_generated_ids = true;
   int top_logprobs = 0;           ///< alternatives per scored token kept in the per-token detail
   bool keep_token_detail = true;  ///< keep per-token logprobs of the four scorings in each pair
 

@@ -29,10 +29,11 @@ struct continuation_score {
   double logprob = 0.0;               ///< sum over the scored tokens
   std::vector<token_logprob> tokens;  ///< per-token detail (empty when config::keep_token_detail is off)
   bool approximate = false;           ///< the backend bounded some term (teacher forcing with top-k)
-  boundary_mode boundary = boundary_mode::text;  ///< tokens or text: how the boundary was placed
-  bool merged = false;                ///< tokens mode: the prompt's last token merged with the answer's first
-  std::size_t prompt_tokens = 0;      ///< tokens mode: tokens conditioned on
-  std::size_t scored_tokens = 0;      ///< tokens mode: tokens scored (else the backend's count)
+  boundary_mode boundary = boundary_mode::text;  ///< tokens or text: the mode of the run
+  boundary_method method = boundary_method::server_text;  ///< what placed the boundary of this scoring
+  bool merged = false;                ///< joint tokenization: the prompt's last token merged with the answer's first
+  std::size_t prompt_tokens = 0;      ///< tokens conditioned on (0 when the backend does not say)
+  std::size_t scored_tokens = 0;      ///< tokens scored
   friend bool operator==(const continuation_score&, const continuation_score&) = default;
 };
 
@@ -72,6 +73,8 @@ struct preference_pair {
   bool approximate = false;      ///< some scoring was approximate
   bool boundary_merged = false;  ///< some scoring met a merged boundary token
   std::array<continuation_score, 4> scores;  ///< indexed by score_slot
+  boundary_method boundary_positive = boundary_method::server_text;  ///< how a1's boundary was placed (both its scorings)
+  boundary_method boundary_negative = boundary_method::server_text;  ///< how a2's boundary was placed
   std::uint64_t seed_positive = 0;  ///< the sampling seeds sent
   std::uint64_t seed_negative = 0;
   std::string finish_positive;  ///< finish reasons ("length" means the answer was cut at max_tokens)
@@ -161,6 +164,12 @@ struct report {
   std::size_t merged_boundary = 0;  ///< pairs where a boundary token merged
   std::size_t truncated = 0;        ///< pairs with an answer cut at max_tokens (finish_reason "length")
   boundary_mode boundary = boundary_mode::text;  ///< the boundary mode used (resolved from automatic)
+  /// Answers (two per pair, kept or dropped) by the method that placed their boundary.
+  struct boundary_counts {
+    std::size_t generated_ids = 0;
+    std::size_t joint_tokenization = 0;
+    std::size_t server_text = 0;
+  } boundary_methods;
   selfalign::usage usage;           ///< summed over every answered generate/score call, replays included
   std::size_t calls = 0;            ///< generate + score calls answered (of every query, finished or not)
   std::size_t cache_hits = 0;       ///< of those, answered from a cache
@@ -194,6 +203,9 @@ inline void to_json(nlohmann::json& j, const report& r) {
        {"merged_boundary", r.merged_boundary},
        {"truncated", r.truncated},
        {"boundary", to_string(r.boundary)},
+       {"boundary_methods", {{"generated_ids", r.boundary_methods.generated_ids},
+                             {"joint_tokenization", r.boundary_methods.joint_tokenization},
+                             {"server_text", r.boundary_methods.server_text}}},
        {"margins", r.margins},
        {"usage", r.usage},
        {"calls", r.calls},

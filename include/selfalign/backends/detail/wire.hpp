@@ -107,6 +107,29 @@ inline void put_sampling(json& body, const server_profile& p, const sampling& s,
   }
 }
 
+/// Asks for the generated token ids (sampling::return_token_ids). vLLM: `return_token_ids` (newer
+/// versions add `token_ids` to each choice) and, when no logprobs were asked, `logprobs` 0 with
+/// `return_tokens_as_token_ids` (older versions: the ids come spelled "token_id:N"). llama.cpp:
+/// logprobs of 1 alternative, whose entries carry `id`. Others: nothing (no ids come back).
+inline void put_token_id_request(json& body, const server_profile& p, const sampling& s, bool chat) {
+  if (!s.return_token_ids) return;
+  const bool logprobs_for_ids = s.logprobs < 0;  // the caller did not ask logprobs: ask them for the ids only
+  if (p.preset == server_preset::vllm) {
+    body["return_token_ids"] = true;
+    if (!logprobs_for_ids) return;
+    body["return_tokens_as_token_ids"] = true;
+  } else if (p.preset != server_preset::llamacpp || !logprobs_for_ids) {
+    return;
+  }
+  const int k = p.preset == server_preset::llamacpp ? 1 : 0;  // llama.cpp lists no entries with n_probs 0
+  if (chat) {
+    body["logprobs"] = true;
+    body["top_logprobs"] = k;
+  } else {
+    body["logprobs"] = k;
+  }
+}
+
 /// The body of POST /chat/completions.
 [[nodiscard]] inline json chat_body(const server_profile& p, std::string_view token_field, const std::string& model,
                                     const std::vector<message>& messages, const sampling& s,
@@ -121,6 +144,7 @@ inline void put_sampling(json& body, const server_profile& p, const sampling& s,
     body["logprobs"] = true;
     body["top_logprobs"] = s.logprobs;  // explicit 0: llama.cpp defaults to 20 when omitted
   }
+  put_token_id_request(body, p, s, true);
   if (stream) {
     body["stream"] = true;
     body["stream_options"] = {{"include_usage", true}};
@@ -137,6 +161,7 @@ inline void put_sampling(json& body, const server_profile& p, const sampling& s,
   else body["prompt"] = pr.raw_text();
   put_sampling(body, p, s, "max_tokens", seed, n);
   if (s.logprobs >= 0) body["logprobs"] = s.logprobs;
+  put_token_id_request(body, p, s, false);
   if (stream) {
     body["stream"] = true;
     body["stream_options"] = {{"include_usage", true}};
