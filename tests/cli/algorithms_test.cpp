@@ -354,11 +354,17 @@ TEST_CASE("dlma's chat layout over HTTP renders the prompt through /tokenize and
   // the same words favoured: the same pairs and margins as the raw layout.
   check_dlma_lines(http.out, "trl");
   // Answers are chats; each of the 8 scorings renders its chat prompt by POST /tokenize with
-  // messages (the chat template is the server's), then scores token ids.
+  // messages (the chat template is the server's) and the prompt with the answer as a continued
+  // assistant message (joint tokenization: the answer is never tokenized alone), then scores ids.
   CHECK(server.requests("POST /v1/chat/completions") == 4);
-  int chat_tokenize = 0;
-  for (const auto& body : server.bodies("POST /tokenize")) chat_tokenize += nlohmann::json::parse(body).contains("messages") ? 1 : 0;
-  CHECK(chat_tokenize == 8);
+  int chat_tokenize = 0, continued = 0;
+  for (const auto& body : server.bodies("POST /tokenize")) {
+    const auto b = nlohmann::json::parse(body);
+    chat_tokenize += b.contains("messages") ? 1 : 0;
+    continued += b.value("continue_final_message", false) ? 1 : 0;
+  }
+  CHECK(chat_tokenize == 16);
+  CHECK(continued == 8);
   CHECK(server.requests("POST /v1/completions") == 8);
 }
 

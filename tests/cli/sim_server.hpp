@@ -339,15 +339,22 @@ class sim_openai_server {
                   {"choices", {choice}}, {"usage", {{"prompt_tokens", n}, {"completion_tokens", 0}, {"total_tokens", n}}}}};
   }
 
-  // POST /tokenize: {"prompt", "add_special_tokens"} or {"messages", "add_generation_prompt"}. The
-  // sim models have no chat template: messages render as prompt::flatten() (contents, "\n"-joined).
+  // POST /tokenize: {"prompt", "add_special_tokens"} or {"messages", "add_generation_prompt",
+  // "continue_final_message"}. The sim models have no chat template: messages render as
+  // prompt::flatten() (contents, "\n"-joined) with an empty generation prompt, so a final assistant
+  // message being continued follows the other messages directly.
   reply tokenize(const json& b) {
     std::string text;
     bool special = b.value("add_special_tokens", true);
     if (b.contains("messages")) {
       std::vector<selfalign::message> msgs;
       for (const auto& m : b["messages"]) msgs.push_back({m.value("role", ""), m.value("content", "")});
-      text = selfalign::prompt::chat(std::move(msgs)).flatten();
+      std::string continued;
+      if (b.value("continue_final_message", false) && !msgs.empty() && msgs.back().role == "assistant") {
+        continued = msgs.back().content;
+        msgs.pop_back();
+      }
+      text = selfalign::prompt::chat(std::move(msgs)).flatten() + continued;
     } else if (b.contains("prompt") && b["prompt"].is_string()) {
       text = b["prompt"].get<std::string>();
     } else {
