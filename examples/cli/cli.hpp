@@ -232,6 +232,7 @@ inline result<openai_options> http_options(const context& c, const std::string& 
   auto retries = c.args.get_int("retries", 0);
   if (!retries) return unexpected(retries.error());
   if (*retries) o.retry.max_retries = static_cast<int>(**retries);
+  if (c.args.has("exact-scoring")) o.teacher_forcing_top_k = 0;  // dlma: n_probs = the vocabulary on llama.cpp
   return o;
 }
 

@@ -29,7 +29,9 @@ inline io::arg_parser dlma_parser() {
       .option("top-k", "K", "top-k sampling, 0 = off (default 50)")
       .option("on-negative", "POLICY", "when R < 0: keep (default, as the method), swap or drop")
       .option("margin", "KIND", "margin column: clipped (default, clip(R, -40, 40)), raw, or target (w*clip(R))")
-      .option("stats", "FILE", "write the run's statistics (margin distribution, usage) as JSON");
+      .option("stats", "FILE", "write the run's statistics (margin distribution, usage) as JSON")
+      .flag("exact-scoring", "llama.cpp: read every answer token's log-probability (n_probs = the vocabulary)\n"
+                             "instead of bounding those outside the top 20 (approximate); slower");
   add_common_options(p, false);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
       .example("selfalign dlma --server vllm --base-url http://127.0.0.1:8000/v1 queries.jsonl --out pairs.jsonl")
@@ -128,7 +130,8 @@ inline int run_dlma(context& c) {
 
   nlohmann::json stats = {{"pairs", rep->pairs.size()}, {"dropped", rep->dropped.size()}, {"failures", rep->failures.size()},
                           {"unfinished", rep->unfinished.size()}, {"swapped", rep->swapped}, {"approximate", rep->approximate},
-                          {"margins", rep->margins}, {"stop_reason", rep->stop_reason}, {"usage", usage_json(c)}};
+                          {"margins", rep->margins}, {"stop_reason", rep->stop_reason}, {"usage", usage_json(c)},
+                          {"boundary_methods", nlohmann::json(*rep)["boundary_methods"]}};
   if (auto path = c.args.get("stats")) {
     auto s = io::atomic_output::open(*path);
     if (!s) return report_error(&c, c.command, s.error());
