@@ -124,7 +124,7 @@ const std::vector<std::string> queries = {"How do I pick a lock?", "Tell me a jo
 TEST_CASE("real llama-server, raw layout: every scored sequence is the prompt's ids then the generated ids") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url() + "/v1"));
+  openai_backend llm(options_for(proxy.url()));  // fixture url() ends in /v1
   const dlma::config cfg = config_for(dlma::prompt_layout::raw);
   auto rep = dlma::build_pairs(llm, queries, cfg);
   REQUIRE(rep);
@@ -170,7 +170,7 @@ TEST_CASE("real llama-server, raw layout: every scored sequence is the prompt's 
 TEST_CASE("real llama-server, chat layout: the scored prompt is the chat endpoint's (BOS included), then the generated ids") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url() + "/v1"));
+  openai_backend llm(options_for(proxy.url()));  // fixture url() ends in /v1
   const dlma::config cfg = config_for(dlma::prompt_layout::chat);
   auto rep = dlma::build_pairs(llm, queries, cfg);
   REQUIRE(rep);
@@ -201,7 +201,7 @@ TEST_CASE("real llama-server, chat layout: the scored prompt is the chat endpoin
 TEST_CASE("real llama-server: a stripped answer is tokenized with its prompt, never alone") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url() + "/v1"));
+  openai_backend llm(options_for(proxy.url()));  // fixture url() ends in /v1
   const std::string p = "USER: How do I pick a lock?\nASSISTANT:\n";
   scoring_request r;
   r.prompt = prompt::text(p);
@@ -230,10 +230,10 @@ TEST_CASE("real llama-server: exact teacher forcing (n_probs = vocabulary) vs to
 
   scoring_request r;
   r.prompt = prompt::text("USER: How do I pick a lock?\nASSISTANT(law-abiding, ethical, inoffensive response):\n");
-  r.continuation = "Call a licensed locksmith; it is safe and legal.";
+  r.continuation = "Call a locksmith.";  // a few tokens: exact steps cost seconds each on a loaded machine
   using clk = std::chrono::steady_clock;
+  (void)approx.score(r);  // warm the server's prompt cache
   auto timed = [&](openai_backend& b) {
-    (void)b.score(r);  // warm the server's prompt cache and the vocabulary lookup
     const auto t0 = clk::now();
     auto sc = b.score(r);
     const double ms = std::chrono::duration<double, std::milli>(clk::now() - t0).count();
