@@ -126,6 +126,12 @@ template <class G>
   }
 }
 
+/// One scoring of a text answer (no generated ids) under `p`: joint tokenization in tokens mode,
+/// else text. (eval's preference protocol scores given answers this way.)
+template <class G>
+[[nodiscard]] result<prepared_scoring> prepare_scoring(G& g, const prompt& p, const std::string& answer, boundary_mode mode,
+                                                       const config& cfg);
+
 /// tokenize(p) with special tokens, as the completions endpoint tokenizes a text prompt.
 template <class G>
 [[nodiscard]] result<std::vector<token_id>> prompt_alone(G& g, const prompt& p) {
@@ -134,6 +140,15 @@ template <class G>
   } else {
     return fail(errc::unsupported, "boundary_mode::tokens needs a backend with tokenize/detokenize");
   }
+}
+
+template <class G>
+[[nodiscard]] result<prepared_scoring> prepare_scoring(G& g, const prompt& p, const std::string& answer, boundary_mode mode,
+                                                       const config& cfg) {
+  if (mode != boundary_mode::tokens) return prepare_scoring(g, p, answer, nullptr, nullptr, mode, cfg);
+  auto alone = prompt_alone(g, p);
+  if (!alone) return unexpected(std::move(alone).error());
+  return prepare_scoring(g, p, answer, nullptr, &*alone, mode, cfg);
 }
 
 inline void emit(const observer& on_event, event e) {
