@@ -88,7 +88,18 @@ int main(int argc, char** argv) {
     if (ctx->simulated)
       std::fprintf(stderr, "selfalign %s: using the SIMULATED offline model (--backend simulated), not a real server\n", cmd->name);
     cli::install_signal_handlers();
-    return cmd->run(*ctx);
+    const int code = cmd->run(*ctx);
+    // Calls in flight reserve their worst case, but the last ones may still use more than was
+    // left: a run that ended beyond a budget did not stay within it (exit 4, not 0).
+    if (code == cli::exit_ok && ctx->usage_meter) {
+      if (auto over = ctx->usage_meter->overspent()) {
+        if (ctx->progress) ctx->progress->finish();
+        std::fprintf(stderr, "selfalign %s: %s (the output is complete, but the run did not stay within its budget)\n",
+                     cmd->name, over->c_str());
+        return cli::exit_budget;
+      }
+    }
+    return code;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "selfalign %s: internal error (please report): %s\n", cmd->name, e.what());
     return cli::exit_internal;

@@ -148,6 +148,7 @@ inline void from_json(const nlohmann::json& j, token_logprob& t) {
 inline void to_json(nlohmann::json& j, const usage& u) {
   j = {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
        {"cached_prompt_tokens", u.cached_prompt_tokens}, {"requests", u.requests}, {"from_cache", u.from_cache}};
+  if (u.estimated) j["estimated"] = true;
 }
 inline void from_json(const nlohmann::json& j, usage& u) {
   detail::get_if_present(j, "prompt_tokens", u.prompt_tokens);
@@ -155,15 +156,18 @@ inline void from_json(const nlohmann::json& j, usage& u) {
   detail::get_if_present(j, "cached_prompt_tokens", u.cached_prompt_tokens);
   detail::get_if_present(j, "requests", u.requests);
   detail::get_if_present(j, "from_cache", u.from_cache);
+  detail::get_if_present(j, "estimated", u.estimated);
 }
 inline void to_json(nlohmann::json& j, const completion& c) {
   j = {{"text", c.text}, {"tokens", c.tokens}, {"token_ids", c.token_ids}, {"finish_reason", c.finish_reason}};
+  if (c.invalid_utf8_replaced) j["invalid_utf8_replaced"] = true;
 }
 inline void from_json(const nlohmann::json& j, completion& c) {
   detail::get_if_present(j, "text", c.text);
   detail::get_if_present(j, "tokens", c.tokens);
   detail::get_if_present(j, "token_ids", c.token_ids);
   detail::get_if_present(j, "finish_reason", c.finish_reason);
+  detail::get_if_present(j, "invalid_utf8_replaced", c.invalid_utf8_replaced);
 }
 inline void to_json(nlohmann::json& j, const generation& g) {
   j = {{"choices", g.choices}, {"usage", g.usage}, {"model", g.model}};

@@ -124,6 +124,9 @@ struct usage {
   std::int64_t cached_prompt_tokens = 0;  ///< prompt tokens the server served from its prefix cache
   std::int64_t requests = 0;              ///< HTTP requests (or model calls) that produced this answer
   bool from_cache = false;
+  /// The server reported no usable count (missing, negative, fractional, out of range) and the
+  /// counts were estimated from the text (about 4 bytes a token) so that budgets still hold.
+  bool estimated = false;
 
   [[nodiscard]] std::int64_t total_tokens() const noexcept { return prompt_tokens + completion_tokens; }
   usage& operator+=(const usage& o) noexcept {
@@ -131,6 +134,7 @@ struct usage {
     completion_tokens += o.completion_tokens;
     cached_prompt_tokens += o.cached_prompt_tokens;
     requests += o.requests;
+    estimated = estimated || o.estimated;
     return *this;
   }
   friend bool operator==(const usage&, const usage&) = default;
@@ -142,6 +146,9 @@ struct completion {
   std::vector<token_logprob> tokens;  ///< per-token logprobs; empty unless requested
   std::vector<token_id> token_ids;    ///< generated token ids when the backend returns them
   std::string finish_reason;          ///< "stop", "length", ... as the server said
+  /// The server sent bytes that are not UTF-8 (or a lone surrogate escape) in this choice; each
+  /// invalid stretch was replaced by U+FFFD in `text`.
+  bool invalid_utf8_replaced = false;
   friend bool operator==(const completion&, const completion&) = default;
 };
 

@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <cstdint>
 #include <ctime>
@@ -163,7 +164,7 @@ class openai_backend {
     finish_body(body, model);
     const std::string path = chat ? "/chat/completions" : "/completions";
 
-    detail::stream_accumulator acc(chat, static_cast<std::size_t>(req.sampling.n));
+    detail::stream_accumulator acc(chat, static_cast<std::size_t>(req.sampling.n), prompt_token_estimate(req.prompt));
     std::optional<error> stream_error;
     bool done = false, user_cancelled = false;
     sse_parser parser([&](const sse_event& ev) {
@@ -193,7 +194,7 @@ class openai_backend {
     if (user_cancelled) return fail(errc::cancelled, "the streaming callback cancelled the call");
     if (!reply) return unexpected(std::move(reply).error());
     if (sink.json_answer) {  // the server ignored stream:true and answered in one piece
-      auto whole = parse_answer(reply->body, path, chat);
+      auto whole = parse_answer(reply->body, path, chat, prompt_token_estimate(req.prompt));
       if (whole) {
         for (std::size_t i = 0; i < whole->choices.size(); ++i) {
           stream_chunk c{i, whole->choices[i].text, whole->choices[i].tokens, whole->choices[i].finish_reason};
@@ -305,7 +306,14 @@ class openai_backend {
         context.push_back(cont[i]);
       }
     }
-    for (const auto& t : out.tokens) out.logprob += t.logprob;
+    for (std::size_t i = 0; i < out.tokens.size(); ++i) {
+      const auto& t = out.tokens[i];
+      // A missing value (null, NaN or Infinity on the wire) would make the sum silently NaN.
+      if (!std::isfinite(t.logprob) && !(std::isinf(t.logprob) && t.logprob < 0))
+        return fail(errc::bad_response, fmt::format("the server gave no usable logprob for continuation token {} ('{}', id {})", i,
+                                                    t.token, t.id ? std::to_string(*t.id) : std::string("unknown")));
+      out.logprob += t.logprob;
+    }
     out.usage = used;
     return out;
   }
@@ -616,13 +624,27 @@ class openai_backend {
     return s_->default_model;
   }
 
-  [[nodiscard]] result<generation> parse_answer(const std::string& body, const std::string& path, bool chat) const {
-    auto parsed = parse_json(body, server_json_options());
+  /// A rough size of a prompt in tokens, for servers that report no usable usage.
+  [[nodiscard]] static std::int64_t prompt_token_estimate(const prompt& p) {
+    if (p.is_tokens()) return static_cast<std::int64_t>(p.token_ids().size());
+    if (p.is_text()) return detail::estimate_tokens(p.raw_text());
+    std::int64_t n = 0;
+    for (const auto& m : p.messages()) n += detail::estimate_tokens(m.content) + 4;  // + the template's role markers
+    return n;
+  }
+
+  [[nodiscard]] result<generation> parse_answer(const std::string& body, const std::string& path, bool chat,
+                                                std::int64_t prompt_estimate = -1) const {
+    json_read_notes notes;
+    auto parsed = parse_json(body, server_json_options(), &notes);
     if (!parsed) return unexpected(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body));
     const nlohmann::json& j = *parsed;
     if (auto err = detail::error_in_payload(j)) return unexpected(std::move(*err));
     try {
-      auto g = detail::parse_generation(j, chat);
+      detail::answer_context ctx;
+      ctx.prompt_tokens_estimate = prompt_estimate;
+      ctx.text_repaired = notes.text_repaired;
+      auto g = detail::parse_generation(j, chat, ctx);
       if (!g) return unexpected(detail::bad_body("POST " + path, g.error().message, body));
       return g;
     } catch (const nlohmann::json::exception& e) {
@@ -644,7 +666,7 @@ class openai_backend {
       std::string overflow_body;
       auto reply = http("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
       if (reply) {
-        auto g = parse_answer(reply->body, path, chat);
+        auto g = parse_answer(reply->body, path, chat, prompt_token_estimate(req.prompt));
         if (g && req.sampling.return_token_ids && req.sampling.logprobs < 0)
           for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
         return g;

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -17,6 +18,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -55,6 +58,44 @@ struct price_table {
     return t;
   }
 };
+
+namespace detail {
+
+/// About 4 bytes a token: the estimate a call reserves before the server says what it used.
+[[nodiscard]] inline std::int64_t text_token_estimate(std::string_view text) noexcept {
+  return static_cast<std::int64_t>((text.size() + 3) / 4);
+}
+[[nodiscard]] inline std::int64_t prompt_token_estimate(const prompt& p) {
+  if (p.is_tokens()) return static_cast<std::int64_t>(p.token_ids().size());
+  if (p.is_text()) return text_token_estimate(p.raw_text());
+  std::int64_t n = 0;
+  for (const auto& m : p.messages()) n += text_token_estimate(m.content) + 4;  // + the template's role markers
+  return n;
+}
+
+/// The most tokens a call can use: prompt estimate + max_tokens for each choice (generation),
+/// prompt + continuation (scoring), the texts (embeddings), what the judge reads (judging).
+template <class Req>
+[[nodiscard]] std::int64_t worst_case_tokens(const Req& r) {
+  if constexpr (std::is_same_v<Req, generation_request>) {
+    return prompt_token_estimate(r.prompt) +
+           static_cast<std::int64_t>(std::max(0, r.sampling.max_tokens)) * std::max(1, r.sampling.n);
+  } else if constexpr (std::is_same_v<Req, scoring_request>) {
+    const std::int64_t cont = r.continuation_token_ids.empty() ? text_token_estimate(r.continuation)
+                                                               : static_cast<std::int64_t>(r.continuation_token_ids.size());
+    return prompt_token_estimate(r.prompt) + cont + 1;
+  } else if constexpr (std::is_same_v<Req, embedding_request>) {
+    std::int64_t n = 0;
+    for (const auto& t : r.texts) n += text_token_estimate(t);
+    return n;
+  } else if constexpr (std::is_same_v<Req, judge_request>) {
+    return text_token_estimate(r.query) + text_token_estimate(r.response);
+  } else {
+    return 0;
+  }
+}
+
+}  // namespace detail
 
 /// Limits; an empty optional means no limit.
 struct budget {
@@ -110,19 +151,25 @@ class meter {
   /// outlive the meter.
   void set_interrupt_flag(const std::atomic<bool>* flag) noexcept { interrupt_ = flag; }
 
-  /// Reserves one call against the budget, or says which budget ran out.
-  [[nodiscard]] result<void> admit() {
+  /// Reserves one call against the budget, or says which budget ran out. `worst_case_tokens` (the
+  /// prompt's estimate plus max_tokens for every choice) is held against the token budget until
+  /// record() releases it, so that calls in flight cannot overshoot it together.
+  [[nodiscard]] result<void> admit(std::int64_t worst_case_tokens = 0) {
     if (interrupt_ && interrupt_->load()) return fail(errc::cancelled, "interrupted");
     std::lock_guard lock(mutex_);
     if (auto why = exhausted_locked()) return fail(errc::budget_exhausted, *why);
     ++reserved_;
+    reserved_tokens_ += std::max<std::int64_t>(0, worst_case_tokens);
     return {};
   }
 
-  /// Records the answer of an admitted call.
-  void record(const std::string& role, const std::string& model, const usage* u, bool failed) {
+  /// Records the answer of an admitted call and releases its reservation (pass the same
+  /// `worst_case_tokens` as to admit()).
+  void record(const std::string& role, const std::string& model, const usage* u, bool failed,
+              std::int64_t worst_case_tokens = 0) {
     std::lock_guard lock(mutex_);
     --reserved_;
+    reserved_tokens_ -= std::max<std::int64_t>(0, worst_case_tokens);
     for (usage_totals* t : {&total_, &by_role_[role]}) {
       if (failed) {
         ++t->failed;
@@ -147,6 +194,21 @@ class meter {
     return exhausted_locked();
   }
 
+  /// Which budget the finished calls went beyond, if any. The last admitted calls may use more
+  /// than what was left (a reservation is an estimate); a run that ends like this did not stay
+  /// within its budget, and the CLI exits 4 for it.
+  [[nodiscard]] std::optional<std::string> overspent() const {
+    std::lock_guard lock(mutex_);
+    const std::int64_t tokens = total_.prompt_tokens + total_.completion_tokens;
+    if (budget_.max_tokens && tokens > *budget_.max_tokens)
+      return fmt::format("the token budget of {} tokens was exceeded: {} tokens used", *budget_.max_tokens, tokens);
+    if (budget_.max_cost && total_.cost > *budget_.max_cost)
+      return fmt::format("the cost budget of ${:.4f} was exceeded: ${:.4f} spent", *budget_.max_cost, total_.cost);
+    if (budget_.max_calls && total_.calls + total_.failed > *budget_.max_calls)
+      return fmt::format("the call budget of {} calls was exceeded: {} calls made", *budget_.max_calls, total_.calls + total_.failed);
+    return std::nullopt;
+  }
+
   [[nodiscard]] usage_totals totals() const {
     std::lock_guard lock(mutex_);
     return total_;
@@ -165,7 +227,8 @@ class meter {
     // Calls in flight count against the call budget so that concurrency cannot overshoot it.
     if (budget_.max_calls && total_.calls + total_.failed + reserved_ >= *budget_.max_calls)
       return fmt::format("the call budget of {} calls is used up", *budget_.max_calls);
-    if (budget_.max_tokens && total_.prompt_tokens + total_.completion_tokens >= *budget_.max_tokens)
+    // Calls in flight hold their worst case against the token budget (see admit()).
+    if (budget_.max_tokens && total_.prompt_tokens + total_.completion_tokens + reserved_tokens_ >= *budget_.max_tokens)
       return fmt::format("the token budget of {} tokens is used up", *budget_.max_tokens);
     if (budget_.max_cost && total_.cost >= *budget_.max_cost)
       return fmt::format("the cost budget of ${:.4f} is used up", *budget_.max_cost);
@@ -182,6 +245,7 @@ class meter {
   usage_totals total_;
   std::map<std::string, usage_totals> by_role_;
   std::int64_t reserved_ = 0;
+  std::int64_t reserved_tokens_ = 0;
   const std::atomic<bool>* interrupt_ = nullptr;
 };
 
@@ -203,19 +267,20 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
  private:
   template <class T, class Req, class Call>
   result<T> through(std::string_view, const Req& r, Call&& call) {
-    if (auto ok = meter_->admit(); !ok) return unexpected(std::move(ok).error());
+    const std::int64_t worst = detail::worst_case_tokens(r);
+    if (auto ok = meter_->admit(worst); !ok) return unexpected(std::move(ok).error());
     result<T> answer = fail(errc::internal, "unreachable");
     try {
       answer = call();
     } catch (...) {
-      meter_->record(role_, model_, nullptr, true);  // release the reservation, then let it propagate
+      meter_->record(role_, model_, nullptr, true, worst);  // release the reservation, then let it propagate
       throw;
     }
     std::string model = model_;
     if constexpr (requires { r.model; }) {
       if (!r.model.empty()) model = r.model;
     }
-    meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value());
+    meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value(), worst);
     return answer;
   }
 

@@ -188,10 +188,45 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   if (v && v->is_number()) return v->get<double>();
   return std::nullopt;
 }
+/// A token id: an integer in [0, 2^31); nullopt for anything else (no wrap-around, no float cast).
+[[nodiscard]] inline std::optional<token_id> as_token_id(const json& v) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u <= 0x7fffffffu) return static_cast<token_id>(u);
+  } else if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (i >= 0 && i <= 0x7fffffff) return static_cast<token_id>(i);
+  }
+  return std::nullopt;
+}
 [[nodiscard]] inline std::optional<token_id> id_field(const json& j, const char* key) {
   const json* v = field(j, key);
-  if (v && (v->is_number_integer() || v->is_number_unsigned())) return static_cast<token_id>(v->get<std::int64_t>());
+  return v ? as_token_id(*v) : std::nullopt;
+}
+
+/// More tokens than one answer can hold on any model; a larger count is a broken server.
+inline constexpr std::int64_t max_plausible_tokens = 1'000'000'000;
+
+/// A count as a server reported it: a non-negative integer (an integral float such as 12.0 too)
+/// up to `max`; nullopt for anything else (negative, fractional, 1e300, 2^64-1, text). Never
+/// converts an out-of-range float to an integer (undefined behaviour).
+[[nodiscard]] inline std::optional<std::int64_t> count_value(const json& v, std::int64_t max = max_plausible_tokens) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<std::uint64_t>();
+    if (u <= static_cast<std::uint64_t>(max)) return static_cast<std::int64_t>(u);
+  } else if (v.is_number_integer()) {
+    const auto i = v.get<std::int64_t>();
+    if (i >= 0 && i <= max) return i;
+  } else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && d >= 0 && d <= static_cast<double>(max) && d == std::floor(d)) return static_cast<std::int64_t>(d);
+  }
   return std::nullopt;
+}
+
+/// A rough token count of a text (about 4 bytes a token), for servers that report no usage.
+[[nodiscard]] inline std::int64_t estimate_tokens(std::string_view text) noexcept {
+  return static_cast<std::int64_t>((text.size() + 3) / 4);
 }
 
 /// vLLM's `return_tokens_as_token_ids` spells tokens "token_id:123".
@@ -216,6 +251,7 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   if (!id) id = id_from_token_text(token);
   if (auto lp = num_field(e, "logprob")) logprob = *lp;
   else if (auto pr = num_field(e, "prob")) logprob = *pr > 0 ? std::log(*pr) : -INFINITY;
+  else if (e.contains("logprob") || e.contains("prob")) logprob = std::nan("");  // null, or NaN/Infinity on the wire: missing
   else return false;
   return true;
 }
@@ -233,7 +269,9 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   if (tops && tops->is_array()) {
     for (const auto& a : *tops) {
       top_logprob alt;
-      if (a.is_object() && read_token_fields(a, alt.token, alt.id, alt.logprob)) t.top.push_back(std::move(alt));
+      // An alternative without a usable logprob tells nothing: it is left out.
+      if (a.is_object() && read_token_fields(a, alt.token, alt.id, alt.logprob) && !std::isnan(alt.logprob))
+        t.top.push_back(std::move(alt));
     }
   }
   return t;
@@ -304,27 +342,89 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
 }
 
 /// usage: prompt/completion tokens and cached prompt tokens; `requests` = 1 (one HTTP answer).
-[[nodiscard]] inline usage parse_usage(const json& body) {
+/// Every count is validated (count_value). A count that is present but unusable, or absent when
+/// an estimate is given (>= 0), is replaced by the estimate and `estimated` is set; absent
+/// without an estimate it stays 0 (an endpoint that bills nothing of that kind).
+[[nodiscard]] inline usage parse_usage(const json& body, std::int64_t prompt_estimate = -1, std::int64_t completion_estimate = -1) {
   usage u;
   u.requests = 1;
   const json* j = field(body, "usage");
-  if (!j || !j->is_object()) return u;
-  if (auto v = num_field(*j, "prompt_tokens")) u.prompt_tokens = static_cast<std::int64_t>(*v);
-  if (auto v = num_field(*j, "completion_tokens")) u.completion_tokens = static_cast<std::int64_t>(*v);
-  if (const json* d = field(*j, "prompt_tokens_details"))
-    if (auto v = num_field(*d, "cached_tokens")) u.cached_prompt_tokens = static_cast<std::int64_t>(*v);
+  if (j && !j->is_object()) j = nullptr;
+  auto read = [&](const json* parent, const char* key, std::int64_t estimate, std::int64_t& out) {
+    const json* v = parent ? field(*parent, key) : nullptr;
+    const bool present = parent && parent->is_object() && parent->contains(key);
+    if (v)
+      if (auto c = count_value(*v)) {
+        out = *c;
+        return;
+      }
+    if (present || estimate >= 0) {
+      out = std::max<std::int64_t>(0, estimate);
+      u.estimated = true;
+    }
+  };
+  read(j, "prompt_tokens", prompt_estimate, u.prompt_tokens);
+  read(j, "completion_tokens", completion_estimate, u.completion_tokens);
+  if (j)
+    if (const json* d = field(*j, "prompt_tokens_details")) read(d, "cached_tokens", -1, u.cached_prompt_tokens);
   return u;
 }
 
+/// The text of a chat message's `content`: a string, or the OpenAI content-parts array whose
+/// "text" parts are concatenated. Anything else is errc::bad_response (never an empty answer).
+/// A null or missing content is "" unless the message is a refusal or a tool call.
+[[nodiscard]] inline result<std::string> message_text(const json& msg, const char* where) {
+  const json* content = field(msg, "content");
+  if (!content) {
+    if (const json* refusal = field(msg, "refusal"); refusal && refusal->is_string())
+      return fail(errc::bad_response, fmt::format("{}: the model refused: {}", where, excerpt(refusal->get_ref<const std::string&>(), 300)));
+    if (const json* calls = field(msg, "tool_calls"); calls && !(calls->is_array() && calls->empty()))
+      return fail(errc::bad_response, fmt::format("{}: the answer is a tool call, not text", where));
+    return std::string{};
+  }
+  if (content->is_string()) return content->get<std::string>();
+  if (!content->is_array())
+    return fail(errc::bad_response, fmt::format("{}: `content` is {}, not a string or an array of parts", where, content->type_name()));
+  std::string text;
+  bool any_text = false;
+  std::string other;
+  for (const auto& part : *content) {
+    if (!part.is_object()) return fail(errc::bad_response, fmt::format("{}: a `content` part is {}, not an object", where, part.type_name()));
+    const std::string type = str_field(part, "type");
+    if (type == "text") {
+      const json* t = field(part, "text");
+      if (!t || !t->is_string()) return fail(errc::bad_response, fmt::format("{}: a text part of `content` has no `text` string", where));
+      text += t->get_ref<const std::string&>();
+      any_text = true;
+    } else if (other.empty()) {
+      other = type.empty() ? std::string("untyped") : type;
+    }
+  }
+  if (!any_text && !other.empty())
+    return fail(errc::bad_response, fmt::format("{}: `content` has no text part (found a '{}' part)", where, other));
+  return text;
+}
+
+/// What the caller knows about an answer that the body does not say.
+struct answer_context {
+  std::int64_t prompt_tokens_estimate = -1;  ///< used when the server reports no usable prompt count
+  bool text_repaired = false;                ///< parse_json replaced invalid UTF-8 in this body
+};
+
+/// Whether a text holds U+FFFD (where a repaired body's replacement went).
+[[nodiscard]] inline bool has_replacement_char(std::string_view t) noexcept {
+  return t.find("\xEF\xBF\xBD") != std::string_view::npos;
+}
+
 /// A chat or completions answer. Choices are ordered by their `index`.
-[[nodiscard]] inline result<generation> parse_generation(const json& body, bool chat) {
+/// A usage that is missing or unusable is estimated from the request (ctx) and the choices' text.
+[[nodiscard]] inline result<generation> parse_generation(const json& body, bool chat, const answer_context& ctx = {}) {
   if (!body.is_object()) return fail(errc::bad_response, "the answer is not a JSON object");
   const json* choices = field(body, "choices");
   if (!choices || !choices->is_array())
     return fail(errc::bad_response, "the answer has no `choices` array");
   generation g;
   g.model = str_field(body, "model");
-  g.usage = parse_usage(body);
   std::vector<std::pair<std::int64_t, completion>> indexed;
   std::int64_t position = 0;
   for (const auto& c : *choices) {
@@ -333,21 +433,27 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
     if (chat) {
       const json* msg = field(c, "message");
       if (!msg || !msg->is_object()) return fail(errc::bad_response, "a chat choice has no `message` object");
-      comp.text = str_field(*msg, "content");  // null content (refusal, tool call) reads as ""
+      auto text = message_text(*msg, "a chat choice");
+      if (!text) return unexpected(std::move(text).error());
+      comp.text = std::move(*text);
     } else {
       const json* text = field(c, "text");
       if (text && !text->is_string()) return fail(errc::bad_response, "a completion choice's `text` is not a string");
       comp.text = text ? text->get<std::string>() : std::string{};
     }
     comp.finish_reason = str_field(c, "finish_reason");
+    comp.invalid_utf8_replaced = ctx.text_repaired && has_replacement_char(comp.text);
     if (const json* lp = field(c, "logprobs")) {
       auto toks = parse_logprobs(*lp);
       if (!toks) return unexpected(toks.error());
       comp.tokens = std::move(*toks);
     }
     if (const json* ids = field(c, "token_ids"); ids && ids->is_array()) {
-      for (const auto& v : *ids)
-        if (v.is_number_integer()) comp.token_ids.push_back(v.get<token_id>());
+      for (const auto& v : *ids) {
+        auto id = as_token_id(v);
+        if (!id) return fail(errc::bad_response, fmt::format("a choice's `token_ids` holds {}, not a token id", excerpt(v.dump(), 40)));
+        comp.token_ids.push_back(*id);
+      }
     } else if (!comp.tokens.empty() &&
                std::all_of(comp.tokens.begin(), comp.tokens.end(), [](const token_logprob& t) { return t.id.has_value(); })) {
       for (const auto& t : comp.tokens) comp.token_ids.push_back(*t.id);
@@ -358,6 +464,9 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   }
   std::stable_sort(indexed.begin(), indexed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [i, c] : indexed) g.choices.push_back(std::move(c));
+  std::int64_t completion_estimate = 0;
+  for (const auto& c : g.choices) completion_estimate += estimate_tokens(c.text);
+  g.usage = parse_usage(body, ctx.prompt_tokens_estimate, completion_estimate);
   return g;
 }
 
@@ -374,7 +483,10 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
     vec.reserve(v->size());
     for (const auto& x : *v) {
       if (!x.is_number()) return fail(errc::bad_response, "an embedding holds a non-number");
-      vec.push_back(x.get<float>());
+      const double d = x.get<double>();
+      if (!std::isfinite(d) || std::fabs(d) > 3.0e38)  // beyond float: converting would be undefined
+        return fail(errc::bad_response, fmt::format("an embedding holds {}, outside the range of float", d));
+      vec.push_back(static_cast<float>(d));
     }
     const json* idx = field(d, "index");
     rows.emplace_back(idx && idx->is_number_integer() ? idx->get<std::int64_t>() : position, std::move(vec));
@@ -403,7 +515,8 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
     info.id = str_field(m, "id");
     if (info.id.empty()) info.id = str_field(m, "name");
     info.owned_by = str_field(m, "owned_by");
-    if (auto v = num_field(m, "max_model_len")) info.max_model_len = static_cast<std::int64_t>(*v);
+    if (const json* v = field(m, "max_model_len"))
+      if (auto c = count_value(*v)) info.max_model_len = *c;
     if (!info.id.empty()) out.push_back(std::move(info));
   }
   return out;
@@ -418,7 +531,7 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   std::vector<token_id> out;
   out.reserve(toks->size());
   for (const auto& t : *toks) {
-    if (t.is_number_integer()) out.push_back(t.get<token_id>());
+    if (auto direct = as_token_id(t)) out.push_back(*direct);
     else if (auto id = id_field(t, "id")) out.push_back(*id);
     else return fail(errc::bad_response, "a token in the tokenize answer is not an id");
   }
@@ -462,11 +575,8 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
       if (!rank || !alp || *rank > k) continue;
       top_logprob a;
       a.token = str_field(*it, "decoded_token");
-      try {
-        a.id = static_cast<token_id>(std::stol(it.key()));
-      } catch (...) {
-        continue;
-      }
+      a.id = id_from_token_text("token_id:" + it.key());
+      if (!a.id) continue;
       a.logprob = *alp;
       alts.emplace_back(*rank, std::move(a));
     }
@@ -521,9 +631,19 @@ struct forced_step {
 /// llama.cpp's /completion usage: tokens_evaluated / tokens_predicted (or an OpenAI usage object).
 [[nodiscard]] inline usage parse_native_usage(const json& body) {
   usage u = parse_usage(body);
-  if (auto v = num_field(body, "tokens_evaluated")) u.prompt_tokens = static_cast<std::int64_t>(*v);
-  if (auto v = num_field(body, "tokens_predicted")) u.completion_tokens = static_cast<std::int64_t>(*v);
-  if (auto v = num_field(body, "tokens_cached")) u.cached_prompt_tokens = static_cast<std::int64_t>(*v);
+  auto read = [&](const char* key, std::int64_t& out) {
+    if (!body.is_object() || !body.contains(key)) return;
+    const json* v = field(body, key);
+    if (auto c = v ? count_value(*v) : std::nullopt) {
+      out = *c;
+    } else {
+      out = 0;
+      u.estimated = true;  // present but unusable: flagged, never a made-up count
+    }
+  };
+  read("tokens_evaluated", u.prompt_tokens);
+  read("tokens_predicted", u.completion_tokens);
+  read("tokens_cached", u.cached_prompt_tokens);
   return u;
 }
 
@@ -533,7 +653,12 @@ struct forced_step {
 
 class stream_accumulator {
  public:
-  stream_accumulator(bool chat, std::size_t n) : chat_(chat) { gen_.choices.resize(n); }
+  /// `n`: the choices requested; a chunk for any other index is errc::bad_response.
+  /// `prompt_tokens_estimate`: the prompt's size when the stream reports no usable usage.
+  stream_accumulator(bool chat, std::size_t n, std::int64_t prompt_tokens_estimate = -1)
+      : chat_(chat), prompt_estimate_(prompt_tokens_estimate) {
+    gen_.choices.resize(n);
+  }
 
   /// Applies one `data:` payload (not "[DONE]"). Returns the deltas it carried, or the error it
   /// reported (an error inside a 200 stream) or errc::bad_response when it is not a chunk.
@@ -548,7 +673,8 @@ class stream_accumulator {
     try {
       if (gen_.model.empty()) gen_.model = str_field(j, "model");
       if (const json* u = field(j, "usage"); u && u->is_object()) {
-        gen_.usage = parse_usage(j);
+        usage_body_ = json::object();
+        usage_body_["usage"] = *u;
         saw_usage_ = true;
       }
       const json* choices = field(j, "choices");
@@ -556,12 +682,26 @@ class stream_accumulator {
       if (!choices->is_array()) return unexpected(bad_body("stream", "`choices` is not an array", payload));
       for (const auto& c : *choices) {
         stream_chunk ch;
-        const json* idx = field(c, "index");
-        ch.index = idx && idx->is_number_unsigned() ? idx->get<std::size_t>() : 0;
+        if (!c.is_object()) return unexpected(bad_body("stream", "a choice is not an object", payload));
+        // The index picks the slot to write: it must name one of the choices asked for.
+        if (const json* idx = field(c, "index")) {
+          const auto i = count_value(*idx, static_cast<std::int64_t>(gen_.choices.size()) - 1);
+          if (!i)
+            return unexpected(bad_body("stream", fmt::format("a chunk's choice index {} is out of range ({} choice{} requested)",
+                                                             excerpt(idx->dump(), 40), gen_.choices.size(),
+                                                             gen_.choices.size() == 1 ? "" : "s"), payload));
+          ch.index = static_cast<std::size_t>(*i);
+        }
         if (chat_) {
-          if (const json* d = field(c, "delta")) ch.text = str_field(*d, "content");
+          if (const json* d = field(c, "delta")) {
+            auto text = message_text(*d, "stream");
+            if (!text) return unexpected(std::move(text).error());
+            ch.text = std::move(*text);
+          }
         } else {
-          ch.text = str_field(c, "text");
+          const json* t = field(c, "text");
+          if (t && !t->is_string()) return unexpected(bad_body("stream", "a choice's `text` is not a string", payload));
+          ch.text = t ? t->get<std::string>() : std::string{};
         }
         ch.finish_reason = str_field(c, "finish_reason");
         if (const json* lp = field(c, "logprobs")) {
@@ -569,16 +709,16 @@ class stream_accumulator {
           if (!toks) return unexpected(toks.error());
           ch.tokens = std::move(*toks);
         }
-        if (ch.index >= gen_.choices.size()) gen_.choices.resize(ch.index + 1);
         completion& comp = gen_.choices[ch.index];
         comp.text += ch.text;
+        if (notes.text_repaired && has_replacement_char(ch.text)) comp.invalid_utf8_replaced = true;
         for (const auto& t : ch.tokens) {
           if (t.id) comp.token_ids.push_back(*t.id);
           comp.tokens.push_back(t);
         }
         if (!ch.finish_reason.empty()) {
+          if (comp.finish_reason.empty()) ++finished_;  // a repeated finish does not finish another choice
           comp.finish_reason = ch.finish_reason;
-          ++finished_;
         }
         out.push_back(std::move(ch));
       }
@@ -591,14 +731,19 @@ class stream_accumulator {
   [[nodiscard]] bool all_finished() const noexcept { return finished_ >= gen_.choices.size(); }
   [[nodiscard]] bool saw_usage() const noexcept { return saw_usage_; }
   [[nodiscard]] generation take() {
-    gen_.usage.requests = 1;
-    for (auto& c : gen_.choices)
+    std::int64_t completion_estimate = 0;
+    for (auto& c : gen_.choices) {
       if (c.token_ids.size() != c.tokens.size()) c.token_ids.clear();
+      completion_estimate += estimate_tokens(c.text);
+    }
+    gen_.usage = parse_usage(usage_body_, prompt_estimate_, completion_estimate);
     return std::move(gen_);
   }
 
  private:
   bool chat_;
+  std::int64_t prompt_estimate_ = -1;
+  json usage_body_ = json::object();
   generation gen_;
   std::size_t finished_ = 0;
   bool saw_usage_ = false;
