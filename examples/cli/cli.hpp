@@ -4,6 +4,7 @@
 #pragma once
 
 #include <selfalign/selfalign.hpp>
+#include <selfalign/detail/redact.hpp>
 #include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>
 #include <selfalign/io/json_file.hpp>
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -116,6 +118,7 @@ struct context {
   std::shared_ptr<io::trace_writer> trace;
   std::shared_ptr<io::progress_display> progress;
   std::vector<std::string> warnings;
+  std::vector<std::string> secrets;  ///< the API key: removed from every line written to stderr or the trace
 
   /// Sends an event to the trace and the progress line.
   void emit(const event& e) const {
@@ -149,6 +152,9 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
   auto backend = c.args.get_choice("backend", "http", {"http", "simulated"});
   if (!backend) return unexpected(backend.error());
   c.simulated = *backend == "simulated";
+  // The key the HTTP backends will send: known here so that no line the CLI writes can show it.
+  if (const char* key = std::getenv(c.args.get("api-key-env").value_or("OPENAI_API_KEY").c_str()))  // NOLINT(concurrency-mt-unsafe)
+    if (*key) c.secrets.emplace_back(key);
 
   auto conc = c.args.get_int("concurrency", 1);
   if (!conc) return unexpected(conc.error());
@@ -191,7 +197,8 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
     auto store = cache_store::open(*path, opts);
     if (!store) return unexpected(store.error());
     c.cache = *store;
-    for (const auto& w : c.warnings) std::fprintf(stderr, "selfalign: warning: %s\n", w.c_str());
+    for (const auto& w : c.warnings)
+      std::fprintf(stderr, "selfalign: warning: %s\n", selfalign::detail::redacted(w, c.secrets).c_str());
   } else {
     c.cache = std::make_shared<cache_store>();
   }
@@ -199,6 +206,7 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
     auto t = io::trace_writer::open(*path);
     if (!t) return unexpected(t.error());
     c.trace = *t;
+    c.trace->set_secrets(c.secrets);
   }
   const bool tty = ::isatty(::fileno(stderr)) != 0;
   c.progress = std::make_shared<io::progress_display>(stderr, tty && !c.args.has("quiet"), c.usage_meter);
@@ -282,6 +290,8 @@ inline int report_error(const context* c, const std::string& command, const erro
   if (c && c->progress) c->progress->finish();
   std::string msg = e.describe();
   if (e.code == errc::invalid_argument || e.code == errc::io) msg = e.message;
+  // The library already removes its keys; whatever the source of a message, the CLI does too.
+  selfalign::detail::redact_secrets(msg, c ? c->secrets : std::vector<std::string>{});
   std::fprintf(stderr, "selfalign %s: %s\n", command.c_str(), msg.c_str());
   if (e.code == errc::budget_exhausted || e.code == errc::cancelled)
     std::fprintf(stderr, "selfalign %s: partial output written; rerun the same command with the same --cache to resume\n",

@@ -5,6 +5,7 @@
 
 #include <selfalign/backends/openai.hpp>
 #include <selfalign/batch.hpp>
+#include <selfalign/detail/redact.hpp>
 #include <selfalign/wrappers/metered.hpp>
 
 #include <doctest/doctest.h>
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -264,4 +266,110 @@ TEST_CASE("invalid UTF-8, lone surrogates and NaN logprobs are accepted and flag
     CHECK(toks[0].top[0].logprob == -1.5);
     CHECK(std::isnan(toks[1].logprob));
   }
+}
+
+TEST_CASE("an API key echoed in an error body is redacted from every error the backend returns" * doctest::test_suite("hostile")) {
+  const std::string key = "sk-live-0123456789abcdefghij0123456789";
+  struct echo_case {
+    int status;
+    std::string content_type;
+    std::function<std::string(const std::string&)> body;
+  };
+  // A long prefix puts the key across the 300-byte cut of a quoted body: no part may survive.
+  const std::string padding(270, '.');
+  const std::vector<echo_case> cases = {
+      {401, "application/json", [](const std::string& a) { return nlohmann::json{{"error", {{"message", "bad key " + a}, {"code", a}}}}.dump(); }},
+      {500, "text/plain", [&](const std::string& a) { return "upstream said: " + padding + " Authorization: " + a + " rejected"; }},
+      {200, "application/json", [](const std::string& a) { return "{\"error\":{\"message\":\"in-band failure for " + a + "\"}}"; }},
+      {200, "application/json", [](const std::string& a) { return "{\"choices\": [" + a + "]}"; }},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.status);
+    fixture::loopback_server srv;
+    srv->Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
+      res.status = c.status;
+      res.set_content(c.body(req.get_header_value("Authorization")), c.content_type);
+    });
+    srv.start();
+    auto o = fixture::options(srv.url(), server_preset::vllm);
+    o.api_key = key;
+    o.retry.max_retries = 0;
+    openai_backend llm(o);
+    auto g = llm.generate(chat_request());
+    REQUIRE_FALSE(g);
+    const error& e = g.error();
+    INFO(e.message);
+    for (const std::string& text : {e.message, e.type, e.server_code, e.request_id}) {
+      CHECK(text.find(key) == std::string::npos);
+      CHECK(text.find(key.substr(0, 10)) == std::string::npos);
+    }
+    // (The text/plain case is cut before the redacted key: the cut never shows a part of it.)
+    if (c.status != 500) CHECK(e.message.find("[redacted]") != std::string::npos);
+  }
+}
+
+TEST_CASE("redact_secrets removes keys, cut keys and bearer credentials" * doctest::test_suite("hostile")) {
+  const std::vector<std::string> secrets = {"sk-abcdefghijklmnop"};
+  CHECK(detail::redacted("key sk-abcdefghijklmnop and sk-abcdefghijklmnop.", secrets) == "key [redacted] and [redacted].");
+  CHECK(detail::redacted("quoted: Authorization: Bearer sk-abcdefgh...", secrets) == "quoted: Authorization: Bearer [redacted]...");
+  CHECK(detail::redacted("cut without bearer: sk-abcdefghij...", secrets) == "cut without bearer: [redacted]...");
+  CHECK(detail::redacted("{\"auth\":\"Bearer other-token-123\"}", secrets) == "{\"auth\":\"Bearer [redacted]\"}");
+  CHECK(detail::redacted("nothing secret here: sk-", secrets) == "nothing secret here: sk-");
+}
+
+TEST_CASE("an answer larger than max_answer_bytes is refused with a precise error" * doctest::test_suite("hostile")) {
+  const std::string big_text(3000, 'x');
+  const std::string body = R"({"choices":[{"index":0,"message":{"role":"assistant","content":")" + big_text + R"("},"finish_reason":"stop"}]})";
+  SUBCASE("with a Content-Length: refused before the body is read") {
+    fixed_answer_server s(body);
+    auto o = fixture::options(s.srv.url(), server_preset::vllm);
+    o.max_answer_bytes = 2048;
+    openai_backend llm(o);
+    auto g = llm.generate(chat_request());
+    REQUIRE_FALSE(g);
+    CHECK(g.error().code == errc::bad_response);
+    CHECK_FALSE(g.error().retryable);
+    CHECK(g.error().message == "POST /v1/chat/completions: the answer is larger than the limit of 2048 bytes "
+                               "(openai_options.max_answer_bytes; Content-Length: " + std::to_string(body.size()) + ")");
+    CHECK(s.calls == 1);  // not retried
+  }
+  SUBCASE("chunked, without a Content-Length") {
+    fixture::loopback_server srv;
+    srv->Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_chunked_content_provider("application/json", [&](std::size_t offset, httplib::DataSink& sink) {
+        if (offset < body.size()) sink.write(body.data() + offset, std::min<std::size_t>(512, body.size() - offset));
+        else sink.done();
+        return true;
+      });
+    });
+    srv.start();
+    auto o = fixture::options(srv.url(), server_preset::vllm);
+    o.max_answer_bytes = 2048;
+    openai_backend llm(o);
+    auto g = llm.generate(chat_request());
+    REQUIRE_FALSE(g);
+    CHECK(g.error().code == errc::bad_response);
+    CHECK(g.error().message == "POST /v1/chat/completions: the answer is larger than the limit of 2048 bytes (openai_options.max_answer_bytes)");
+  }
+  SUBCASE("under the limit it is read whole") {
+    fixed_answer_server s(body);
+    auto o = fixture::options(s.srv.url(), server_preset::vllm);
+    o.max_answer_bytes = body.size();
+    openai_backend llm(o);
+    auto g = llm.generate(chat_request());
+    REQUIRE(g);
+    CHECK(g->text() == big_text);
+  }
+  SUBCASE("a stream counts all its bytes") {
+    std::vector<std::string> chunks;
+    for (int i = 0; i < 40; ++i) chunks.push_back(R"({"choices":[{"index":0,"delta":{"content":")" + std::string(100, 'y') + R"("}}]})");
+    fixed_answer_server s(sse(chunks), "text/event-stream");
+    auto o = fixture::options(s.srv.url(), server_preset::vllm);
+    o.max_answer_bytes = 2048;
+    openai_backend llm(o);
+    auto g = llm.generate_stream(chat_request(), [](const stream_chunk&) { return true; });
+    REQUIRE_FALSE(g);
+    CHECK(g.error().message.rfind("POST /v1/chat/completions: the answer is larger than the limit of 2048 bytes", 0) == 0);
+  }
+  CHECK(openai_options{}.max_answer_bytes == std::size_t{32} << 20);
 }

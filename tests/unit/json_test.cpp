@@ -77,7 +77,7 @@ TEST_CASE("parse_json_as reports malformed and mistyped input without throwing" 
   auto bad = parse_json_as<generation>("{\"choices\": [", "response body");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code == errc::bad_response);
-  CHECK(bad.error().message == "response body: not valid JSON");
+  CHECK(bad.error().message == "response body: not valid JSON (truncated?): it ends inside a value after 13 bytes");
 
   auto mistyped = parse_json_as<generation>(R"({"choices": "nope"})", "response body");
   REQUIRE_FALSE(mistyped);

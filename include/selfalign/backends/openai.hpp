@@ -15,6 +15,7 @@
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/detail/redact.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/seed.hpp>
@@ -167,6 +168,7 @@ class openai_backend {
     detail::stream_accumulator acc(chat, static_cast<std::size_t>(req.sampling.n), prompt_token_estimate(req.prompt));
     std::optional<error> stream_error;
     bool done = false, user_cancelled = false;
+    const std::size_t max_line = std::min<std::size_t>(std::size_t{16} << 20, s_->opts.max_answer_bytes);
     sse_parser parser([&](const sse_event& ev) {
       if (done) return true;
       if (detail::trim(ev.data) == "[DONE]") {
@@ -175,7 +177,7 @@ class openai_backend {
       }
       auto chunks = acc.apply(ev.data);
       if (!chunks) {
-        stream_error = std::move(chunks).error();
+        stream_error = s_->scrub(std::move(chunks).error());
         return false;
       }
       for (const auto& c : *chunks) {
@@ -186,7 +188,7 @@ class openai_backend {
         }
       }
       return true;
-    });
+    }, max_line);
     stream_sink sink;
     sink.feed = [&](std::string_view bytes) { return parser.feed(bytes); };
     auto reply = http("POST", path, false, body.dump(), deadline, &sink);
@@ -194,7 +196,7 @@ class openai_backend {
     if (user_cancelled) return fail(errc::cancelled, "the streaming callback cancelled the call");
     if (!reply) return unexpected(std::move(reply).error());
     if (sink.json_answer) {  // the server ignored stream:true and answered in one piece
-      auto whole = parse_answer(reply->body, path, chat, prompt_token_estimate(req.prompt));
+      auto whole = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
       if (whole) {
         for (std::size_t i = 0; i < whole->choices.size(); ++i) {
           stream_chunk c{i, whole->choices[i].text, whole->choices[i].tokens, whole->choices[i].finish_reason};
@@ -206,7 +208,8 @@ class openai_backend {
     parser.finish();
     if (stream_error) return unexpected(std::move(*stream_error));
     if (user_cancelled) return fail(errc::cancelled, "the streaming callback cancelled the call");
-    if (parser.overflowed()) return unexpected(detail::bad_body("POST " + path, "a stream line exceeded 16 MiB", ""));
+    if (parser.overflowed())
+      return unexpected(detail::bad_body("POST " + path, fmt::format("a stream line exceeded {} bytes", max_line), ""));
     if (!done && !acc.all_finished())
       return fail(errc::bad_response, fmt::format("the stream from POST {} ended before [DONE] and before a finish_reason "
                                                   "({} events received)", path, parser.events()));
@@ -256,7 +259,7 @@ class openai_backend {
       const nlohmann::json* choices = detail::field(*j, "choices");
       const nlohmann::json* plp = (choices && choices->is_array() && !choices->empty()) ? detail::field((*choices)[0], "prompt_logprobs") : nullptr;
       if (!plp) plp = detail::field(*j, "prompt_logprobs");
-      if (!plp) return unexpected(detail::bad_body("POST /completions", "no `prompt_logprobs` in the answer (vLLM >= 0.5 needed)", detail::json_excerpt(*j)));
+      if (!plp) return unexpected(detail::bad_body("POST /completions", "no `prompt_logprobs` in the answer (vLLM >= 0.5 needed)", s_->scrubbed_excerpt(*j)));
       auto toks = detail::parse_prompt_logprobs(*plp, prefix->size(), cont, k);
       if (!toks) return unexpected(std::move(toks).error());
       out.tokens = std::move(*toks);
@@ -269,7 +272,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       auto gen = detail::parse_generation(*j, false);
       if (!gen) return unexpected(std::move(gen).error());
-      if (gen->choices.empty()) return unexpected(detail::bad_body("POST /completions", "no choices", detail::json_excerpt(*j)));
+      if (gen->choices.empty()) return unexpected(detail::bad_body("POST /completions", "no choices", s_->scrubbed_excerpt(*j)));
       auto& toks = gen->choices[0].tokens;
       if (toks.size() < all.size())
         return fail(errc::bad_response, fmt::format("echo returned logprobs for {} tokens, the prompt has {}; "
@@ -346,7 +349,7 @@ class openai_backend {
     auto j = post_json("/detokenize", body, deadline, true);
     if (!j) return unexpected(std::move(j).error());
     auto text = detail::parse_detokenize(*j);
-    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, detail::json_excerpt(*j)));
+    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, s_->scrubbed_excerpt(*j)));
     return text;
   }
 
@@ -366,7 +369,7 @@ class openai_backend {
     auto j = post_json("/embeddings", body, deadline);
     if (!j) return unexpected(std::move(j).error());
     auto e = detail::parse_embeddings(*j, req.texts.size());
-    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, detail::json_excerpt(*j)));
+    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, s_->scrubbed_excerpt(*j)));
     return e;
   }
 
@@ -385,7 +388,7 @@ class openai_backend {
     auto j = get_json("/models", call_deadline(), false, s_->opts.retry.max_retries);
     if (!j) return unexpected(std::move(j).error());
     auto models = detail::parse_models(*j);
-    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, detail::json_excerpt(*j)));
+    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, s_->scrubbed_excerpt(*j)));
     remember_context_from_models(*j, s_->opts.model);
     return models;
   }
@@ -519,6 +522,7 @@ class openai_backend {
     std::atomic<std::uint64_t> attempts{0}, retries{0}, stale_retries{0}, deadline_aborts{0};
     std::mutex rng_mutex;
     std::minstd_rand rng{std::random_device{}()};
+    std::vector<std::string> secrets;  // the API key and credential header values (never shown)
 
     explicit state(openai_options o) : opts(std::move(o)), fixed(profile_for(opts.preset)) {
       if (opts.base_urls.empty()) {
@@ -551,6 +555,13 @@ class openai_backend {
         if (const char* v = std::getenv(opts.api_key_env.c_str())) key = v;  // NOLINT(concurrency-mt-unsafe)
       if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
       for (const auto& [k, v] : opts.headers) headers.emplace(k, v);
+      // What must never appear in a message: the key and every credential-like header's value.
+      if (!key.empty()) secrets.push_back(key);
+      for (const auto& [k, v] : opts.headers)
+        if (detail::is_secret_header(k) && !v.empty()) {
+          secrets.push_back(v);
+          if (v.rfind("Bearer ", 0) == 0 && v.size() > 7) secrets.push_back(v.substr(7));
+        }
       pool = std::make_unique<detail::endpoint_pool<httplib::Client>>(
           urls.size(), opts.max_concurrency, [this](std::size_t e) { return make_client(urls[e]); });
     }
@@ -574,6 +585,16 @@ class openai_backend {
       c->set_follow_location(false);
       c->set_write_timeout(opts.write_timeout);
       return c;
+    }
+
+    /// The error with every secret removed from what it says (see detail::redact_secrets).
+    [[nodiscard]] error scrub(error e) const {
+      for (std::string* text : {&e.message, &e.type, &e.server_code, &e.request_id}) detail::redact_secrets(*text, secrets);
+      return e;
+    }
+    /// A parsed answer's start for a message, with secrets removed before it is cut further.
+    [[nodiscard]] std::string scrubbed_excerpt(const nlohmann::json& j) const {
+      return detail::redacted(detail::json_excerpt(j, 300), secrets);
     }
 
     double unit_random() {
@@ -633,22 +654,27 @@ class openai_backend {
     return n;
   }
 
-  [[nodiscard]] result<generation> parse_answer(const std::string& body, const std::string& path, bool chat,
+  /// Parses a whole answer. Takes the body so that it is freed once parsed: the texts are then
+  /// moved out of the parsed value, so a large answer is held at most twice (text + parsed
+  /// value) and only briefly.
+  [[nodiscard]] result<generation> parse_answer(std::string body, const std::string& path, bool chat,
                                                 std::int64_t prompt_estimate = -1) const {
     json_read_notes notes;
     auto parsed = parse_json(body, server_json_options(), &notes);
-    if (!parsed) return unexpected(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body));
-    const nlohmann::json& j = *parsed;
-    if (auto err = detail::error_in_payload(j)) return unexpected(std::move(*err));
+    if (!parsed) return unexpected(s_->scrub(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body)));
+    const std::string start = detail::excerpt(body, 400);  // for messages about the shape
+    std::string().swap(body);
+    nlohmann::json& j = *parsed;
+    if (auto err = detail::error_in_payload(j)) return unexpected(s_->scrub(std::move(*err)));
     try {
       detail::answer_context ctx;
       ctx.prompt_tokens_estimate = prompt_estimate;
       ctx.text_repaired = notes.text_repaired;
-      auto g = detail::parse_generation(j, chat, ctx);
-      if (!g) return unexpected(detail::bad_body("POST " + path, g.error().message, body));
+      auto g = detail::parse_generation(std::move(j), chat, ctx);
+      if (!g) return unexpected(s_->scrub(detail::bad_body("POST " + path, g.error().message, start)));
       return g;
     } catch (const nlohmann::json::exception& e) {
-      return unexpected(detail::bad_body("POST " + path, e.what(), body));
+      return unexpected(s_->scrub(detail::bad_body("POST " + path, e.what(), start)));
     }
   }
 
@@ -666,7 +692,7 @@ class openai_backend {
       std::string overflow_body;
       auto reply = http("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
       if (reply) {
-        auto g = parse_answer(reply->body, path, chat, prompt_token_estimate(req.prompt));
+        auto g = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
         if (g && req.sampling.return_token_ids && req.sampling.logprobs < 0)
           for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
         return g;
@@ -760,7 +786,7 @@ class openai_backend {
     auto j = post_json("/tokenize", body, deadline, true);
     if (!j) return unexpected(std::move(j).error());
     auto ids = detail::parse_tokenize(*j);
-    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, detail::json_excerpt(*j)));
+    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, s_->scrubbed_excerpt(*j)));
     return ids;
   }
 
@@ -854,7 +880,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
       auto ids = detail::parse_tokenize(*j);
-      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, detail::json_excerpt(*j)));
+      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, s_->scrubbed_excerpt(*j)));
       return ids;
     }
     if (prof.preset == server_preset::llamacpp) {
@@ -862,7 +888,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
       const std::string text = detail::str_field(*j, "prompt");
-      if (text.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", detail::json_excerpt(*j)));
+      if (text.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", s_->scrubbed_excerpt(*j)));
       ++used.requests;
       if (rendered) *rendered = text;
       return tokenize_with(prof, model, text, true, deadline);  // the chat endpoint adds BOS to the rendered text
@@ -904,10 +930,10 @@ class openai_backend {
     if (!reply) return unexpected(std::move(reply).error());
     return to_json(*reply, "GET " + path);
   }
-  [[nodiscard]] static result<nlohmann::json> to_json(const http_reply& reply, const std::string& what) {
+  [[nodiscard]] result<nlohmann::json> to_json(const http_reply& reply, const std::string& what) const {
     auto j = parse_json(reply.body, server_json_options());
-    if (!j) return unexpected(detail::bad_body(what, "the answer is " + j.error().message, reply.body, reply.status));
-    if (auto err = detail::error_in_payload(*j)) return unexpected(std::move(*err));
+    if (!j) return unexpected(s_->scrub(detail::bad_body(what, "the answer is " + j.error().message, reply.body, reply.status)));
+    if (auto err = detail::error_in_payload(*j)) return unexpected(s_->scrub(std::move(*err)));
     return j;
   }
 
@@ -955,6 +981,10 @@ class openai_backend {
     int status = -1;
     bool got_bytes = false, sink_failed = false;
     std::string collected;
+    const std::size_t max_bytes = s_->opts.max_answer_bytes;
+    std::size_t received = 0;
+    std::optional<std::uint64_t> declared_length;
+    bool too_large = false;
     req.response_handler = [&](const httplib::Response& r) {
       status = r.status;
       out.retry_after = r.get_header_value("retry-after");
@@ -963,10 +993,34 @@ class openai_backend {
       out.request_id = r.get_header_value("x-request-id");
       if (sink && status == 200 && r.get_header_value("Content-Type").find("application/json") != std::string::npos)
         sink->json_answer = true;
+      if (r.has_header("Content-Length")) {
+        std::uint64_t length = 0;
+        bool digits = true;
+        for (char c : r.get_header_value("Content-Length")) {
+          if (c < '0' || c > '9' || length > (std::uint64_t{1} << 50)) {
+            digits = false;
+            break;
+          }
+          length = length * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (digits) {
+          declared_length = length;
+          if (length > max_bytes) {
+            too_large = true;  // refused before a byte of the body is read
+            return false;
+          }
+          if (!(sink && status == 200 && !sink->json_answer)) collected.reserve(static_cast<std::size_t>(length));
+        }
+      }
       return true;
     };
     req.content_receiver = [&](const char* d, std::size_t n, std::uint64_t, std::uint64_t) {
       got_bytes = true;
+      received += n;
+      if (received > max_bytes) {
+        too_large = true;
+        return false;
+      }
       if (sink && status == 200 && !sink->json_answer) {
         out.delivered = true;
         if (!sink->feed(std::string_view(d, n))) {
@@ -976,7 +1030,7 @@ class openai_backend {
         return true;
       }
       collected.append(d, n);
-      return collected.size() < (std::size_t{256} << 20);
+      return true;
     };
 
     std::uint64_t ticket = 0;
@@ -993,10 +1047,20 @@ class openai_backend {
     if (aborted) ++s_->deadline_aborts;
 
     if (ok && !aborted) {
+      // An error body may echo the request's credentials: remove them before anything quotes it.
+      if (res.status < 200 || res.status >= 300) detail::redact_secrets(collected, s_->secrets);
       out.reply = http_reply{res.status, std::move(collected)};
       return out;
     }
     lease.mark_broken();
+    if (too_large) {
+      out.failure = error(errc::bad_response,
+                          fmt::format("{}: the answer is larger than the limit of {} bytes (openai_options.max_answer_bytes{})", what(),
+                                      max_bytes, declared_length ? fmt::format("; Content-Length: {}", *declared_length) : std::string{}),
+                          status > 0 ? status : 0);
+      out.failure->retryable = false;
+      return out;
+    }
     if (sink_failed) {  // the parser or the caller stopped the stream; the caller reports why
       out.reply = http_reply{status, std::string{}};
       return out;
@@ -1009,11 +1073,13 @@ class openai_backend {
     }
     if (status > 0 && status != 200 && !collected.empty()) {
       // A non-200 answer whose body broke off: still an HTTP error.
+      detail::redact_secrets(collected, s_->secrets);
       out.reply = http_reply{status, std::move(collected)};
       return out;
     }
     if (status == 200 && got_bytes) {
-      out.failure = detail::bad_body(what(), fmt::format("the answer was cut off after {} bytes", collected.size()), collected);
+      out.failure = detail::bad_body(what(), fmt::format("the answer was cut off after {} bytes", collected.size()),
+                                     detail::redacted(collected.substr(0, 1024), s_->secrets));
       return out;
     }
     const std::string where = url.display();
@@ -1092,13 +1158,13 @@ class openai_backend {
           continue;  // a keep-alive socket the server had closed: retry at once, once
         }
       }
-      if (a.delivered) return unexpected(std::move(*failure));  // never retry after data reached the caller
+      if (a.delivered) return unexpected(s_->scrub(std::move(*failure)));  // never retry after data reached the caller
       auto decision = detail::decide_retry(policy, retries, retryable, a.should_retry, server_wait, s_->unit_random());
       if (decision.retry && deadline != clock::time_point::max() && clock::now() + decision.wait >= deadline)
         decision.retry = false;
       if (!decision.retry) {
         if (attempts > 1) failure->message += fmt::format(" (after {} attempts)", attempts);
-        return unexpected(std::move(*failure));
+        return unexpected(s_->scrub(std::move(*failure)));
       }
       ++retries;
       ++s_->retries;

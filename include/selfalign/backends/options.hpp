@@ -238,6 +238,9 @@ struct openai_options {
   /// Tokens per request (prompt + completion) of the served model: 0 = ask the server
   /// (openai_backend::context_size()); -1 = unknown, never cut max_tokens.
   std::int64_t context_size = 0;
+  /// The largest answer body read (a stream: all its bytes together). A larger answer is
+  /// errc::bad_response, not retried; a larger Content-Length is refused before the body is read.
+  std::size_t max_answer_bytes = std::size_t{32} << 20;
   bool verify_tls = true;         ///< verify the server certificate on https:// URLs
   std::string ca_cert_path;       ///< CA bundle file for https:// ("" = system store)
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/config.hpp>
+#include <selfalign/detail/redact.hpp>
 #include <selfalign/events.hpp>
 #include <selfalign/json.hpp>
 
@@ -16,6 +17,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -47,12 +50,19 @@ class trace_writer {
   trace_writer(const trace_writer&) = delete;
   trace_writer& operator=(const trace_writer&) = delete;
 
+  /// Secrets (API keys) to remove from every line, whatever part of an event holds them.
+  void set_secrets(std::vector<std::string> secrets) {
+    std::lock_guard lock(mutex_);
+    secrets_ = std::move(secrets);
+  }
+
   void write(const event& e) {
     nlohmann::json j = e;
     j["t_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
     std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    line += '\n';
     std::lock_guard lock(mutex_);
+    selfalign::detail::redact_secrets(line, secrets_);
+    line += '\n';
     std::fwrite(line.data(), 1, line.size(), file_);
     std::fflush(file_);
   }
@@ -62,6 +72,7 @@ class trace_writer {
   std::FILE* file_;
   std::chrono::steady_clock::time_point start_;
   std::mutex mutex_;
+  std::vector<std::string> secrets_;
 };
 
 }  // namespace io

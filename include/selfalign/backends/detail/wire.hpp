@@ -418,7 +418,14 @@ struct answer_context {
 
 /// A chat or completions answer. Choices are ordered by their `index`.
 /// A usage that is missing or unusable is estimated from the request (ctx) and the choices' text.
-[[nodiscard]] inline result<generation> parse_generation(const json& body, bool chat, const answer_context& ctx = {}) {
+/// `move_texts`: the caller owns `body` and gives it up, so the texts are moved out, not copied.
+[[nodiscard]] inline result<generation> parse_generation_from(const json& body, bool chat, const answer_context& ctx,
+                                                              bool move_texts) {
+  // Only reached with move_texts from the json&& overload: the object is not const.
+  auto take_string = [move_texts](const json& v) -> std::string {
+    if (move_texts) return std::move(const_cast<json&>(v).get_ref<std::string&>());
+    return v.get<std::string>();
+  };
   if (!body.is_object()) return fail(errc::bad_response, "the answer is not a JSON object");
   const json* choices = field(body, "choices");
   if (!choices || !choices->is_array())
@@ -433,13 +440,17 @@ struct answer_context {
     if (chat) {
       const json* msg = field(c, "message");
       if (!msg || !msg->is_object()) return fail(errc::bad_response, "a chat choice has no `message` object");
-      auto text = message_text(*msg, "a chat choice");
-      if (!text) return unexpected(std::move(text).error());
-      comp.text = std::move(*text);
+      if (const json* content = field(*msg, "content"); content && content->is_string()) {
+        comp.text = take_string(*content);
+      } else {
+        auto text = message_text(*msg, "a chat choice");
+        if (!text) return unexpected(std::move(text).error());
+        comp.text = std::move(*text);
+      }
     } else {
       const json* text = field(c, "text");
       if (text && !text->is_string()) return fail(errc::bad_response, "a completion choice's `text` is not a string");
-      comp.text = text ? text->get<std::string>() : std::string{};
+      comp.text = text ? take_string(*text) : std::string{};
     }
     comp.finish_reason = str_field(c, "finish_reason");
     comp.invalid_utf8_replaced = ctx.text_repaired && has_replacement_char(comp.text);
@@ -468,6 +479,12 @@ struct answer_context {
   for (const auto& c : g.choices) completion_estimate += estimate_tokens(c.text);
   g.usage = parse_usage(body, ctx.prompt_tokens_estimate, completion_estimate);
   return g;
+}
+[[nodiscard]] inline result<generation> parse_generation(const json& body, bool chat, const answer_context& ctx = {}) {
+  return parse_generation_from(body, chat, ctx, false);
+}
+[[nodiscard]] inline result<generation> parse_generation(json&& body, bool chat, const answer_context& ctx = {}) {
+  return parse_generation_from(body, chat, ctx, true);
 }
 
 /// POST /embeddings: {"data": [{"index", "embedding": [float]}], "usage"}.
