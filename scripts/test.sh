@@ -6,20 +6,32 @@
 #   4. release: GCC at -O3 -DNDEBUG, as users build. Everything is BUILT (optimizer-only warnings
 #      such as GCC 12's -Wrestrict appear only here); the fast suites run (not cli, examples,
 #      install, compile_fail: the gcc configuration runs those).
+#   5. fuzz: the libFuzzer harnesses under tests/fuzz (Clang), each for SELFALIGN_FUZZ_SECONDS (default
+#      15) from its committed seed corpus (scripts/fuzz.sh); a crash fails the run and prints the input.
 # Each configuration is a preset of CMakePresets.json (asan = asan-ubsan), configured with
 # SELFALIGN_WARNINGS_AS_ERRORS=ON: a warning fails the suite.
 # The real-server tests (label real-server: a real llama.cpp server from Debian's packages, fetched by
 # scripts/llama-server.sh into build/llama.cpp-debian) run in the GCC configuration only.
-# SELFALIGN_TEST_CONFIGS="gcc clang asan release" picks a subset. Build trees: build/test-<config>.
+# SELFALIGN_TEST_CONFIGS="gcc clang asan release fuzz" picks a subset. Build trees: build/test-<config>.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 
 mkdir -p build
 jobs=$(nproc 2>/dev/null || echo 2)
-configs=${SELFALIGN_TEST_CONFIGS:-"gcc clang asan release"}
+configs=${SELFALIGN_TEST_CONFIGS:-"gcc clang asan release fuzz"}
 failed=()
 for config in $configs; do
+  if [ "$config" = fuzz ]; then
+    echo "=== selfalign tests: fuzz ===" >&2
+    start=$(date +%s)
+    if bash scripts/fuzz.sh "${SELFALIGN_FUZZ_SECONDS:-15}"; then
+      echo "=== fuzz passed in $(( $(date +%s) - start )) s ===" >&2
+    else
+      failed+=("fuzz")
+    fi
+    continue
+  fi
   dir="build/test-$config"
   ctest_args=(--output-on-failure -j "$jobs")
   # The presets hold compiler, build type and sanitizers; the label filters are here.
