@@ -840,7 +840,7 @@ class openai_backend {
       auto j = post_json("/tokenize", body, deadline, true);
       if (!j) return unexpected(std::move(j).error());
       joint = detail::parse_tokenize(*j);
-      if (!joint) return unexpected(detail::bad_body("POST /tokenize", joint.error().message, detail::json_excerpt(*j)));
+      if (!joint) return unexpected(detail::bad_body("POST /tokenize", joint.error().message, s_->scrubbed_excerpt(*j)));
     }
     if (!joint) return unexpected(std::move(joint).error());
     ++used.requests;
