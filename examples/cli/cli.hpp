@@ -18,14 +18,18 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -41,6 +45,7 @@ enum exit_code : int {
   exit_usage = 2,        ///< bad usage or bad input (the message names the file and line)
   exit_backend = 3,      ///< unreachable server, unsupported capability, non-retryable HTTP error
   exit_budget = 4,       ///< a budget ran out; partial output written; rerun with the same --cache resumes
+  exit_items_failed = 5, ///< the run completed, but some items failed (their output lines carry "error")
   exit_interrupted = 130 ///< SIGINT or SIGTERM; same guarantees as a budget stop
 };
 
@@ -266,10 +271,52 @@ inline result<any_generator> make_role(const context& c, const std::string& role
 }
 
 /// Reads the positional INPUT ('-' = standard input) as JSONL queries.
+/// HH-RLHF transcripts ({"chosen": "\n\nHuman: ...\n\nAssistant: ...", "rejected": ...}) are read
+/// too: a record with a string "chosen" and none of the query fields is one. Its query is the first
+/// Human turn (as RAIN's code takes it), and the first Assistant reply of "chosen" becomes its
+/// "response" when the record has none (what `judge` scores).
 inline result<std::vector<io::query_record>> read_input(const context& c, const io::read_options& opts = {}) {
   const std::string& path = c.args.positionals().front();
-  if (path == "-") return io::read_queries(std::cin, "<stdin>", opts);
-  return io::read_queries(std::filesystem::path(path), opts);
+  const std::string source = path == "-" ? "<stdin>" : path;
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(errc::io, fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // Which shape: the first record decides.
+  bool hh = false;
+  {
+    std::istringstream first_lines(text);
+    for (std::string line; std::getline(first_lines, line);) {
+      if (selfalign::detail::trim(line).empty()) continue;
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_object() && j.contains("chosen") && j["chosen"].is_string()) {
+        hh = true;
+        for (const auto& f : opts.text_fields) hh = hh && !j.contains(f);
+      }
+      break;
+    }
+  }
+  std::istringstream in(text);
+  if (!hh) return io::read_queries(in, source, opts);
+  io::read_options hh_opts = opts;
+  hh_opts.text_fields = {"chosen"};
+  auto records = io::read_queries(in, source, hh_opts);
+  if (!records) return records;
+  for (auto& r : *records) {
+    auto turns = io::parse_hh_transcript(r.prompt);
+    if (!turns) return fail(errc::invalid_argument, fmt::format("{}:{}: field \"chosen\": {}", source, r.line, turns.error().message));
+    auto human = std::find_if(turns->begin(), turns->end(), [](const message& m) { return m.role == "user"; });
+    if (human == turns->end() || human->content.empty())
+      return fail(errc::invalid_argument, fmt::format("{}:{}: field \"chosen\" has no Human turn", source, r.line));
+    r.prompt = human->content;
+    auto reply = std::find_if(human, turns->end(), [](const message& m) { return m.role == "assistant"; });
+    if (!r.fields.contains("response") && reply != turns->end()) r.fields["response"] = reply->content;
+  }
+  return records;
 }
 
 /// Usage totals as JSON: overall, per role, cache hits, wall time.
@@ -293,9 +340,13 @@ inline int report_error(const context* c, const std::string& command, const erro
   // The library already removes its keys; whatever the source of a message, the CLI does too.
   selfalign::detail::redact_secrets(msg, c ? c->secrets : std::vector<std::string>{});
   std::fprintf(stderr, "selfalign %s: %s\n", command.c_str(), msg.c_str());
-  if (e.code == errc::budget_exhausted || e.code == errc::cancelled)
-    std::fprintf(stderr, "selfalign %s: partial output written; rerun the same command with the same --cache to resume\n",
-                 command.c_str());
+  if (e.code == errc::budget_exhausted || e.code == errc::cancelled) {
+    if (c && c->args.has("cache"))
+      std::fprintf(stderr, "selfalign %s: partial output written; rerun the same command with the same --cache to resume\n",
+                   command.c_str());
+    else
+      std::fprintf(stderr, "selfalign %s: partial output written (run with --cache FILE to be able to resume)\n", command.c_str());
+  }
   return exit_code_for(e);
 }
 
@@ -318,6 +369,23 @@ class jsonl_writer {
   explicit jsonl_writer(io::atomic_output out) : out_(std::move(out)) {}
   io::atomic_output out_;
 };
+
+/// An item that failed on its own (its prompt does not fit the model's context) rather than a
+/// failure that ends the run: its output line carries the error and the other items still run.
+[[nodiscard]] inline bool item_failure(const error& e) { return e.code == errc::context_overflow; }
+
+/// The error of a failed item as it appears in its output line.
+[[nodiscard]] inline nlohmann::json item_error_json(const error& e) {
+  return {{"code", to_string(e.code)}, {"message", e.message}, {"http_status", e.http_status}};
+}
+
+/// After a completed run: exit 5 with a count when some items failed, else 0.
+inline int finish_with_failed_items(context& c, std::size_t failed, std::size_t total, int code) {
+  if (code != exit_ok || failed == 0) return code;
+  std::fprintf(stderr, "selfalign %s: %zu of %zu item(s) failed; their output lines carry \"error\" (exit code %d)\n",
+               c.command.c_str(), failed, total, static_cast<int>(exit_items_failed));
+  return exit_items_failed;
+}
 
 /// The JSONL commands' main loop. `lines(begin, end)` produces the output lines of items
 /// [begin, end) (running their calls concurrently); they are written in input order as each chunk

@@ -141,10 +141,18 @@ inline int run_drpo(context& c) {
   if (auto w = out->write_line(result_json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace)); !w)
     return report_error(&c, c.command, w.error());
   if (auto committed = out->commit(); !committed) return report_error(&c, c.command, committed.error());
-  if (!c.args.has("quiet") && rep->complete)
-    std::fprintf(stderr, "selfalign drpo: %s; best mean reward %s over %zu candidates; best system prompt:\n%s\n",
-                 rep->stop_reason.c_str(), rep->best_score ? fmt::format("{:.3f}", *rep->best_score).c_str() : "n/a",
-                 rep->trace.size(), rep->best_prompt.c_str());
+  if (!c.args.has("quiet") && rep->complete) {
+    const std::string reward = rep->best_score
+                                   ? fmt::format("best mean reward {:.3f}", *rep->best_score)
+                                   : std::string("no candidate got a reward (every judgement failed), so the initial prompt is kept");
+    std::fprintf(stderr, "selfalign drpo: finished (stop reason: %s) after %zu candidates; %s; best system prompt:\n%s\n",
+                 rep->stop_reason.c_str(), rep->trace.size(), reward.c_str(), rep->best_prompt.c_str());
+  }
+  std::size_t failed = 0;
+  for (const auto& cand : rep->trace) failed += cand.eval.error ? 1 : 0;
+  if (failed > 0)
+    std::fprintf(stderr, "selfalign drpo: %zu candidate(s) failed on their own (a request over the model's context) and got no "
+                 "reward; the search went on (each has \"error\" in its trace entry)\n", failed);
   if (!rep->complete && rep->error) return report_error(&c, c.command, *rep->error);
   return exit_ok;
 }
@@ -156,6 +164,14 @@ inline result<drpo::deployment<>> load_drpo(const std::string& path, const drpo:
   nlohmann::json& j = *parsed;
   if (!j.is_object() || !j.contains("system_prompt") || !j["system_prompt"].is_string())
     return fail(errc::invalid_argument, fmt::format("{}: not a 'selfalign drpo' output (needs \"system_prompt\" and \"examples\")", path));
+  // A run that stopped early (budget, Ctrl-C, an error) holds only the best prompt so far: refuse it
+  // rather than deploy it silently.
+  if (auto it = j.find("complete"); it != j.end() && it->is_boolean() && !it->get<bool>())
+    return fail(errc::invalid_argument,
+                fmt::format("{}: the drpo run did not complete (stop reason: {}); rerun 'selfalign drpo' (with the same "
+                            "--cache it resumes) before deploying its prompt",
+                            path, j.contains("stop_reason") && j["stop_reason"].is_string() ? j["stop_reason"].get<std::string>()
+                                                                                            : std::string("unknown")));
   drpo::report rep;
   rep.best_prompt = j["system_prompt"].get<std::string>();
   try {

@@ -12,7 +12,9 @@ inline io::arg_parser generate_parser() {
   io::arg_parser p("selfalign generate [options] INPUT.jsonl",
                    "Runs a model over the prompts of INPUT.jsonl (one JSON object per line, text in \"prompt\",\n"
                    "\"instruction\", \"question\" or \"query\", optional \"id\") and writes one JSON line per input,\n"
-                   "in input order: {id, prompt, response, usage}.");
+                   "in input order: {id, prompt, response, finish_reason, usage}; finish_reason \"length\" means the\n"
+                   "answer was cut at --max-tokens. A prompt too long for the model's context is a line with\n"
+                   "\"error\" (and response null); the others still run, and the command exits 5.");
   p.section("generate options")
       .option("system", "TEXT", "system prompt")
       .option("drpo", "FILE", "apply a 'selfalign drpo' result: its system prompt and the in-context examples\n"
@@ -78,23 +80,36 @@ inline int run_generate(context& c) {
   }
   c.progress->set_total(requests.size());
 
-  return write_lines_in_order(c, *out, requests.size(), default_chunk(c), [&](std::size_t begin, std::size_t end) {
+  std::size_t failed = 0;
+  const int code = write_lines_in_order(c, *out, requests.size(), default_chunk(c), [&](std::size_t begin, std::size_t end) {
     auto answers = generate_batch(*model, std::span(requests).subspan(begin, end - begin), c.batch());
     std::vector<result<nlohmann::json>> lines;
     for (std::size_t i = begin; i < end; ++i) {
       auto& a = answers[i - begin];
+      const auto& q = (*queries)[i];
       if (!a) {
-        lines.emplace_back(unexpected(a.error()));
+        if (!item_failure(a.error())) {
+          lines.emplace_back(unexpected(a.error()));
+          continue;
+        }
+        // This prompt alone does not fit the model's context: a failed line, the others still run.
+        ++failed;
+        nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", nullptr}, {"finish_reason", nullptr},
+                               {"error", item_error_json(a.error())}};
+        lines.emplace_back(std::move(line));
         continue;
       }
-      const auto& q = (*queries)[i];
       const std::string response = aligned ? std::string(selfalign::detail::trim(a->text())) : a->text();
-      nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", response}, {"usage", a->usage}};
+      const std::string finish = a->choices.empty() ? std::string() : a->choices.front().finish_reason;
+      nlohmann::json line = {{"id", q.id}, {"prompt", q.prompt}, {"response", response},
+                             {"finish_reason", finish.empty() ? nlohmann::json(nullptr) : nlohmann::json(finish)},
+                             {"usage", a->usage}};
       if (c.simulated) line["backend"] = "simulated";
       lines.emplace_back(std::move(line));
     }
     return lines;
   });
+  return finish_with_failed_items(c, failed, requests.size(), code);
 }
 
 inline io::arg_parser models_parser() {

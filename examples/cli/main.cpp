@@ -44,7 +44,8 @@ void print_usage(std::FILE* out) {
   std::fprintf(out,
                "\n'selfalign <command> --help' describes a command and its options.\n"
                "exit codes: 0 success; 1 internal error; 2 usage or bad input; 3 backend failure; 4 a budget\n"
-               "ran out (partial output written; rerun with the same --cache resumes); 130 interrupted.\n"
+               "ran out (partial output written; rerun with the same --cache resumes); 5 completed, but some\n"
+               "items failed (their lines carry \"error\"); 130 interrupted.\n"
                "selfalign %s\n",
                selfalign::version_string);
 }

@@ -70,10 +70,19 @@ class fake_openai_server {
       std::string system, user;
       if (body.is_object() && body.contains("messages"))
         for (const auto& m : body["messages"]) (m.value("role", "") == "system" ? system : user) = m.value("content", "");
+      // A prompt containing TOO-LONG does not fit: llama.cpp's answer for a prompt over the context.
+      if (user.find("TOO-LONG") != std::string::npos) {
+        res.status = 400;
+        res.set_content(R"({"error":{"code":400,"message":"request (5000 tokens) exceeds the available context size (2048 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":5000,"n_ctx":2048}})",
+                        "application/json");
+        return;
+      }
       std::string answer = (system.empty() ? "" : "[" + system + "] ") + "answer to " + user;
+      // A prompt containing CUT is answered as if max_tokens ran out.
+      const char* finish = user.find("CUT") != std::string::npos ? "length" : "stop";
       nlohmann::json reply = {
           {"id", "chatcmpl-1"}, {"object", "chat.completion"}, {"model", "fake-model"},
-          {"choices", {{{"index", 0}, {"finish_reason", "stop"}, {"message", {{"role", "assistant"}, {"content", answer}}}}}},
+          {"choices", {{{"index", 0}, {"finish_reason", finish}, {"message", {{"role", "assistant"}, {"content", answer}}}}}},
           {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 3}, {"total_tokens", 13}}}};
       res.set_content(reply.dump(), "application/json");
     });

@@ -196,3 +196,61 @@ TEST_CASE("--max-tokens is the most tokens per response (--max-new-tokens its al
   CHECK(both.exit_code == 2);
   CHECK(both.err.find("--max-new-tokens is another name for --max-tokens; give only one") != std::string::npos);
 }
+
+TEST_CASE("generate: a prompt over the context is a failed line, the others run, exit 5; finish_reason is in every line" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  const auto dir = selfalign::test_support::temp_path("overflow");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto input = write_input("overflow-in", "{\"id\":\"a\",\"prompt\":\"short\"}\n{\"id\":\"b\",\"prompt\":\"TOO-LONG text\"}\n"
+                                                "{\"id\":\"c\",\"prompt\":\"please CUT\"}\n");
+  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
+                                         "--out", out, "--quiet", input.string()};
+  for (int attempt = 0; attempt < 2; ++attempt) {  // a rerun with the same cache gets past it too
+    auto r = run(args);
+    INFO(r.err);
+    CHECK(r.exit_code == 5);
+    CHECK(r.err.find("selfalign generate: 1 of 3 item(s) failed; their output lines carry \"error\" (exit code 5)") != std::string::npos);
+    const auto lines = lines_of(slurp(out));
+    REQUIRE(lines.size() == 3);
+    auto a = nlohmann::json::parse(lines[0]), b = nlohmann::json::parse(lines[1]), c = nlohmann::json::parse(lines[2]);
+    CHECK(a["response"] == "answer to short");
+    CHECK(a["finish_reason"] == "stop");
+    CHECK(b["id"] == "b");
+    CHECK(b["response"].is_null());
+    CHECK(b["error"]["code"] == "context_overflow");
+    CHECK(b["error"]["http_status"] == 400);
+    CHECK(b["error"]["message"] == "request (5000 tokens) exceeds the available context size (2048 tokens), try increasing it");
+    CHECK(c["response"] == "answer to please CUT");
+    CHECK(c["finish_reason"] == "length");  // cut at max_tokens: no longer looks finished
+  }
+  CHECK(server.chat_requests() == 4);  // the second run: only the failed prompt is asked again
+}
+
+TEST_CASE("the resume hint names --cache only when the run had one" * doctest::test_suite("cli")) {
+  fake_openai_server server;
+  const std::string two = "{\"prompt\":\"one\"}\n{\"prompt\":\"two\"}\n";
+  auto no_cache = run({"generate", "--base-url", server.base_url(), "--concurrency", "1", "--max-calls", "1", "--quiet", "-"}, two);
+  CHECK(no_cache.exit_code == 4);
+  CHECK(no_cache.err.find("same --cache") == std::string::npos);
+  CHECK(no_cache.err.find("selfalign generate: partial output written (run with --cache FILE to be able to resume)") != std::string::npos);
+  const auto cache = selfalign::test_support::temp_path("hint-cache.jsonl");
+  std::filesystem::remove(cache);
+  auto with_cache = run({"generate", "--base-url", server.base_url(), "--concurrency", "1", "--max-calls", "1", "--cache", cache.string(),
+                         "--quiet", "-"}, two);
+  CHECK(with_cache.exit_code == 4);
+  CHECK(with_cache.err.find("rerun the same command with the same --cache to resume") != std::string::npos);
+}
+
+TEST_CASE("generate --drpo refuses a drpo.json from a run that did not complete" * doctest::test_suite("cli")) {
+  const auto failed = write_input("failed-drpo.json", "{\"system_prompt\":\"Be safe.\",\"examples\":[],\"complete\":false,"
+                                                      "\"stop_reason\":\"error: transport: connection refused\"}\n");
+  auto r = run({"generate", "--backend", "simulated", "--drpo", failed.string(), "-"}, "{\"prompt\":\"hi\"}\n");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find(failed.string() + ": the drpo run did not complete (stop reason: error: transport: connection refused); rerun "
+                   "'selfalign drpo' (with the same --cache it resumes) before deploying its prompt") != std::string::npos);
+  CHECK(lines_of(r.out).empty());
+  const auto ok = write_input("ok-drpo.json", "{\"system_prompt\":\"Be safe.\",\"examples\":[],\"complete\":true,\"stop_reason\":\"depth\"}\n");
+  CHECK(run({"generate", "--backend", "simulated", "--drpo", ok.string(), "-"}, "{\"prompt\":\"hi\"}\n").exit_code == 0);
+}

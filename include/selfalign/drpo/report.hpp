@@ -29,6 +29,9 @@ struct evaluation {
   parse_status selection_status = parse_status::ok;  ///< failed: the fallback aspects were used
   judgement verdict;             ///< per-aspect scores and rationales, parse status, attempts, raw output
   std::optional<double> reward;  ///< mean aspect score; absent when the verdict could not be read
+  /// [ours] the call that failed for this item alone (the base answer or the judge request did not
+  /// fit the model's context: errc::context_overflow); then there is no reward and the run went on.
+  std::optional<selfalign::error> error;
   friend bool operator==(const evaluation&, const evaluation&) = default;
 };
 
@@ -120,6 +123,7 @@ inline void to_json(nlohmann::json& j, const evaluation& e) {
   j = {{"aspects", e.aspects}, {"selection_reasoning", e.selection_reasoning}, {"selection_status", e.selection_status},
        {"verdict", e.verdict}};
   j["reward"] = e.reward ? nlohmann::json(*e.reward) : nlohmann::json(nullptr);
+  if (e.error) j["error"] = *e.error;
 }
 inline void from_json(const nlohmann::json& j, evaluation& e) {
   selfalign::detail::get_if_present(j, "aspects", e.aspects);
@@ -127,6 +131,7 @@ inline void from_json(const nlohmann::json& j, evaluation& e) {
   selfalign::detail::get_if_present(j, "selection_status", e.selection_status);
   selfalign::detail::get_if_present(j, "verdict", e.verdict);
   selfalign::detail::get_if_present(j, "reward", e.reward);
+  selfalign::detail::get_if_present(j, "error", e.error);
 }
 inline void to_json(nlohmann::json& j, const candidate& c) {
   j = {{"id", c.id}, {"level", c.level}, {"beam_index", c.beam_index}, {"candidate_index", c.candidate_index},

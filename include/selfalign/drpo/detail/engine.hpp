@@ -242,6 +242,42 @@ class engine {
     return gens;
   }
 
+  // ---- generation where an item may fail alone ----
+  // As generate(), but an answer that failed with errc::context_overflow stays in its slot as an
+  // error (the caller records a failed candidate); any other failure ends the batch.
+  [[nodiscard]] result<std::vector<result<generation>>> generate_items(const char* role, bool base,
+                                                                      const std::vector<generation_request>& reqs,
+                                                                      std::size_t concurrency) {
+    batch_options o = opts_;
+    o.max_concurrency = std::max<std::size_t>(1, concurrency);
+    auto out = base ? generate_batch(*roles_.base, std::span<const generation_request>(reqs), o)
+                    : generate_batch(*roles_.optimizer, std::span<const generation_request>(reqs), o);
+    for (auto& r : out) {
+      if (!r) {
+        acct_.failed(role);
+        if (r.error().code != errc::context_overflow) return unexpected(r.error());
+        emit(event_kind::warning, fmt::format("a {} request does not fit the model's context; the candidate is recorded as "
+                                              "failed: {}", role, r.error().message));
+        continue;
+      }
+      acct_.add(role, r->usage, 1);
+    }
+    return out;
+  }
+
+  // The evaluation of a candidate whose base answer failed alone.
+  [[nodiscard]] static evaluation failed_evaluation(const judges::aspect_selection& sel, const error& e, const char* what) {
+    evaluation ev;
+    ev.aspects = sel.aspects;
+    ev.selection_reasoning = sel.reasoning;
+    ev.selection_status = sel.status;
+    ev.verdict.status = parse_status::failed;
+    ev.verdict.attempts = 0;
+    ev.verdict.rationale = fmt::format("{} failed: {}", what, e.describe());
+    ev.error = e;
+    return ev;
+  }
+
   // ---- judging ----
   struct judge_item {
     std::string query;
@@ -273,6 +309,12 @@ class engine {
     for (std::size_t i = 0; i < out.size(); ++i) {
       if (!out[i]) {
         acct_.failed("judge");
+        if (out[i].error().code == errc::context_overflow) {  // this item alone: recorded, the run goes on
+          emit(event_kind::warning, "a judge request does not fit the judge's context; the candidate is recorded as failed: " +
+                                        out[i].error().message);
+          evals.push_back(failed_evaluation(*items[i].selection, out[i].error(), "the judge request"));
+          continue;
+        }
         if (!first) first = out[i].error();
         continue;
       }
@@ -378,7 +420,7 @@ class prompt_problem {
     auto sel = eng_.select(sel_reqs, 1);
     if (!sel) return unexpected(sel.error());
     if (auto r = eng_.prefetch_examples({q}, cfg_.icl_k); !r) return unexpected(r.error());
-    auto gen = eng_.generate("base", true, {eng_.base_request(cfg_.initial_system_prompt, q, seed("drpo/base", 0, 0, 0, 0))}, 1);
+    auto gen = eng_.generate_items("base", true, {eng_.base_request(cfg_.initial_system_prompt, q, seed("drpo/base", 0, 0, 0, 0))}, 1);
     if (!gen) return unexpected(gen.error());
     candidate c;
     c.id = 0;
@@ -386,10 +428,14 @@ class prompt_problem {
     c.system_prompt = cfg_.initial_system_prompt;
     c.query_index = 0;
     c.query = q;
-    c.response = std::string(selfalign::detail::trim(gen->front().text()));
-    auto ev = eng_.judge({{q, c.response, &sel->front(), seed("drpo/judge", 0, 0, 0, 0), false}});
-    if (!ev) return unexpected(ev.error());
-    c.eval = std::move(ev->front());
+    if (!gen->front()) {
+      c.eval = eng_.failed_evaluation(sel->front(), gen->front().error(), "the base answer");
+    } else {
+      c.response = std::string(selfalign::detail::trim(gen->front()->text()));
+      auto ev = eng_.judge({{q, c.response, &sel->front(), seed("drpo/judge", 0, 0, 0, 0), false}});
+      if (!ev) return unexpected(ev.error());
+      c.eval = std::move(ev->front());
+    }
     trace_.push_back(std::move(c));
     if (const double ps = path_score(0); !std::isnan(ps)) trace_[0].path_score = ps;
     eng_.emit(event_kind::search_step, "initial prompt evaluated", {{"level", 0}, {"reward", reward_or_nan(trace_[0])}});
@@ -514,16 +560,19 @@ class prompt_problem {
                                               seed("drpo/base", level, b, props[b][p].candidate_index, level)));
         slots.push_back({b, p});
       }
-    auto base_out = eng_.generate("base", true, base_reqs, width);
+    auto base_out = eng_.generate_items("base", true, base_reqs, width);
     if (!base_out) return unexpected(base_out.error());
 
-    // Phase D: the judge scores them.
+    // Phase D: the judge scores the answers (a base answer that failed alone has nothing to score).
     std::vector<typename engine<B, S, J, O, E>::judge_item> items;
+    std::vector<std::size_t> item_of(slots.size(), static_cast<std::size_t>(-1));
     for (std::size_t k = 0; k < slots.size(); ++k) {
+      if (!(*base_out)[k]) continue;
       const std::size_t b = slots[k].b;
       const std::size_t level = batch[b].path.size();
       const std::string& q = queries_[level];
-      items.push_back({q, std::string(selfalign::detail::trim((*base_out)[k].text())), selection_of.at(q),
+      item_of[k] = items.size();
+      items.push_back({q, std::string(selfalign::detail::trim((*base_out)[k]->text())), selection_of.at(q),
                        seed("drpo/judge", level, b, props[b][slots[k].p].candidate_index, level), false});
     }
     auto evals = eng_.judge(items);
@@ -545,8 +594,12 @@ class prompt_problem {
       c.system_prompt = p.prompt;
       c.query_index = level;
       c.query = queries_[level];
-      c.response = std::move(items[k].response);
-      c.eval = std::move((*evals)[k]);
+      if (item_of[k] == static_cast<std::size_t>(-1)) {
+        c.eval = eng_.failed_evaluation(*selection_of.at(c.query), (*base_out)[k].error(), "the base answer");
+      } else {
+        c.response = std::move(items[item_of[k]].response);
+        c.eval = std::move((*evals)[item_of[k]]);
+      }
       state_type child = batch[b];
       child.path.push_back(c.id);
       trace_.push_back(std::move(c));

@@ -1,0 +1,76 @@
+// DRPO: a request that does not fit the model's context (errc::context_overflow) fails its
+// candidate alone — recorded with its error and no reward — and the search goes on.
+#include <doctest/doctest.h>
+#include <selfalign/drpo/drpo.hpp>
+#include <selfalign/testing/drpo_sim.hpp>
+
+#include <string>
+
+using namespace selfalign;
+namespace sim = selfalign::testing::drpo_sim;
+
+namespace {
+// Answers like `inner`, except that a prompt containing `marker` is over the context.
+template <class G>
+struct overflowing {
+  G inner;
+  std::string marker;
+  result<generation> generate(const generation_request& r) {
+    if (r.prompt.flatten().find(marker) != std::string::npos) {
+      error e(errc::context_overflow, "request (5000 tokens) exceeds the available context size (2048 tokens)", 400);
+      e.type = "exceed_context_size_error";
+      return unexpected(e);
+    }
+    return inner.generate(r);
+  }
+};
+}  // namespace
+
+TEST_CASE("drpo: a base answer or judge request over the context is a failed candidate, not the end of the run" * doctest::test_suite("drpo")) {
+  drpo::config cfg;
+  cfg.depth = 5;
+  cfg.max_depth_increase = 0;
+  const auto queries = sim::training_queries();
+  overflowing<sim::base_model> base{sim::base_model{}, queries[1]};     // every level-1 base answer overflows
+  overflowing<sim::critic_model> judge_model{sim::critic_model{}, queries[3]};  // every level-3 judgement overflows
+  sim::critic_model selector_model;
+  sim::optimizer_model opt;
+  drpo::dataset data;
+  data.queries = queries;
+  auto sel = drpo::make_selector(selector_model, cfg);
+  auto judge = drpo::make_judge(judge_model, cfg);
+  auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
+  REQUIRE(rep);
+  CHECK(rep->complete);
+  CHECK(rep->stop_reason == "depth");
+  int failed_base = 0, failed_judge = 0, rewarded = 0;
+  for (const auto& c : rep->trace) {
+    if (c.eval.error) {
+      CHECK(c.eval.error->code == errc::context_overflow);
+      CHECK_FALSE(c.eval.reward);
+      CHECK(c.eval.verdict.status == parse_status::failed);
+      if (c.query_index == 1) {
+        ++failed_base;
+        CHECK(c.response.empty());
+        CHECK(c.eval.verdict.rationale.rfind("the base answer failed: context_overflow (HTTP 400)", 0) == 0);
+      } else {
+        CHECK(c.query_index == 3);
+        ++failed_judge;
+        CHECK_FALSE(c.response.empty());
+        CHECK(c.eval.verdict.rationale.rfind("the judge request failed: context_overflow (HTTP 400)", 0) == 0);
+      }
+    } else if (c.eval.reward) {
+      ++rewarded;
+    }
+  }
+  CHECK(failed_base > 0);
+  CHECK(failed_judge > 0);
+  CHECK(rewarded > 0);
+  CHECK(rep->best_score.has_value());
+  // The error travels in the report's JSON.
+  const nlohmann::json j = *rep;
+  bool found = false;
+  for (const auto& c : j["trace"])
+    if (c["eval"].contains("error")) found = found || c["eval"]["error"]["code"] == "context_overflow";
+  CHECK(found);
+}
