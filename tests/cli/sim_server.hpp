@@ -173,6 +173,7 @@ class sim_openai_server {
       else if (b["stop"].is_array()) s.stop = b["stop"].get<std::vector<std::string>>();
     }
     s.include_stop = b.value("include_stop_str_in_output", false);
+    s.return_token_ids = b.value("return_token_ids", false) || o_.always_token_ids;
     if (b.contains("logit_bias") && b["logit_bias"].is_object())
       for (auto it = b["logit_bias"].begin(); it != b["logit_bias"].end(); ++it) s.logit_bias[std::stoi(it.key())] = it->get<double>();
     if (chat) {

@@ -146,6 +146,25 @@ class dlma_sim {
       c.finish_reason = "length";
     }
     c.text = text;
+    // Asked for logprobs or the generated ids (a server would return them): the pieces' ids, and
+    // each piece's log-probability by the documented formula.
+    if (req.sampling.logprobs >= 0 || req.sampling.return_token_ids) {
+      for (const auto& p : ps) {
+        const token_id id = id_of(p);
+        {
+          std::lock_guard lock(s_->mutex);
+          s_->vocab.emplace(id, p);
+        }
+        if (req.sampling.return_token_ids) c.token_ids.push_back(id);
+        if (req.sampling.logprobs >= 0) {
+          token_logprob t;
+          t.token = p;
+          t.id = id;
+          t.logprob = logprob_of(p, prompt_text);
+          c.tokens.push_back(std::move(t));
+        }
+      }
+    }
     generation g;
     g.model = req.model.empty() ? s_->options.model : req.model;
     g.usage.prompt_tokens = static_cast<std::int64_t>(pieces(prompt_text).size());

@@ -459,7 +459,7 @@ struct answer_context {
       if (!toks) return unexpected(toks.error());
       comp.tokens = std::move(*toks);
     }
-    if (const json* ids = field(c, "token_ids"); ids && ids->is_array()) {
+    if (const json* ids = field(c, "token_ids"); ids && ids->is_array() && !ids->empty()) {
       for (const auto& v : *ids) {
         auto id = as_token_id(v);
         if (!id) return fail(errc::bad_response, fmt::format("a choice's `token_ids` holds {}, not a token id", excerpt(v.dump(), 40)));
