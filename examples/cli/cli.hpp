@@ -12,6 +12,8 @@
 #include <selfalign/io/progress.hpp>
 #include <selfalign/io/trace.hpp>
 
+#include "shard.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +30,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -91,7 +94,9 @@ inline void add_common_options(io::arg_parser& p, bool with_roles) {
       .option("concurrency", "N", "model calls in flight at once (default 8)")
       .option("timeout", "SECONDS", "most time one model call may take, retries and their waits included (default 600)")
       .option("retries", "N", "retries of a failed request (default 2)")
-      .option("cache", "FILE", "durable call cache; rerunning the same command with the same FILE resumes")
+      .option("cache", "FILE", "durable call cache; rerunning the same command with the same FILE resumes. An SQLite\n"
+              "database (shared safely by concurrent runs) unless FILE ends in .jsonl (one process)")
+      .flag("cache-durable", "make each cache record survive power loss, not just a killed process (slower)")
       .option("seed", "N", "run seed; every call's seed derives from it (default 0)")
       .option("max-calls", "N", "budget: billed model calls")
       .option("max-total-tokens", "N", "budget: prompt + completion tokens over the whole run")
@@ -197,13 +202,17 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
 
   if (auto path = c.args.get("cache")) {
     cache_options opts;
-    auto* warnings = &c.warnings;
-    opts.on_warning = [warnings](const std::string& w) { warnings->push_back(w); };
+    opts.fsync = c.args.has("cache-durable");
+    // Warnings come at open (torn lines) and during the run (a damaged or invalid record, from
+    // any worker thread): printed at once, one whole line at a time.
+    opts.on_warning = [secrets = c.secrets](const std::string& w) {
+      static std::mutex print_mutex;
+      std::lock_guard lock(print_mutex);
+      std::fprintf(stderr, "selfalign: warning: %s\n", selfalign::detail::redacted(w, secrets).c_str());
+    };
     auto store = cache_store::open(*path, opts);
     if (!store) return unexpected(store.error());
     c.cache = *store;
-    for (const auto& w : c.warnings)
-      std::fprintf(stderr, "selfalign: warning: %s\n", selfalign::detail::redacted(w, c.secrets).c_str());
   } else {
     c.cache = std::make_shared<cache_store>();
   }
@@ -275,7 +284,7 @@ inline result<any_generator> make_role(const context& c, const std::string& role
 /// too: a record with a string "chosen" and none of the query fields is one. Its query is the first
 /// Human turn (as RAIN's code takes it), and the first Assistant reply of "chosen" becomes its
 /// "response" when the record has none (what `judge` scores).
-inline result<std::vector<io::query_record>> read_input(const context& c, const io::read_options& opts = {}) {
+inline result<std::vector<io::query_record>> read_input_all(const context& c, const io::read_options& opts = {}) {
   const std::string& path = c.args.positionals().front();
   const std::string source = path == "-" ? "<stdin>" : path;
   std::string text;
@@ -317,6 +326,18 @@ inline result<std::vector<io::query_record>> read_input(const context& c, const 
     if (!r.fields.contains("response") && reply != turns->end()) r.fields["response"] = reply->content;
   }
   return records;
+}
+
+/// The inputs of the run: read_input_all(), then with --shard K/N only that shard's (in input order).
+inline result<std::vector<io::query_record>> read_input(const context& c, const io::read_options& opts = {}) {
+  auto all = read_input_all(c, opts);
+  if (!all) return all;
+  if (auto shard = c.args.get("shard")) {
+    auto spec = parse_shard(*shard);
+    if (!spec) return unexpected(spec.error());
+    return keep_shard(std::move(*all), *spec);
+  }
+  return all;
 }
 
 /// Usage totals as JSON: overall, per role, cache hits, wall time.

@@ -9,6 +9,8 @@
 #include "cmd_eval.hpp"
 #include "cmd_judge.hpp"
 #include "cmd_rain.hpp"
+#include "cmd_cache.hpp"
+#include "shard.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -22,18 +24,21 @@ struct command {
   const char* summary;
   selfalign::io::arg_parser (*parser)();
   int (*run)(cli::context&);
+  bool shardable = false;  ///< one output line per input id: takes --shard K/N, joined by `merge`
 };
 
 // Only commands whose algorithm has landed are listed: a command that is not ready does not exist.
 const std::vector<command>& commands() {
   static const std::vector<command> all = {
-      {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate},
+      {"generate", "run a model over prompts", cli::generate_parser, cli::run_generate, true},
       {"drpo", "optimize a system prompt (and in-context examples) for a model", cli::drpo_parser, cli::run_drpo},
-      {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge},
-      {"rain", "decode prompts with RAIN (--compare: vanilla beside it)", cli::rain_parser, cli::run_rain},
-      {"dlma", "build contrastive preference pairs with self-rewarding margins", cli::dlma_parser, cli::run_dlma},
+      {"judge", "score responses with the dynamic-reward rubric judge", cli::judge_parser, cli::run_judge, true},
+      {"rain", "decode prompts with RAIN (--compare: vanilla beside it)", cli::rain_parser, cli::run_rain, true},
+      {"dlma", "build contrastive preference pairs with self-rewarding margins", cli::dlma_parser, cli::run_dlma, true},
       {"eval", "evaluate answers as the papers do, with confidence intervals and an HTML report", cli::eval_parser, cli::run_eval},
       {"models", "list what the endpoint serves and what it can do", cli::models_parser, cli::run_models},
+      {"cache", "inspect or maintain a --cache file: stats, export, import, vacuum", cli::cache_parser, cli::run_cache},
+      {"merge", "join the outputs of a run split with --shard K/N", cli::merge_parser, cli::run_merge},
   };
   return all;
 }
@@ -71,7 +76,8 @@ int main(int argc, char** argv) {
     print_usage(stderr);
     return cli::exit_usage;
   }
-  const auto parser = cmd->parser();
+  auto parser = cmd->parser();
+  if (cmd->shardable) cli::add_shard_option(parser);
   auto parsed = parser.parse(std::span(args).subspan(1));
   if (!parsed) {
     std::fprintf(stderr, "selfalign %s: %s\n(see 'selfalign %s --help')\n", cmd->name, parsed.error().message.c_str(), cmd->name);

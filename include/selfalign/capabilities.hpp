@@ -36,6 +36,8 @@ struct capabilities {
   bool tokenize = false;         ///< has tokenize/detokenize
   bool embeddings = false;       ///< can embed texts
   std::string server;            ///< "vllm", "llamacpp", ... or "" when unknown
+  std::string default_model;     ///< the model a request that names none goes to ("" when unknown); part of cache keys
+  std::string fixed_request_fields;  ///< JSON of fields the backend adds to every request (e.g. an extra body); part of cache keys
   /// Tokens one request may hold, prompt and completion together (llama.cpp: per slot); 0 unknown.
   std::int64_t context_size = 0;
   /// Calls the adapter accepts at once, from different threads (0: any number). Every executor in

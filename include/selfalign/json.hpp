@@ -251,6 +251,8 @@ inline void to_json(nlohmann::json& j, const capabilities& c) {
        {"max_stop", c.max_stop}, {"seed", c.seed}, {"scoring", c.scoring},
        {"scoring_exact", c.scoring_exact}, {"tokenize", c.tokenize}, {"embeddings", c.embeddings},
        {"server", c.server}, {"context_size", c.context_size}, {"max_concurrent_calls", c.max_concurrent_calls}};
+  if (!c.default_model.empty()) j["default_model"] = c.default_model;
+  if (!c.fixed_request_fields.empty()) j["fixed_request_fields"] = c.fixed_request_fields;
 }
 inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "chat", c.chat);
@@ -270,6 +272,8 @@ inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "tokenize", c.tokenize);
   detail::get_if_present(j, "embeddings", c.embeddings);
   detail::get_if_present(j, "server", c.server);
+  detail::get_if_present(j, "default_model", c.default_model);
+  detail::get_if_present(j, "fixed_request_fields", c.fixed_request_fields);
 }
 
 /// Parses untrusted JSON text into T without throwing: errc::bad_response on malformed text,

@@ -51,8 +51,13 @@ inline std::vector<std::string> lines_of(const std::string& text) {
 class fake_openai_server {
  public:
   fake_openai_server() {
-    server_.Get("/v1/models", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"object":"list","data":[{"id":"fake-model","object":"model","owned_by":"tests"}]})", "application/json");
+    server_.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+      std::string listed;
+      {
+        std::lock_guard lock(mutex_);
+        listed = listed_model_;
+      }
+      res.set_content(R"({"object":"list","data":[{"id":")" + listed + R"(","object":"model","owned_by":"tests"}]})", "application/json");
     });
     server_.Post("/v1/chat/completions", [this](const httplib::Request& req, httplib::Response& res) {
       auto body = nlohmann::json::parse(req.body, nullptr, false);
@@ -110,6 +115,11 @@ class fake_openai_server {
   }
   void set_delay(std::chrono::milliseconds d) { delay_ = d; }
   void set_fail_status(int s) { fail_status_ = s; }
+  /// The model /v1/models lists (the default model of a client that names none).
+  void set_listed_model(std::string m) {
+    std::lock_guard lock(mutex_);
+    listed_model_ = std::move(m);
+  }
 
  private:
   httplib::Server server_;
@@ -118,6 +128,7 @@ class fake_openai_server {
   std::atomic<int> chat_requests_{0};
   mutable std::mutex mutex_;
   std::vector<std::string> bodies_;
+  std::string listed_model_ = "fake-model";
   std::chrono::milliseconds delay_{0};
   std::atomic<int> fail_status_{0};
 };
@@ -164,7 +175,11 @@ class child_process {
     r.err = slurp(dir_ / "stderr");
     return r;
   }
-  static std::string binary() { return std::string(SELFALIGN_BINARY_DIR) + "/bin/selfalign"; }
+  /// The binary under test: $SELFALIGN_CLI when set (e.g. an older build, to show a test failing), else this build's.
+  static std::string binary() {
+    if (const char* b = std::getenv("SELFALIGN_CLI"); b && *b) return b;  // NOLINT(concurrency-mt-unsafe)
+    return std::string(SELFALIGN_BINARY_DIR) + "/bin/selfalign";
+  }
 
  private:
   static int& counter() {

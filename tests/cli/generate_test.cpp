@@ -69,12 +69,16 @@ TEST_CASE("a non-retryable server error exits 3 quoting the server's message" * 
 
 TEST_CASE("a call budget exits 4 with partial output; rerunning with the cache resumes without repeated calls" * doctest::test_suite("cli")) {
   fake_openai_server server;
-  const auto dir = selfalign::test_support::temp_path("budget");
+  // The same run against both cache stores.
+  std::string ext;
+  SUBCASE("SQLite cache") { ext = "sqlite"; }
+  SUBCASE("JSONL cache") { ext = "jsonl"; }
+  const auto dir = selfalign::test_support::temp_path(std::string("budget") + "-" + ext);
   std::filesystem::create_directories(dir);
   std::string five;
   for (int i = 0; i < 5; ++i) five += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";
   const auto input = write_input("budget-in", five);
-  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const auto cache = (dir / ("cache." + ext)).string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
                                          "--out", out, "--quiet", input.string()};
   auto with_budget = args;
@@ -104,12 +108,16 @@ TEST_CASE("a call budget exits 4 with partial output; rerunning with the cache r
 TEST_CASE("SIGINT mid-run exits 130 with valid partial output, and a resumed run completes identically" * doctest::test_suite("cli")) {
   fake_openai_server server;
   server.set_delay(std::chrono::milliseconds(150));
-  const auto dir = selfalign::test_support::temp_path("sigint");
+  // The same run against both cache stores.
+  std::string ext;
+  SUBCASE("SQLite cache") { ext = "sqlite"; }
+  SUBCASE("JSONL cache") { ext = "jsonl"; }
+  const auto dir = selfalign::test_support::temp_path(std::string("sigint") + "-" + ext);
   std::filesystem::create_directories(dir);
   std::string many;
   for (int i = 0; i < 12; ++i) many += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";
   const auto input = write_input("sigint-in", many);
-  const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
+  const auto cache = (dir / ("cache." + ext)).string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
                                          "--out", out, "--quiet", input.string()};
   child_process child(args);

@@ -9,6 +9,9 @@
 #include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
+#if SELFALIGN_ODR_WITH_SQLITE
+#include <selfalign/cache/sqlite_store.hpp>
+#endif
 #if SELFALIGN_ODR_WITH_HTTP
 #include <selfalign/selfalign.hpp>
 #endif

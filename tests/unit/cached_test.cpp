@@ -228,3 +228,79 @@ TEST_CASE("opening a cache in a missing directory is an io error" * doctest::tes
   CHECK(store.error().code == errc::io);
   CHECK(store.error().message == "cannot open cache file /nonexistent-dir-selfalign/cache.jsonl for appending");
 }
+
+TEST_CASE("a replayed record is validated like a server answer: {} and a choice without text are misses with a warning" * doctest::test_suite("cached")) {
+  const auto path = temp_file("invalid");
+  std::vector<std::string> warnings;
+  cache_options opts;
+  opts.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  auto store = cache_store::open(path, opts);
+  REQUIRE(store);
+  scripted_generator backend;
+  backend.otherwise("fresh");
+  cached g(backend, *store, "base");
+  REQUIRE((*store)->insert(g.key_of("generate", ask("empty")), nlohmann::json::object()));
+  REQUIRE((*store)->insert(g.key_of("generate", ask("blank")), nlohmann::json{{"choices", {nlohmann::json::object()}}}));
+  auto usage_bad = nlohmann::json{{"choices", {{{"text", "x"}, {"finish_reason", "stop"}}}}, {"usage", {{"prompt_tokens", -5}}}};
+  REQUIRE((*store)->insert(g.key_of("generate", ask("negative")), usage_bad));
+  for (const char* q : {"empty", "blank", "negative"}) {
+    auto r = g.generate(ask(q));
+    REQUIRE(r);
+    CHECK(r->text() == "fresh");
+    CHECK_FALSE(r->usage.from_cache);
+  }
+  CHECK(backend.call_count() == 3);
+  REQUIRE(warnings.size() == 3);
+  CHECK(warnings[0] == "a cached 'generate' answer of role 'base' (model '') is invalid (the answer has no `choices` array); asking the backend again");
+  CHECK(warnings[1].find("(a choice has no string `text`)") != std::string::npos);
+  CHECK(warnings[2].find("(usage.prompt_tokens is not a non-negative integer)") != std::string::npos);
+  CHECK(g.stats().rejected == 3);
+  // The fresh answers replaced the invalid records.
+  CHECK(g.generate(ask("empty"))->usage.from_cache);
+}
+
+TEST_CASE("a JSONL record whose value does not match its check is skipped at open" * doctest::test_suite("cached")) {
+  const auto path = temp_file("flipped");
+  {
+    auto store = cache_store::open(path);
+    REQUIRE(store);
+    scripted_generator backend;
+    backend.otherwise("the true answer");
+    cached g(backend, *store);
+    REQUIRE(g.generate(ask("q")));
+  }
+  std::string text;
+  {
+    std::ifstream in(path);
+    std::getline(in, text);
+  }
+  const auto at = text.find("the true answer");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 8, "the fake");  // one flipped word inside the answer
+  std::ofstream(path, std::ios::trunc) << text << "\n";
+  std::vector<std::string> warnings;
+  cache_options opts;
+  opts.on_warning = [&](const std::string& w) { warnings.push_back(w); };
+  auto store = cache_store::open(path, opts);
+  REQUIRE(store);
+  CHECK((*store)->stats().loaded == 0);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find(":1: skipped an unreadable cache record") != std::string::npos);
+  CHECK(warnings[0].find("damaged: its check does not match its value") != std::string::npos);
+}
+
+TEST_CASE("the JSONL loader takes any bytes: deep nesting, binary, torn records" * doctest::test_suite("cached")) {
+  std::vector<std::string> keys, warnings;
+  const std::string deep = "{\"key\":\"k\",\"value\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  const char junk[] = "\n\x01\xff\x00garbage\n{\"key\":\"ok\",\"value\":{\"a\":1}}\n{\"key\":";
+  const std::string bytes = deep + std::string(junk, sizeof junk - 1);
+  auto scan = detail::read_jsonl_cache(
+      std::string_view(bytes.data(), bytes.size()), "mem", [&](std::string k, std::string) { keys.push_back(k); },
+      [&](const std::string& w) { warnings.push_back(w); });
+  CHECK(scan.loaded == 1);
+  CHECK(scan.skipped == 3);
+  CHECK(scan.ends_mid_line);
+  REQUIRE(keys.size() == 1);
+  CHECK(keys[0] == "ok");
+  CHECK(warnings.size() == 3);
+}

@@ -446,6 +446,10 @@ class openai_backend {
     selfalign::capabilities c = capabilities_for(prof);
     c.context_size = known_context();
     c.max_concurrent_calls = max_concurrent_calls();
+    // cached<> keys on the model a request without one goes to (looked up once) and the extra body.
+    c.default_model = resolve_model({}, call_deadline());
+    if (s_->opts.extra_body.is_object() && !s_->opts.extra_body.empty())
+      c.fixed_request_fields = s_->opts.extra_body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (prof.scoring == server_profile::scoring_method::teacher_forcing && s_->opts.teacher_forcing_top_k <= 0)
       c.scoring_exact = true;  // n_probs = the vocabulary: every logprob is read
     return c;

@@ -1,159 +1,66 @@
-// selfalign: cached<B> — replays answers keyed on the full canonical request, in memory and
-// optionally from an append-only file (resume an interrupted run for free)
+// selfalign: cached<B> — replays answers keyed on everything that changes them, from memory, a
+// JSONL file or an SQLite database (resume an interrupted run for free; share work between runs)
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/cache/store.hpp>
+#include <selfalign/cache/validate.hpp>
+#include <selfalign/capabilities.hpp>
 #include <selfalign/config.hpp>
 #include <selfalign/json.hpp>
 #include <selfalign/wrappers/forwarding.hpp>
 
+// A program built with the selfalign::sqlite component opens SQLite caches through cache_store::open.
+#if defined(SELFALIGN_WITH_SQLITE) && SELFALIGN_WITH_SQLITE
+#include <selfalign/cache/sqlite_store.hpp>
+#endif
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <thread>
 #include <unordered_map>
-#include <unistd.h>
 
 SELFALIGN_BEGIN_NAMESPACE
 
-/// Counters of a cache_store.
-struct cache_stats {
-  std::size_t hits = 0;
-  std::size_t misses = 0;
-  std::size_t entries = 0;        ///< answers held
-  std::size_t loaded = 0;         ///< answers read from the file at open
-  std::size_t skipped_lines = 0;  ///< unreadable lines skipped at open (a torn last line, say)
-};
+namespace detail {
+/// The endpoint kind a request goes to: part of the key, since a server may answer the same text
+/// differently through its chat template and its raw completion endpoint.
+inline std::string endpoint_of(const generation_request& r) { return r.prompt.is_chat() ? "chat" : "completions"; }
+inline std::string endpoint_of(const scoring_request&) { return "completions"; }
+inline std::string endpoint_of(const embedding_request&) { return "embeddings"; }
+inline std::string endpoint_of(const judge_request&) { return "judge"; }
 
-/// How a durable cache_store writes and what it reports.
-struct cache_options {
-  bool fsync = false;  ///< fsync after each record (survives power loss, not just a killed process)
-  std::function<void(const std::string&)> on_warning;  ///< told about torn or unreadable lines
-};
-
-/// The answers of finished calls, keyed by canonical request. Thread-safe. Share one store
-/// between several cached<> wrappers (each wrapper adds its own scope to the key).
-///
-/// The durable form is a JSONL file, one `{"key": ..., "value": ...}` record per line, appended
-/// and flushed (fflush, and fsync when asked) as each call finishes. At open, every readable
-/// line is loaded; an unreadable one (the torn last line of a killed run) is reported through
-/// the warning callback and skipped, and later records start on a fresh line.
-class cache_store {
- public:
-  /// An in-memory store.
-  cache_store() = default;
-
-  /// Opens (creating if needed) a durable store at `path`.
-  [[nodiscard]] static result<std::shared_ptr<cache_store>> open(const std::filesystem::path& path, cache_options opts = {}) {
-    auto store = std::make_shared<cache_store>();
-    store->opts_ = std::move(opts);
-    if (auto r = store->load(path); !r) return unexpected(std::move(r).error());
-    return store;
-  }
-
-  /// The stored answer (as JSON) for `key`, counting a hit or a miss.
-  [[nodiscard]] std::optional<nlohmann::json> lookup(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    auto it = map_.find(key);
-    if (it == map_.end()) {
-      ++stats_.misses;
-      return std::nullopt;
-    }
-    ++stats_.hits;
-    return it->second;
-  }
-
-  /// Stores an answer; appends it to the file when the store is durable.
-  result<void> insert(const std::string& key, nlohmann::json value) {
-    std::lock_guard lock(mutex_);
-    if (file_) {
-      // error_handler_t::replace: a model answer with invalid UTF-8 must not make the record unwritable.
-      std::string line = nlohmann::json{{"key", key}, {"value", value}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-      line += '\n';
-      if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
-        return fail(errc::io, fmt::format("cannot append to cache file {}", path_.string()));
-      if (opts_.fsync) ::fsync(::fileno(file_));
-    }
-    map_.insert_or_assign(key, std::move(value));
-    return {};
-  }
-
-  [[nodiscard]] cache_stats stats() const {
-    std::lock_guard lock(mutex_);
-    cache_stats s = stats_;
-    s.entries = map_.size();
-    return s;
-  }
-  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
-  cache_store(const cache_store&) = delete;
-  cache_store& operator=(const cache_store&) = delete;
-  ~cache_store() {
-    if (file_) std::fclose(file_);
-  }
-
- private:
-  result<void> load(const std::filesystem::path& path) {
-    path_ = path;
-    bool needs_newline = false;
-    {
-      std::ifstream in(path, std::ios::binary);
-      if (in) {
-        std::string line;
-        std::size_t lineno = 0;
-        while (std::getline(in, line)) {
-          ++lineno;
-          needs_newline = in.eof();  // the last line had no '\n': a torn write
-          if (line.empty()) continue;
-          auto j = nlohmann::json::parse(line, nullptr, false);
-          if (j.is_discarded() || !j.is_object() || !j.contains("key") || !j["key"].is_string() || !j.contains("value")) {
-            ++stats_.skipped_lines;
-            if (opts_.on_warning)
-              opts_.on_warning(fmt::format("{}:{}: skipped an unreadable cache record ({} bytes; a run killed mid-write leaves one)",
-                                           path.string(), lineno, line.size()));
-            continue;
-          }
-          map_.insert_or_assign(j["key"].get<std::string>(), std::move(j["value"]));
-          ++stats_.loaded;
-        }
-      }
-    }
-    file_ = std::fopen(path.c_str(), "ab");
-    if (!file_) return fail(errc::io, fmt::format("cannot open cache file {} for appending", path.string()));
-    if (needs_newline) {
-      std::fputc('\n', file_);
-      std::fflush(file_);
-    }
-    return {};
-  }
-
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, nlohmann::json> map_;
-  cache_stats stats_;
-  cache_options opts_;
-  std::filesystem::path path_;
-  std::FILE* file_ = nullptr;
-};
+template <class Req>
+inline constexpr bool request_names_model = requires(Req r) { r.model; };
+}  // namespace detail
 
 /// Wraps a backend (Generator, ScoringGenerator, Judge or Embedder — whatever B models) and
 /// answers a repeated request from the store instead of calling B.
 ///
-/// The key is the operation, the wrapper's scope and the canonical JSON of the whole request
-/// (model, prompt, every sampling field, the seed and n), so two calls share an answer only when
-/// every field that can change the answer is equal. Only successful answers are stored; replayed
-/// answers have `usage.from_cache = true`. Requests that differ only in being sampled again must
-/// differ in their seed: selfalign's algorithms derive one per call (see derive_seed).
+/// The key is the canonical JSON of everything that changes an answer: the operation, the
+/// wrapper's scope, the endpoint kind (chat or completions), the resolved model name (the
+/// backend's default model when the request names none, from capabilities().default_model), the
+/// whole request (prompt, every sampling field, the seed and n) and the fields the backend adds
+/// to every request (capabilities().fixed_request_fields, e.g. an HTTP backend's extra body). The
+/// base URL is deliberately not in it: replicas of one model share answers. Only successful
+/// answers are stored; replayed answers have `usage.from_cache = true`. Requests that differ only
+/// in being sampled again must differ in their seed: selfalign's algorithms derive one per call.
+///
+/// A stored answer is checked as strictly as a server's answer before it is replayed: an invalid
+/// or damaged record is a miss (the backend is asked again and the record replaced) and a warning.
 ///
 /// Identical requests in flight at the same time are made once: later callers wait for the first.
+/// With an SQLite store shared by several processes the same holds across processes
+/// (cache_options::single_flight).
 template <class B>
 class cached : public detail::forwarding_wrapper<cached<B>, B> {
   using base = detail::forwarding_wrapper<cached<B>, B>;
@@ -162,7 +69,7 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
  public:
   /// `scope` separates roles that share a store (e.g. "base" and "judge" on different servers).
   cached(B inner, std::shared_ptr<cache_store> store, std::string scope = {})
-      : base(std::forward<B>(inner)), store_(std::move(store)), scope_(std::move(scope)), inflight_(std::make_shared<inflight_table>()) {}
+      : base(std::forward<B>(inner)), store_(std::move(store)), scope_(std::move(scope)), shared_(std::make_shared<shared_state>()) {}
   /// An in-memory cache of its own. (A constrained template, for the reason given in forwarding_wrapper.)
   template <class U>
     requires(!std::is_base_of_v<cached, std::remove_cvref_t<U>> && std::is_constructible_v<B, U &&>)
@@ -172,61 +79,125 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
   [[nodiscard]] std::shared_ptr<cache_store> shared_store() const noexcept { return store_; }
   [[nodiscard]] cache_stats stats() const { return store_->stats(); }
 
-  /// The key under which a request is stored (useful to inspect a cache file).
+  /// The key under which a request is stored (asks the backend for its default model when the
+  /// request names none).
   template <class Req>
-  [[nodiscard]] std::string key_of(std::string_view op, const Req& r) const {
-    return fmt::format("{}|{}|{}", op, scope_, nlohmann::json(r).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  [[nodiscard]] std::string key_of(std::string_view op, const Req& r) {
+    return key_for(op, r, model_for(r));
   }
 
  private:
-  struct inflight_table {
+  struct shared_state {
     std::mutex mutex;
     std::condition_variable done;
-    std::unordered_map<std::string, int> keys;
+    std::unordered_map<std::string, int> inflight;
+    std::optional<capabilities> caps;  // remembered once the backend named its default model
   };
+
+  /// The backend's default model and fixed request fields (asked until it names a model).
+  capabilities backend_identity() {
+    {
+      std::lock_guard lock(shared_->mutex);
+      if (shared_->caps) return *shared_->caps;
+    }
+    capabilities c = capabilities_of(this->inner_);
+    if (!c.default_model.empty()) {
+      std::lock_guard lock(shared_->mutex);
+      shared_->caps = c;
+    }
+    return c;
+  }
+
+  template <class Req>
+  std::string model_for(const Req& r) {
+    if constexpr (detail::request_names_model<Req>) {
+      if (!r.model.empty()) return r.model;
+    }
+    return backend_identity().default_model;
+  }
+
+  template <class Req>
+  std::string key_for(std::string_view op, const Req& r, const std::string& model) {
+    nlohmann::json request = r;
+    if constexpr (detail::request_names_model<Req>) request["model"] = model;
+    nlohmann::json k = {{"op", op}, {"scope", scope_}, {"endpoint", detail::endpoint_of(r)}, {"model", model}, {"request", std::move(request)}};
+    const auto fixed = backend_identity().fixed_request_fields;
+    if (!fixed.empty()) k["backend"] = fixed;
+    return k.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
 
   template <class T, class Req, class Call>
   result<T> through(std::string_view op, const Req& r, Call&& call) {
-    const std::string key = key_of(op, r);
+    const std::string model = model_for(r);
+    const std::string key = key_for(op, r, model);
+    const cache_record_info info{std::string(op), scope_, model};
     {
-      // Wait while an identical request is in flight, then claim the key.
-      std::unique_lock lock(inflight_->mutex);
-      inflight_->done.wait(lock, [&] { return inflight_->keys.find(key) == inflight_->keys.end(); });
-      if (auto hit = replay<T>(key)) return std::move(*hit);
-      inflight_->keys.emplace(key, 1);
+      // Wait while an identical request is in flight in this process, then claim the key.
+      std::unique_lock lock(shared_->mutex);
+      shared_->done.wait(lock, [&] { return shared_->inflight.find(key) == shared_->inflight.end(); });
+      shared_->inflight.emplace(key, 1);
     }
-    struct release {
-      inflight_table& t;
+    struct release_local {
+      shared_state& s;
       const std::string& k;
-      ~release() {
-        { std::lock_guard l(t.mutex); t.keys.erase(k); }
-        t.done.notify_all();
+      ~release_local() {
+        { std::lock_guard l(s.mutex); s.inflight.erase(k); }
+        s.done.notify_all();
       }
-    } guard{*inflight_, key};
+    } local_guard{*shared_, key};
 
+    // Across processes: the first to claim the key calls; the others wait for its answer.
+    auto delay = std::chrono::milliseconds(5);
+    bool waited = false, answered = false;
+    for (;;) {
+      bool unusable = false;
+      if (auto hit = replay<T>(key, info, r, unusable)) {
+        store_->count_lookup(info, true);
+        return std::move(*hit);
+      }
+      // A refused record, or "answered" followed by a failed replay: claim anyway, to replace it.
+      const auto claim = store_->claim(key, unusable || answered);
+      answered = claim == cache_store::claim_result::answered;
+      if (claim == cache_store::claim_result::claimed) break;
+      if (claim == cache_store::claim_result::wait) {
+        if (!waited) store_->note_wait();
+        waited = true;
+        std::this_thread::sleep_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds(200));
+      }
+    }
+
+    store_->count_lookup(info, false);
     result<T> answer = call();
-    if (answer) {
-      if (auto stored = store_->insert(key, nlohmann::json(*answer)); !stored) return unexpected(std::move(stored).error());
+    if (!answer) {
+      store_->release(key);
+      return answer;
+    }
+    if (auto stored = store_->insert(key, nlohmann::json(*answer), info); !stored) {
+      store_->release(key);
+      return unexpected(std::move(stored).error());
     }
     return answer;
   }
 
-  template <class T>
-  std::optional<result<T>> replay(const std::string& key) {
-    auto j = store_->lookup(key);
+  template <class T, class Req>
+  std::optional<result<T>> replay(const std::string& key, const cache_record_info& info, const Req& r, bool& unusable) {
+    auto j = store_->peek(key, info, &unusable);
     if (!j) return std::nullopt;
-    try {
-      T value = j->template get<T>();
-      value.usage.from_cache = true;
-      return result<T>(std::move(value));
-    } catch (const nlohmann::json::exception&) {
-      return std::nullopt;  // a record from an incompatible version: ask the backend again
+    auto value = detail::read_cached_answer<T>(*j, r);
+    if (!value) {
+      unusable = true;
+      store_->reject(fmt::format("a cached '{}' answer of role '{}' (model '{}') is invalid ({}); asking the backend again",
+                                 info.op, info.role, info.model, value.error().message));
+      return std::nullopt;
     }
+    value->usage.from_cache = true;
+    return result<T>(std::move(*value));
   }
 
   std::shared_ptr<cache_store> store_;
   std::string scope_;
-  std::shared_ptr<inflight_table> inflight_;
+  std::shared_ptr<shared_state> shared_;
 };
 
 // An lvalue is borrowed (cached<B&>), an rvalue is moved in (cached<B>): docs/concepts.md.

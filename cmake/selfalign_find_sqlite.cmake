@@ -1,0 +1,18 @@
+# Finds SQLite 3 and provides the target selfalign::sqlite3 (Debian: libsqlite3-dev).
+# CMake's FindSQLite3 module first (SQLite::SQLite3), then pkg-config's sqlite3.
+if(NOT TARGET selfalign::sqlite3)
+  find_package(SQLite3 QUIET)
+  if(SQLite3_FOUND AND TARGET SQLite::SQLite3)
+    add_library(selfalign::sqlite3 INTERFACE IMPORTED)
+    set_target_properties(selfalign::sqlite3 PROPERTIES INTERFACE_LINK_LIBRARIES SQLite::SQLite3)
+  else()
+    find_package(PkgConfig QUIET)
+    if(PkgConfig_FOUND)
+      pkg_check_modules(SELFALIGN_SQLITE3 QUIET IMPORTED_TARGET sqlite3)
+      if(SELFALIGN_SQLITE3_FOUND)
+        add_library(selfalign::sqlite3 INTERFACE IMPORTED)
+        set_target_properties(selfalign::sqlite3 PROPERTIES INTERFACE_LINK_LIBRARIES PkgConfig::SELFALIGN_SQLITE3)
+      endif()
+    endif()
+  endif()
+endif()
