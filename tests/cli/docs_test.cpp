@@ -23,5 +23,5 @@ TEST_CASE("docs/cli.md quotes the --help of every command verbatim" * doctest::t
     REQUIRE(h.exit_code == 0);
     CHECK(doc.find("<!-- help:" + cmd + " -->\n```text\n" + h.out + "```\n<!-- /help -->") != std::string::npos);
   }
-  CHECK(commands == 7);
+  CHECK(commands == 9);
 }

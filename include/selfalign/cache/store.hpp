@@ -5,6 +5,7 @@
 
 #include <selfalign/cache/sha256.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>
@@ -73,20 +74,12 @@ namespace detail {
   return sha256::hex(sha256::of(value_text), 8);
 }
 
-/// Most nesting accepted in a cache record (a deeper one is refused, never recursed into).
-inline constexpr int cache_max_depth = 256;
-
-/// Parses cache-record JSON with a depth cap: nothing deeper than `max_depth` is built.
-/// Returns a discarded value on malformed or too deep text.
-[[nodiscard]] inline nlohmann::json parse_record_json(std::string_view text, int max_depth = cache_max_depth) {
-  bool too_deep = false;
-  nlohmann::json::parser_callback_t cb = [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-    if (depth > max_depth) too_deep = true;
-    return !too_deep;
-  };
-  auto j = nlohmann::json::parse(text, cb, false);
-  if (too_deep) return nlohmann::json(nlohmann::json::value_t::discarded);
-  return j;
+/// Parses cache-record JSON through parse_json (depth-capped, never recursive): nothing nested
+/// deeper than 256 levels is accepted. Returns a discarded value on malformed or too deep text.
+[[nodiscard]] inline nlohmann::json parse_record_json(std::string_view text) {
+  auto j = parse_json(text);
+  if (!j) return nlohmann::json(nlohmann::json::value_t::discarded);
+  return std::move(*j);
 }
 
 /// What reading a JSONL cache found.
