@@ -80,6 +80,7 @@ struct bench_backend {
   [[nodiscard]] selfalign::capabilities capabilities() const {
     selfalign::capabilities c;
     c.default_model = "bench-model";
+    c.max_concurrent_calls = 0;  // any number at once
     return c;
   }
 };

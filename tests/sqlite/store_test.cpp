@@ -49,6 +49,7 @@ struct echo_backend {
   [[nodiscard]] selfalign::capabilities capabilities() const {
     selfalign::capabilities c;
     c.default_model = default_model;
+    c.max_concurrent_calls = 0;  // any number at once
     return c;
   }
 };
