@@ -311,7 +311,7 @@ inline int merge_lines(context& c) {
 /// Combines dlma --stats files: sums of counts, exact pooled mean/stddev/min/max, quantiles from
 /// the merged lines' margins when given (--lines), else null.
 inline int merge_dlma_stats(context& c) {
-  nlohmann::json merged;
+  nlohmann::json merged = {{"margins", nlohmann::json::object()}};
   std::size_t count = 0;
   double sum = 0.0, sumsq = 0.0, lo = 0.0, hi = 0.0;
   bool any = false;
