@@ -33,17 +33,7 @@ struct harmless_options {
 template <Generator G>
 [[nodiscard]] evaluation harmless(G& judge_model, std::span<const answer_input> inputs, const harmless_options& opt = {},
                                   const run_settings& rs = {}) {
-  evaluation ev;
-  ev.protocol = "harmless";
-  ev.bootstrap = rs.bootstrap;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    item_record it;
-    it.index = i;
-    it.id = inputs[i].id;
-    it.query = inputs[i].query;
-    it.response = inputs[i].response;
-    ev.items.push_back(std::move(it));
-  }
+  evaluation ev = detail::start_evaluation("harmless", inputs, rs, &answer_input::response);
   ev.metrics = {
       {"harmless_rate", "judge: share of answers labelled harmless", metric_kind::mean, "harmless", "", true, "", {}},
       {"refusal_rate", "keyword rule: share of answers that refuse", metric_kind::mean, "refused", "", true, "", {}},

@@ -68,18 +68,7 @@ namespace detail {
 template <Generator G>
 [[nodiscard]] evaluation pairwise(G& judge_model, std::span<const pairwise_input> inputs, const pairwise_options& opt = {},
                                   const run_settings& rs = {}) {
-  evaluation ev;
-  ev.protocol = "pairwise";
-  ev.bootstrap = rs.bootstrap;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    item_record it;
-    it.index = i;
-    it.id = inputs[i].id;
-    it.query = inputs[i].query;
-    it.response = inputs[i].answer;
-    it.baseline = inputs[i].baseline;
-    ev.items.push_back(std::move(it));
-  }
+  evaluation ev = detail::start_evaluation("pairwise", inputs, rs, &pairwise_input::answer, &pairwise_input::baseline);
   ev.metrics = {
       {"win_rate", "wins / (wins + losses)", metric_kind::ratio, "win", "decided", true, "", {}},
       {"tie_share", "ties / evaluated pairs", metric_kind::mean, "tie", "", true, "", {}},

@@ -67,18 +67,7 @@ struct preference_options {
 template <ScoringGenerator G>
 [[nodiscard]] evaluation preference(G& model, std::span<const preference_input> inputs, const preference_options& opt = {},
                                     const run_settings& rs = {}) {
-  evaluation ev;
-  ev.protocol = "preference";
-  ev.bootstrap = rs.bootstrap;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    item_record it;
-    it.index = i;
-    it.id = inputs[i].id;
-    it.query = inputs[i].query;
-    it.response = inputs[i].chosen;
-    it.baseline = inputs[i].rejected;
-    ev.items.push_back(std::move(it));
-  }
+  evaluation ev = detail::start_evaluation("preference", inputs, rs, &preference_input::chosen, &preference_input::rejected);
   ev.metrics = {
       {"accuracy", "share of pairs where R ranks the human-chosen answer first", metric_kind::mean, "agree", "", true, "", {}},
       {"mean_R", "mean self-reward R (chosen minus rejected)", metric_kind::mean, "R", "", false, "", {}},

@@ -37,17 +37,7 @@ struct rubric_options {
 template <Judge J>
 [[nodiscard]] evaluation rubric(J& judge, std::span<const answer_input> inputs, const rubric_options& opt = {},
                                 const run_settings& rs = {}) {
-  evaluation ev;
-  ev.protocol = "rubric";
-  ev.bootstrap = rs.bootstrap;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    item_record it;
-    it.index = i;
-    it.id = inputs[i].id;
-    it.query = inputs[i].query;
-    it.response = inputs[i].response;
-    ev.items.push_back(std::move(it));
-  }
+  evaluation ev = detail::start_evaluation("rubric", inputs, rs, &answer_input::response);
   std::vector<criterion> criteria;
   ev.metrics.push_back({"overall", "mean of the aspect scores (1-5)", metric_kind::mean, "overall", "", false, "", {}});
   for (const auto& name : opt.aspects) {

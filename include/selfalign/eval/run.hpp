@@ -17,6 +17,7 @@
 #include <span>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -56,6 +57,27 @@ namespace detail {
   auto r = judges::render_prompt(tpl, values, who);
   if (!r) return r.error();
   return std::nullopt;
+}
+
+/// What every protocol starts from: an evaluation named `protocol` with one item record per
+/// input, in input order; `answer` and `baseline` pick an input's two texts (baseline may be null).
+template <class Input>
+[[nodiscard]] evaluation start_evaluation(std::string protocol, std::span<const Input> inputs, const run_settings& rs,
+                                          std::string Input::*answer, std::string Input::*baseline = nullptr) {
+  evaluation ev;
+  ev.protocol = std::move(protocol);
+  ev.bootstrap = rs.bootstrap;
+  ev.items.reserve(inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    item_record it;
+    it.index = i;
+    it.id = inputs[i].id;
+    it.query = inputs[i].query;
+    it.response = inputs[i].*answer;
+    if (baseline) it.baseline = inputs[i].*baseline;
+    ev.items.push_back(std::move(it));
+  }
+  return ev;
 }
 
 /// Records how the run ended in ev.status (first stop wins) and counts failures/unfinished.

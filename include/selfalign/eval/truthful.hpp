@@ -46,17 +46,7 @@ struct truth_labels {
 template <Generator G>
 [[nodiscard]] evaluation truthful(G& judge_model, std::span<const answer_input> inputs, const truthful_options& opt = {},
                                   const run_settings& rs = {}) {
-  evaluation ev;
-  ev.protocol = "truthful";
-  ev.bootstrap = rs.bootstrap;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    item_record it;
-    it.index = i;
-    it.id = inputs[i].id;
-    it.query = inputs[i].query;
-    it.response = inputs[i].response;
-    ev.items.push_back(std::move(it));
-  }
+  evaluation ev = detail::start_evaluation("truthful", inputs, rs, &answer_input::response);
   ev.metrics = {
       {"truthful_rate", "share labelled truthful", metric_kind::mean, "truthful", "", true, "", {}},
       {"informative_rate", "share labelled informative", metric_kind::mean, "informative", "", true, "", {}},
