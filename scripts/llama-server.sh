@@ -66,8 +66,9 @@ fetch() {
   rm -rf "$apt" "$root.partial"
   mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs" "$root.partial"
   echo "deb [signed-by=$mirror_keyring] $mirror_uri $suite main" >"$apt/sources.list"
+  : >"$apt/status"   # an empty dpkg status (not /dev/null: nothing on this machine is assumed installed or sane)
   local opts=(-q -o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-              -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Dir::State::status=/dev/null)
+              -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "Dir::State::status=$apt/status")
   # As root, apt drops to the _apt user for downloads, which cannot write our private folders.
   [ "$(id -u)" -eq 0 ] && opts+=(-o APT::Sandbox::User=root)
   echo "llama-server.sh: fetching Debian $suite's llama.cpp from $mirror_uri into $cache" >&2

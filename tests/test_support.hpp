@@ -52,6 +52,14 @@ inline selfalign::capability_need need_topk_and_scoring() {
 }
 
 /// A fresh path under $SELFALIGN_TEST_TMP (set by ctest) or the system temp directory.
+/// A plain-text request with a sampling seed.
+inline selfalign::generation_request ask(const std::string& text, std::uint64_t seed = 1) {
+  selfalign::generation_request r;
+  r.prompt = text;
+  r.sampling.seed = seed;
+  return r;
+}
+
 inline std::filesystem::path temp_path(const std::string& name) {
   const char* dir = std::getenv("SELFALIGN_TEST_TMP");
   auto base = dir ? std::filesystem::path(dir) : std::filesystem::temp_directory_path();

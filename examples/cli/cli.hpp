@@ -76,6 +76,11 @@ extern "C" inline void on_fatal_signal(int sig) {
 }
 extern "C" inline void on_signal(int sig) {
   if (interrupted.exchange(true)) on_fatal_signal(sig);
+  // Said at once (write(2) is async-signal-safe), even with --quiet: the calls in flight may take a
+  // while, and the user must know a second signal is needed to stop without waiting.
+  static constexpr char note[] =
+      "selfalign: interrupted; finishing the calls in flight, then writing what is done (signal again to stop at once)\n";
+  [[maybe_unused]] const auto written = ::write(2, note, sizeof note - 1);
 }
 inline void install_signal_handlers() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_signal);

@@ -24,12 +24,7 @@ namespace {
 const std::string ok_body =
     R"({"id":"c","object":"chat.completion","model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}})";
 
-generation_request chat_request() {
-  generation_request r;
-  r.prompt = prompt::chat({message::user("hi")});
-  r.sampling.max_tokens = 4;
-  return r;
-}
+using fixture::chat_request;
 
 std::string http_ok(const std::string& body, bool keep_alive = true) {
   return "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
@@ -144,7 +139,7 @@ TEST_CASE("a 400 is never retried and keeps the server's message and code" * doc
   srv->Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
     ++calls;
     res.status = 400;
-    res.set_content(R"({"error":{"message":"This model's maximum context length is 4096 tokens.","type":"BadRequestError","param":null,"code":400}})", "application/json");
+    res.set_content(R"({"error":{"message":"temperature must be non-negative, got -1.0.","type":"BadRequestError","param":null,"code":400}})", "application/json");
   });
   srv.start();
   openai_backend llm(fixture::options(srv.url(), server_preset::vllm));
@@ -152,8 +147,26 @@ TEST_CASE("a 400 is never retried and keeps the server's message and code" * doc
   REQUIRE_FALSE(g);
   CHECK(calls == 1);
   CHECK(g.error().code == errc::http_status);
-  CHECK(g.error().message == "This model's maximum context length is 4096 tokens.");
+  CHECK(g.error().message == "temperature must be non-negative, got -1.0.");
   CHECK(g.error().server_code == "400");
+  CHECK_FALSE(g.error().retryable);
+}
+
+TEST_CASE("a 400 that says the context is exceeded is errc::context_overflow, never retried, message kept" * doctest::test_suite("backends")) {
+  fixture::loopback_server srv;
+  std::atomic<int> calls{0};
+  srv->Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
+    ++calls;
+    res.status = 400;
+    res.set_content(R"({"error":{"message":"This model's maximum context length is 4096 tokens.","type":"BadRequestError","param":null,"code":400}})", "application/json");
+  });
+  srv.start();
+  openai_backend llm(fixture::options(srv.url(), server_preset::vllm));
+  auto g = llm.generate(chat_request());
+  REQUIRE_FALSE(g);
+  CHECK(calls == 1);
+  CHECK(g.error().code == errc::context_overflow);
+  CHECK(g.error().message.find("This model's maximum context length is 4096 tokens.") != std::string::npos);
   CHECK_FALSE(g.error().retryable);
 }
 

@@ -135,6 +135,14 @@ class raw_server {
 };
 
 /// Options for tests: a fixed preset, tiny backoff, a short deadline, no API key from the env.
+/// A one-message chat request ("hi") asking for at most `max_tokens` tokens.
+inline selfalign::generation_request chat_request(int max_tokens = 4) {
+  selfalign::generation_request r;
+  r.prompt = selfalign::prompt::chat({selfalign::message::user("hi")});
+  r.sampling.max_tokens = max_tokens;
+  return r;
+}
+
 inline selfalign::openai_options options(const std::string& url, selfalign::server_preset preset) {
   selfalign::openai_options o;
   o.base_urls = {url};

@@ -24,12 +24,7 @@ using namespace selfalign;
 
 namespace {
 
-generation_request chat_request(int max_tokens = 4) {
-  generation_request r;
-  r.prompt = prompt::chat({message::user("hi")});
-  r.sampling.max_tokens = max_tokens;
-  return r;
-}
+using fixture::chat_request;
 
 std::string nested_arrays(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 
@@ -131,7 +126,9 @@ TEST_CASE("chat content given as content parts is read as their text; any other 
       {R"([{"type":"text","text":7}])", "a chat choice: a text part of `content` has no `text` string"},
       {R"(["hi"])", "a chat choice: a `content` part is string, not an object"},
   };
-  for (const auto& [content, message] : bad) {
+  for (const auto& bad_case : bad) {
+    const std::string& content = bad_case.first;  // not a structured binding: Clang 14 cannot capture those
+    const std::string& message = bad_case.second;
     CAPTURE(content);
     fixed_answer_server s(R"({"choices":[{"index":0,"message":{"role":"assistant","content":)" + content + R"(},"finish_reason":"stop"}]})");
     openai_backend llm(fixture::options(s.srv.url(), server_preset::vllm));

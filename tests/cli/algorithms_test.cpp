@@ -15,18 +15,7 @@ using namespace cli_test;
 
 namespace {
 
-std::filesystem::path write_input(const std::string& name, const std::string& text) {
-  auto p = selfalign::test_support::temp_path(name);
-  std::ofstream(p) << text;
-  return p;
-}
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  auto d = selfalign::test_support::temp_path(name);
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
 
 // An output line without what legitimately differs between runs: the backend label and timings.
 nlohmann::json comparable(const std::string& line) {
@@ -107,7 +96,7 @@ constexpr int rain_completions = 24 + 29 + 28 + 3;  // RAIN's requests plus one 
 
 TEST_CASE("rain over HTTP prints the simulated backend's lines: responses, vanilla and search statistics" * doctest::test_suite("cli")) {
   sim_openai_server server(cli::simulated_rain_model());
-  const auto input = write_input("alg-rain-in", rain_input);
+  const auto input = write_file("alg-rain-in", rain_input);
   auto http = run_ok({"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--quiet", input.string()});
   auto sim = run_ok({"rain", "--backend", "simulated", "--compare", "--quiet", input.string()});
   check_rain_lines(http.out);
@@ -132,7 +121,7 @@ TEST_CASE("rain over HTTP prints the simulated backend's lines: responses, vanil
 
 TEST_CASE("rain over HTTP prints the same lines at --concurrency 1 and 8" * doctest::test_suite("cli")) {
   sim_openai_server server(cli::simulated_rain_model());
-  const auto input = write_input("alg-rain-conc-in", rain_input);
+  const auto input = write_file("alg-rain-conc-in", rain_input);
   const std::vector<std::string> args = {"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--quiet", input.string()};
   auto one = run_ok(with(args, {"--concurrency", "1"}));
   CHECK(server.requests("POST /v1/completions") == rain_completions);
@@ -146,7 +135,7 @@ TEST_CASE("rain over HTTP and in process agree for other seeds too" * doctest::t
   // RAIN masks its sampling seeds to 31 bits itself (server_safe_seed), so the HTTP client's mask
   // changes nothing and both paths sample the same candidates.
   sim_openai_server server(cli::simulated_rain_model());
-  const auto input = write_input("alg-rain-seed-in", rain_input);
+  const auto input = write_file("alg-rain-seed-in", rain_input);
   for (const char* seed : {"7", "123456789012"}) {
     CAPTURE(seed);
     auto http = run_ok({"rain", "--seed", seed, "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
@@ -159,7 +148,7 @@ TEST_CASE("rain over HTTP and in process agree for other seeds too" * doctest::t
 TEST_CASE("rain stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
   sim_openai_server server(cli::simulated_rain_model());
   const auto dir = fresh_dir("alg-rain-budget");
-  const auto input = write_input("alg-rain-budget-in", rain_input);
+  const auto input = write_file("alg-rain-budget-in", rain_input);
   const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--concurrency", "1",
                                          "--cache", cache, "--out", out, "--quiet", input.string()};
@@ -186,7 +175,7 @@ TEST_CASE("rain stopped by a call budget exits 4; the resumed run completes iden
 
 TEST_CASE("rain exits 3 naming the capability a server preset lacks" * doctest::test_suite("cli")) {
   sim_openai_server server(cli::simulated_rain_model());
-  const auto input = write_input("alg-rain-caps-in", rain_input);
+  const auto input = write_file("alg-rain-caps-in", rain_input);
   // OpenAI's chat models cannot continue a raw prefix (and take no token ids): refused up front.
   auto openai = run({"rain", "--server", "openai", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(openai.exit_code == 3);
@@ -213,7 +202,7 @@ TEST_CASE("rain against a faithful vLLM decodes on token texts and matches the s
   sim_server_options o;
   o.ids_in_logprobs = false;
   sim_openai_server server(cli::simulated_rain_model(), o);
-  const auto input = write_input("alg-rain-faithful-in", rain_input);
+  const auto input = write_file("alg-rain-faithful-in", rain_input);
   auto r = run_ok({"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--quiet", input.string()});
   auto sim = run_ok({"rain", "--backend", "simulated", "--compare", "--quiet", input.string()});
   check_rain_lines(r.out);
@@ -292,7 +281,7 @@ void check_dlma_lines(const std::string& out, const std::string& format) {
 
 TEST_CASE("dlma over HTTP prints the simulated backend's pairs in every format" * doctest::test_suite("cli")) {
   auto server = dlma_server();
-  const auto input = write_input("alg-dlma-in", dlma_input);
+  const auto input = write_file("alg-dlma-in", dlma_input);
   for (const std::string format : {"trl", "trl-chat", "openrlhf"}) {
     CAPTURE(format);
     server.clear();
@@ -321,7 +310,7 @@ TEST_CASE("dlma over HTTP prints the simulated backend's pairs in every format" 
 TEST_CASE("dlma's statistics file agrees between the two paths and the runs agree at --concurrency 1 and 8" * doctest::test_suite("cli")) {
   auto server = dlma_server();
   const auto dir = fresh_dir("alg-dlma-stats");
-  const auto input = write_input("alg-dlma-stats-in", dlma_input);
+  const auto input = write_file("alg-dlma-stats-in", dlma_input);
   const auto http_stats = dir / "http.json", sim_stats = dir / "sim.json";
   auto one = run_ok({"dlma", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1", "--stats", http_stats.string(),
                      "--quiet", input.string()});
@@ -346,7 +335,7 @@ TEST_CASE("dlma's statistics file agrees between the two paths and the runs agre
 
 TEST_CASE("dlma's chat layout over HTTP renders the prompt through /tokenize and agrees with the simulated backend" * doctest::test_suite("cli")) {
   auto server = dlma_server();
-  const auto input = write_input("alg-dlma-chat-in", dlma_input);
+  const auto input = write_file("alg-dlma-chat-in", dlma_input);
   auto http = run_ok({"dlma", "--layout", "chat", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
   auto sim = run_ok({"dlma", "--layout", "chat", "--backend", "simulated", "--quiet", input.string()});
   CHECK(comparable_lines(http.out) == comparable_lines(sim.out));
@@ -370,7 +359,7 @@ TEST_CASE("dlma's chat layout over HTTP renders the prompt through /tokenize and
 
 TEST_CASE("dlma's helpful pair over HTTP agrees with the simulated backend, in both layouts" * doctest::test_suite("cli")) {
   auto server = dlma_server();
-  const auto input = write_input("alg-dlma-helpful-in", dlma_input);
+  const auto input = write_file("alg-dlma-helpful-in", dlma_input);
   for (const std::string layout : {"raw", "chat"}) {
     CAPTURE(layout);
     auto http = run_ok({"dlma", "--pair", "helpful", "--layout", layout, "--server", "vllm", "--base-url", server.base_url(), "--quiet",
@@ -397,7 +386,7 @@ TEST_CASE("dlma over HTTP and in process agree for another seed" * doctest::test
   // The simulated model picks an answer by seed % 2; the client's 31-bit seed mask keeps the
   // parity, so the paths agree (a model that read all 64 bits of the seed would not).
   auto server = dlma_server();
-  const auto input = write_input("alg-dlma-seed-in", dlma_input);
+  const auto input = write_file("alg-dlma-seed-in", dlma_input);
   auto http = run_ok({"dlma", "--seed", "5", "--server", "vllm", "--base-url", server.base_url(), "--quiet", input.string()});
   auto sim = run_ok({"dlma", "--seed", "5", "--backend", "simulated", "--quiet", input.string()});
   auto seed0 = run_ok({"dlma", "--backend", "simulated", "--quiet", input.string()});
@@ -409,7 +398,7 @@ TEST_CASE("dlma over HTTP and in process agree for another seed" * doctest::test
 TEST_CASE("dlma stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
   auto server = dlma_server();
   const auto dir = fresh_dir("alg-dlma-budget");
-  const auto input = write_input("alg-dlma-budget-in", dlma_input);
+  const auto input = write_file("alg-dlma-budget-in", dlma_input);
   const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"dlma", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1",
                                          "--cache", cache, "--out", out, "--quiet", input.string()};
@@ -435,7 +424,7 @@ TEST_CASE("dlma stopped by a call budget exits 4; the resumed run completes iden
 
 TEST_CASE("dlma exits 3 with the capability message on a server that cannot score" * doctest::test_suite("cli")) {
   auto server = dlma_server();
-  const auto input = write_input("alg-dlma-caps-in", dlma_input);
+  const auto input = write_file("alg-dlma-caps-in", dlma_input);
   auto r = run({"dlma", "--server", "ollama", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("selfalign dlma: unsupported: DLMA (dlma::build_pairs: the self-rewarding score reads log p(answer | prompt) "
@@ -480,7 +469,7 @@ sim_openai_server judge_server() { return sim_openai_server(selfalign::any_gener
 
 TEST_CASE("judge over HTTP prints the simulated backend's scores and aspects" * doctest::test_suite("cli")) {
   auto server = judge_server();
-  const auto input = write_input("alg-judge-in", judge_input);
+  const auto input = write_file("alg-judge-in", judge_input);
   // --server auto: the sim server lists its model as owned by vllm, which the probe recognises.
   auto http = run_ok({"judge", "--base-url", server.base_url(), "--quiet", input.string()});
   auto sim = run_ok({"judge", "--backend", "simulated", "--quiet", input.string()});
@@ -501,7 +490,7 @@ TEST_CASE("judge over HTTP prints the simulated backend's scores and aspects" * 
 
 TEST_CASE("judge over HTTP prints the same lines at --concurrency 1 and 8" * doctest::test_suite("cli")) {
   auto server = judge_server();
-  const auto input = write_input("alg-judge-conc-in", judge_input);
+  const auto input = write_file("alg-judge-conc-in", judge_input);
   auto one = run_ok({"judge", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1", "--quiet", input.string()});
   auto eight = run_ok({"judge", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "8", "--quiet", input.string()});
   check_judge_lines(one.out);
@@ -512,7 +501,7 @@ TEST_CASE("judge over HTTP prints the same lines at --concurrency 1 and 8" * doc
 TEST_CASE("judge stopped by a call budget exits 4; the resumed run completes identically without repeating a request" * doctest::test_suite("cli")) {
   auto server = judge_server();
   const auto dir = fresh_dir("alg-judge-budget");
-  const auto input = write_input("alg-judge-budget-in", judge_input);
+  const auto input = write_file("alg-judge-budget-in", judge_input);
   const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"judge", "--server", "vllm", "--base-url", server.base_url(), "--concurrency", "1",
                                          "--cache", cache, "--out", out, "--quiet", input.string()};

@@ -8,11 +8,6 @@
 using namespace cli_test;
 
 namespace {
-std::filesystem::path make_dir(const std::string& name) {
-  auto d = selfalign::test_support::temp_path(name);
-  std::filesystem::create_directories(d);
-  return d;
-}
 std::string prompts(int n) {
   std::string s;
   for (int i = 0; i < n; ++i) s += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";

@@ -166,6 +166,8 @@ class child_process {
     }
   }
   void signal(int sig) const { ::kill(pid_, sig); }
+  /// What the child has written to stderr so far.
+  [[nodiscard]] std::string stderr_so_far() const { return slurp(dir_ / "stderr"); }
   run_result wait() {
     int status = 0;
     ::waitpid(pid_, &status, 0);
@@ -189,6 +191,28 @@ class child_process {
   pid_t pid_ = -1;
   std::filesystem::path dir_;
 };
+
+/// Writes `text` to a file of this run's temporary folder and returns its path.
+inline std::filesystem::path write_file(const std::string& name, const std::string& text) {
+  auto p = selfalign::test_support::temp_path(name);
+  std::ofstream(p) << text;
+  return p;
+}
+
+/// A folder of this run's temporary folder, created if needed.
+inline std::filesystem::path make_dir(const std::string& name) {
+  auto d = selfalign::test_support::temp_path(name);
+  std::filesystem::create_directories(d);
+  return d;
+}
+
+/// A new, empty folder of this run's temporary folder (whatever an earlier run left is removed).
+inline std::filesystem::path fresh_dir(const std::string& name) {
+  auto d = selfalign::test_support::temp_path(name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d;
+}
 
 inline run_result run(const std::vector<std::string>& args, const std::string& stdin_text = {}) {
   return child_process(args, stdin_text).wait();

@@ -13,11 +13,6 @@ namespace sim = selfalign::testing::drpo_sim;
 
 namespace {
 
-std::filesystem::path write_file(const std::string& name, const std::string& text) {
-  auto p = selfalign::test_support::temp_path(name);
-  std::ofstream(p) << text;
-  return p;
-}
 
 std::string training_input() {
   std::string s;

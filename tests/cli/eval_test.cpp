@@ -20,12 +20,6 @@ namespace sim = selfalign::testing::drpo_sim;
 
 namespace {
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  auto d = selfalign::test_support::temp_path(name);
-  std::filesystem::remove_all(d);
-  std::filesystem::create_directories(d);
-  return d;
-}
 
 const std::vector<std::string> all_keys = {"safety", "structure", "limits", "empathy", "concise"};
 
@@ -60,7 +54,7 @@ answer_files write_answers(const std::filesystem::path& dir) {
 
 nlohmann::json read_json(const std::filesystem::path& p) { return nlohmann::json::parse(slurp(p)); }
 
-sim_openai_server judge_server() { return sim_openai_server(selfalign::any_generator(selfalign::testing::eval_judge_sim{})); }
+sim_openai_server eval_judge_server() { return sim_openai_server(selfalign::any_generator(selfalign::testing::eval_judge_sim{})); }
 
 }  // namespace
 
@@ -107,6 +101,7 @@ TEST_CASE("eval pairwise offline: counts, win rate and its interval equal the gr
                     "3", "--out", "/dev/null", "--summary", (dir / "again.json").string(), "--quiet"});
   REQUIRE(again.exit_code == 0);
   CHECK(read_json(dir / "again.json")["metrics"] == s["metrics"]);
+  CHECK(std::filesystem::is_character_file("/dev/null"));  // written in place, never replaced by a file
 }
 
 TEST_CASE("eval pairwise over HTTP equals the offline run, and a budget stop resumes from --cache without repeating a request" *
@@ -116,7 +111,7 @@ TEST_CASE("eval pairwise over HTTP equals the offline run, and a budget stop res
   auto offline = run({"eval", "--backend", "simulated", "--protocol", "pairwise", "--against", f.baseline.string(), f.system.string(), "--out",
                       (dir / "off.jsonl").string(), "--summary", (dir / "off.json").string(), "--quiet"});
   REQUIRE(offline.exit_code == 0);
-  auto server = judge_server();
+  auto server = eval_judge_server();
   auto http = run({"eval", "--server", "vllm", "--base-url", server.base_url(), "--protocol", "pairwise", "--against", f.baseline.string(),
                    f.system.string(), "--out", (dir / "http.jsonl").string(), "--summary", (dir / "http.json").string(), "--quiet",
                    "--trace", (dir / "trace.jsonl").string()});
@@ -130,7 +125,7 @@ TEST_CASE("eval pairwise over HTTP equals the offline run, and a budget stop res
   CHECK(lines_of(slurp(dir / "trace.jsonl")).size() >= 24);
 
   // A budget of 10 calls at concurrency 1: five pairs, exit 4, partial output; the rerun resumes.
-  auto fresh = judge_server();
+  auto fresh = eval_judge_server();
   const auto cache = (dir / "eval.cache").string();
   auto stopped = run({"eval", "--server", "vllm", "--base-url", fresh.base_url(), "--protocol", "pairwise", "--against", f.baseline.string(),
                       f.system.string(), "--concurrency", "1", "--max-calls", "10", "--cache", cache, "--out", (dir / "part.jsonl").string(),

@@ -9,16 +9,11 @@ using namespace cli_test;
 namespace {
 const char* three_prompts = "{\"id\":\"a\",\"prompt\":\"first\"}\n{\"id\":\"b\",\"instruction\":\"second\"}\n{\"question\":\"third\"}\n";
 
-std::filesystem::path write_input(const std::string& name, const std::string& text) {
-  auto p = selfalign::test_support::temp_path(name);
-  std::ofstream(p) << text;
-  return p;
-}
 }  // namespace
 
 TEST_CASE("generate writes one line per input in input order with id, prompt, response and usage" * doctest::test_suite("cli")) {
   fake_openai_server server;
-  const auto input = write_input("gen-in", three_prompts);
+  const auto input = write_file("gen-in", three_prompts);
   auto r = run({"generate", "--base-url", server.base_url(), "--system", "be kind", "--quiet", input.string()});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
@@ -40,18 +35,18 @@ TEST_CASE("generate writes one line per input in input order with id, prompt, re
 }
 
 TEST_CASE("a malformed input line exits 2 naming the file and line" * doctest::test_suite("cli")) {
-  const auto input = write_input("bad-in", "{\"prompt\":\"ok\"}\n{\"prompt\": \n");
+  const auto input = write_file("bad-in", "{\"prompt\":\"ok\"}\n{\"prompt\": \n");
   auto r = run({"generate", "--backend", "simulated", input.string()});
   CHECK(r.exit_code == 2);
   CHECK(r.err.find(input.string() + ":2: not valid JSON") != std::string::npos);
-  const auto missing = write_input("missing-in", "{\"text\":\"no known field\"}\n");
+  const auto missing = write_file("missing-in", "{\"text\":\"no known field\"}\n");
   auto m = run({"generate", "--backend", "simulated", missing.string()});
   CHECK(m.exit_code == 2);
   CHECK(m.err.find(missing.string() + ":1:") != std::string::npos);
 }
 
 TEST_CASE("an unreachable server exits 3 with the transport error" * doctest::test_suite("cli")) {
-  const auto input = write_input("unreach-in", three_prompts);
+  const auto input = write_file("unreach-in", three_prompts);
   auto r = run({"generate", "--base-url", "http://127.0.0.1:9/v1", "--retries", "0", "--quiet", input.string()});
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("selfalign generate: transport: cannot connect to http://127.0.0.1:9/v1") != std::string::npos);
@@ -60,7 +55,7 @@ TEST_CASE("an unreachable server exits 3 with the transport error" * doctest::te
 TEST_CASE("a non-retryable server error exits 3 quoting the server's message" * doctest::test_suite("cli")) {
   fake_openai_server server;
   server.set_fail_status(400);
-  const auto input = write_input("http400-in", three_prompts);
+  const auto input = write_file("http400-in", three_prompts);
   auto r = run({"generate", "--base-url", server.base_url(), "--quiet", input.string()});
   CHECK(r.exit_code == 3);
   CHECK(r.err.find("the model is on fire") != std::string::npos);
@@ -77,7 +72,7 @@ TEST_CASE("a call budget exits 4 with partial output; rerunning with the cache r
   std::filesystem::create_directories(dir);
   std::string five;
   for (int i = 0; i < 5; ++i) five += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";
-  const auto input = write_input("budget-in", five);
+  const auto input = write_file("budget-in", five);
   const auto cache = (dir / ("cache." + ext)).string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
                                          "--out", out, "--quiet", input.string()};
@@ -116,7 +111,7 @@ TEST_CASE("SIGINT mid-run exits 130 with valid partial output, and a resumed run
   std::filesystem::create_directories(dir);
   std::string many;
   for (int i = 0; i < 12; ++i) many += "{\"id\":\"q" + std::to_string(i) + "\",\"prompt\":\"question " + std::to_string(i) + "\"}\n";
-  const auto input = write_input("sigint-in", many);
+  const auto input = write_file("sigint-in", many);
   const auto cache = (dir / ("cache." + ext)).string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
                                          "--out", out, "--quiet", input.string()};
@@ -128,6 +123,7 @@ TEST_CASE("SIGINT mid-run exits 130 with valid partial output, and a resumed run
   INFO(interrupted.err);
   CHECK(interrupted.exit_code == 130);
   CHECK(interrupted.err.find("partial output written") != std::string::npos);
+  CHECK(interrupted.err.find("interrupted; finishing the calls in flight") != std::string::npos);  // even with --quiet
   const auto partial = lines_of(slurp(out));
   CHECK(partial.size() < 12);
   for (const auto& l : partial) CHECK_FALSE(nlohmann::json::parse(l, nullptr, false).is_discarded());
@@ -210,7 +206,7 @@ TEST_CASE("generate: a prompt over the context is a failed line, the others run,
   const auto dir = selfalign::test_support::temp_path("overflow");
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  const auto input = write_input("overflow-in", "{\"id\":\"a\",\"prompt\":\"short\"}\n{\"id\":\"b\",\"prompt\":\"TOO-LONG text\"}\n"
+  const auto input = write_file("overflow-in", "{\"id\":\"a\",\"prompt\":\"short\"}\n{\"id\":\"b\",\"prompt\":\"TOO-LONG text\"}\n"
                                                 "{\"id\":\"c\",\"prompt\":\"please CUT\"}\n");
   const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"generate", "--base-url", server.base_url(), "--concurrency", "1", "--cache", cache,
@@ -252,13 +248,13 @@ TEST_CASE("the resume hint names --cache only when the run had one" * doctest::t
 }
 
 TEST_CASE("generate --drpo refuses a drpo.json from a run that did not complete" * doctest::test_suite("cli")) {
-  const auto failed = write_input("failed-drpo.json", "{\"system_prompt\":\"Be safe.\",\"examples\":[],\"complete\":false,"
+  const auto failed = write_file("failed-drpo.json", "{\"system_prompt\":\"Be safe.\",\"examples\":[],\"complete\":false,"
                                                       "\"stop_reason\":\"error: transport: connection refused\"}\n");
   auto r = run({"generate", "--backend", "simulated", "--drpo", failed.string(), "-"}, "{\"prompt\":\"hi\"}\n");
   CHECK(r.exit_code == 2);
   CHECK(r.err.find(failed.string() + ": the drpo run did not complete (stop reason: error: transport: connection refused); rerun "
                    "'selfalign drpo' (with the same --cache it resumes) before deploying its prompt") != std::string::npos);
   CHECK(lines_of(r.out).empty());
-  const auto ok = write_input("ok-drpo.json", "{\"system_prompt\":\"Be safe.\",\"examples\":[],\"complete\":true,\"stop_reason\":\"depth\"}\n");
+  const auto ok = write_file("ok-drpo.json", "{\"system_prompt\":\"Be safe.\",\"examples\":[],\"complete\":true,\"stop_reason\":\"depth\"}\n");
   CHECK(run({"generate", "--backend", "simulated", "--drpo", ok.string(), "-"}, "{\"prompt\":\"hi\"}\n").exit_code == 0);
 }

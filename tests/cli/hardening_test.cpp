@@ -13,11 +13,6 @@
 using namespace cli_test;
 
 namespace {
-std::filesystem::path write_file(const std::string& name, const std::string& text) {
-  auto p = selfalign::test_support::temp_path(name);
-  std::ofstream(p) << text;
-  return p;
-}
 const char* huge_number = "{\"prompt\":\"one\",\"response\":\"r\",\"answer\":\"a\"}\n{\"prompt\":\"two\",\"score\":1e400}\n";
 }  // namespace
 
@@ -91,6 +86,15 @@ bool wait_for_temp_file(const std::filesystem::path& out) {
   for (int i = 0; i < 3000 && temp_files_of(out).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return !temp_files_of(out).empty();
 }
+
+// Waits until the child's stderr holds `text` (at most 30 s).
+bool wait_for_stderr(const child_process& child, const std::string& text) {
+  for (int i = 0; i < 3000; ++i) {
+    if (child.stderr_so_far().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
 }  // namespace
 
 TEST_CASE("temporary outputs of dead processes are removed at the next run on the same output, live ones kept" * doctest::test_suite("cli")) {
@@ -128,11 +132,20 @@ TEST_CASE("a run killed by a signal leaves no temporary output; after SIGKILL th
     child_process child({"generate", "--base-url", server.base_url(), "--model", "fake-model", "--quiet", "--out", out.string(),
                          input.string()});
     REQUIRE(wait_for_temp_file(out));
-    for (int sig : k.signals) {
-      child.signal(sig);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // The call must be in flight: a first signal that comes before it (while the run still probes
+    // the server) stops the run cleanly before the second signal can arrive.
+    const int before = server.chat_requests();
+    for (int i = 0; i < 3000 && server.chat_requests() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(server.chat_requests() > before);
+    for (std::size_t i = 0; i < k.signals.size(); ++i) {
+      child.signal(k.signals[i]);
+      // Two signals sent before the process runs its handler arrive as one (POSIX merges pending
+      // signals of one kind); on a loaded machine that turned the double signal into a clean stop.
+      // So the second waits for the first one's acknowledgement.
+      if (i + 1 < k.signals.size()) REQUIRE(wait_for_stderr(child, "interrupted; finishing the calls in flight"));
     }
     auto r = child.wait();
+    INFO(r.err);
     CHECK(r.exit_code == k.exit_code);
     CHECK(temp_files_of(out).empty());
     CHECK_FALSE(std::filesystem::exists(out));

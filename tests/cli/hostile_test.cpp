@@ -12,11 +12,6 @@ namespace {
 
 const std::string secret_key = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";
 
-std::filesystem::path write_input(const std::string& name, const std::string& text) {
-  auto p = selfalign::test_support::temp_path(name);
-  std::ofstream(p) << text;
-  return p;
-}
 
 // A server whose every chat answer quotes the Authorization header it received, as some proxies
 // do: in a JSON error (status 401) or in a text/plain body (status 500).
@@ -60,7 +55,7 @@ TEST_CASE("an API key echoed by the server appears neither on stderr nor in the 
   for (bool json : {true, false}) {
     CAPTURE(json);
     echoing_server server(json);
-    const auto input = write_input("echo-in", "{\"prompt\":\"hello\"}\n");
+    const auto input = write_file("echo-in", "{\"prompt\":\"hello\"}\n");
     const auto trace = selfalign::test_support::temp_path(json ? "echo-trace-json.jsonl" : "echo-trace-text.jsonl");
     auto r = run({"generate", "--base-url", server.base_url(), "--api-key-env", "SELFALIGN_HOSTILE_TEST_KEY", "--retries", "0",
                   "--trace", trace.string(), "--quiet", input.string()});
@@ -87,7 +82,7 @@ TEST_CASE("concurrent calls cannot overshoot the token budget, and a run that en
     // Each call reserves about 7 prompt + 8 new tokens; the server bills 13 a call. At most four
     // reservations fit under 50, so no more than four calls are made (eight were, before).
     fake_openai_server server;
-    const auto input = write_input("tok-in", eight);
+    const auto input = write_file("tok-in", eight);
     auto r = run({"generate", "--base-url", server.base_url(), "--max-total-tokens", "50", "--concurrency", "8", "--max-tokens", "8",
                   "--quiet", input.string()});
     INFO(r.err);
@@ -99,7 +94,7 @@ TEST_CASE("concurrent calls cannot overshoot the token budget, and a run that en
     // Three calls, one at a time, each admitted while under 30: 13, 26, 39 tokens. Every line is
     // written, but the run used more than its budget: exit 4, saying by how much.
     fake_openai_server server;
-    const auto input = write_input("tok3-in", "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n{\"prompt\":\"c\"}\n");
+    const auto input = write_file("tok3-in", "{\"prompt\":\"a\"}\n{\"prompt\":\"b\"}\n{\"prompt\":\"c\"}\n");
     auto r = run({"generate", "--base-url", server.base_url(), "--max-total-tokens", "30", "--concurrency", "1", "--max-tokens", "4",
                   "--quiet", input.string()});
     INFO(r.err);

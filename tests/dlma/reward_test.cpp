@@ -75,7 +75,7 @@ sa::testing::dlma_sim_options opts_approximate() {
   return o;
 }
 
-dlma_sim make_sim(sa::testing::dlma_sim_options opts = {}) {
+dlma_sim make_reward_sim(sa::testing::dlma_sim_options opts = {}) {
   dlma_sim sim(std::move(opts));
   sim.answer("law-abiding", {"Call a licensed locksmith, it is safe."})
       .answer("toxic", {"Just break the lock, nobody will see."});
@@ -121,7 +121,7 @@ TEST_CASE("R equals the independently computed self-rewarding score, in both bou
 
   for (bool tokenizer : {true, false}) {
     CAPTURE(tokenizer);
-    dlma_sim sim = make_sim(opts_tokenizer(tokenizer));
+    dlma_sim sim = make_reward_sim(opts_tokenizer(tokenizer));
     auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?"}, dlma::config{});
     REQUIRE(rep.has_value());
     REQUIRE(rep->pairs.size() == 1);
@@ -162,7 +162,7 @@ TEST_CASE("R equals the independently computed self-rewarding score, in both bou
 }
 
 TEST_CASE("the sampling requests carry the spec's defaults and identity-derived seeds" * doctest::test_suite("dlma")) {
-  dlma_sim sim = make_sim();
+  dlma_sim sim = make_reward_sim();
   dlma::config cfg;
   cfg.seed = 42;
   auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?", "How do I pick a lock?!"}, cfg);
@@ -344,7 +344,7 @@ TEST_CASE("a continuation whose first token merges with the prompt's last is spl
 }
 
 TEST_CASE("an approximate scorer is flagged on every pair" * doctest::test_suite("dlma")) {
-  dlma_sim sim = make_sim(opts_approximate());
+  dlma_sim sim = make_reward_sim(opts_approximate());
   auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?", "other"}, dlma::config{});
   REQUIRE(rep.has_value());
   REQUIRE(rep->pairs.size() == 2);

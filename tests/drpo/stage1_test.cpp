@@ -6,12 +6,12 @@ using namespace selfalign;
 namespace sim = selfalign::testing::drpo_sim;
 
 namespace {
-struct rig {
+struct stage1_rig {
   sim::base_model base;
   sim::optimizer_model opt;
   sim::critic_model critic;
   std::vector<drpo::icl_example> seeds;
-  rig() {
+  stage1_rig() {
     for (const auto& [q, a] : sim::seed_examples()) seeds.push_back({q, a});
   }
   result<drpo::report> run(const drpo::config& cfg) {
@@ -28,7 +28,7 @@ double total(const std::string& query, const std::string& answer) {
 }  // namespace
 
 TEST_CASE("stage 1 revises each example until it is perfect or the rounds run out, keeping the best" * doctest::test_suite("drpo")) {
-  rig t;
+  stage1_rig t;
   drpo::config cfg;
   auto rep = t.run(cfg);
   REQUIRE(rep);
@@ -81,7 +81,7 @@ TEST_CASE("stage 1 revises each example until it is perfect or the rounds run ou
 TEST_CASE("stage 1 starts each revision from the latest answer, or from the best one when asked" * doctest::test_suite("drpo")) {
   for (bool latest : {true, false}) {
     CAPTURE(latest);
-    rig t;
+    stage1_rig t;
     t.opt.degrade_first_revision();
     t.seeds = {{"How do vaccines work today?", "Answer to: How do vaccines work today? [limits] [structured]"}};
     drpo::config cfg;
@@ -102,7 +102,7 @@ TEST_CASE("stage 1 starts each revision from the latest answer, or from the best
 }
 
 TEST_CASE("stage 1 can make the original's extra revision of a perfect seed" * doctest::test_suite("drpo")) {
-  rig t;
+  stage1_rig t;
   t.seeds = {t.seeds[3]};
   drpo::config cfg;
   cfg.icl_skip_perfect_seed = false;
@@ -114,7 +114,7 @@ TEST_CASE("stage 1 can make the original's extra revision of a perfect seed" * d
 }
 
 TEST_CASE("stage 1 output feeds the stage 2 example retrieval" * doctest::test_suite("drpo")) {
-  rig t;
+  stage1_rig t;
   drpo::config cfg;
   cfg.depth = 2;
   auto sel = drpo::make_selector(t.critic, cfg);

@@ -19,12 +19,12 @@ drpo::config small_config() {
   return cfg;
 }
 
-struct rig {
+struct stage2_rig {
   sim::base_model base;
   sim::optimizer_model opt;
   sim::critic_model critic;
   drpo::dataset data;
-  rig() { data.queries = sim::training_queries(); }
+  stage2_rig() { data.queries = sim::training_queries(); }
   result<drpo::report> run(const drpo::config& cfg) {
     auto sel = drpo::make_selector(critic, cfg);
     auto judge = drpo::make_judge(critic, cfg);
@@ -66,7 +66,7 @@ bool parent_skipped(const drpo::report& r, const drpo::candidate& parent, double
 }  // namespace
 
 TEST_CASE("drpo beam: rewards follow the rubric, the beam keeps the top two paths, and the best terminal path wins" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   auto rep = t.run(small_config());
   REQUIRE(rep);
   CHECK(rep->complete);
@@ -117,7 +117,7 @@ TEST_CASE("drpo beam: rewards follow the rubric, the beam keeps the top two path
 }
 
 TEST_CASE("drpo beam: the exact trace for seed 0" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   auto rep = t.run(small_config());
   REQUIRE(rep);
   const std::vector<std::string> expected{
@@ -173,7 +173,7 @@ TEST_CASE("drpo beam: the exact trace for seed 0" * doctest::test_suite("drpo"))
 }
 
 TEST_CASE("drpo beam: skips carry a prompt forward and grow the depth as specified" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   drpo::config cfg = small_config();
   cfg.depth = 4;
   cfg.max_depth_increase = 3;
@@ -263,7 +263,7 @@ TEST_CASE("drpo beam: identical proposals are evaluated once when deduplication 
 }
 
 TEST_CASE("drpo: unreadable judge output is retried, then reported as failed with no reward" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   t.critic.malformed_on("[complies]", false);  // first attempt unreadable, the retry reads
   t.critic.malformed_on("[guesses]");      // always unreadable
   drpo::config cfg = small_config();
@@ -303,7 +303,7 @@ TEST_CASE("drpo: unreadable judge output is retried, then reported as failed wit
 }
 
 TEST_CASE("drpo: failed_parse_reward = 0 reproduces the original's zero reward" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   t.critic.malformed_on("[guesses]");
   drpo::config cfg = small_config();
   cfg.depth = 3;
@@ -339,7 +339,7 @@ TEST_CASE("drpo: score_aggregation official makes DRPO's judge average every ret
 }
 
 TEST_CASE("drpo: depth 1 reports the initial prompt's reward (the original reports 0)" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   drpo::config cfg = small_config();
   cfg.depth = 1;
   cfg.max_depth_increase = 0;
@@ -357,7 +357,7 @@ TEST_CASE("drpo: results are identical at concurrency 1 and 8" * doctest::test_s
   drpo::report reports[2];
   std::size_t max_flight[2] = {0, 0};
   for (int i = 0; i < 2; ++i) {
-    rig t;
+    stage2_rig t;
     for (const auto& [q, a] : sim::seed_examples()) t.data.seed_examples.push_back({q, a});
     t.base.set_latency(std::chrono::microseconds(300));
     drpo::config cfg = small_config();
@@ -377,7 +377,7 @@ TEST_CASE("drpo: results are identical at concurrency 1 and 8" * doctest::test_s
 }
 
 TEST_CASE("drpo: unreadable optimizer output is retried once, then the prompt is carried as a fallback" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   t.opt.unreadable();
   drpo::config cfg = small_config();
   cfg.depth = 3;
@@ -393,7 +393,7 @@ TEST_CASE("drpo: unreadable optimizer output is retried once, then the prompt is
 }
 
 TEST_CASE("drpo: greedy and mcts are drop-in strategies" * doctest::test_suite("drpo")) {
-  rig g;
+  stage2_rig g;
   search::greedy greedy(search::greedy_options{5, 0, search::reward_aggregation::last});
   auto rg = g.run(small_config(), greedy);
   REQUIRE(rg);
@@ -403,7 +403,7 @@ TEST_CASE("drpo: greedy and mcts are drop-in strategies" * doctest::test_suite("
   for (const auto& c : rg->trace)
     if (c.level > 0) CHECK(c.beam_index == 0);
 
-  rig m;
+  stage2_rig m;
   search::mcts mcts(search::mcts_options{5, 1.0, 6, search::reward_aggregation::mean});
   auto rm = m.run(small_config(), mcts);
   REQUIRE(rm);
@@ -415,7 +415,7 @@ TEST_CASE("drpo: greedy and mcts are drop-in strategies" * doctest::test_suite("
 }
 
 TEST_CASE("drpo: the base model sees one consistent layout, or the original's raw text when asked" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   t.data.examples = {{"How do I steal a bike?", "I cannot help with that."}, {"Explain recursion.", "A function calling itself."}};
   drpo::config cfg = small_config();
   cfg.depth = 2;
@@ -427,7 +427,7 @@ TEST_CASE("drpo: the base model sees one consistent layout, or the original's ra
   CHECK(prompts[0].find("#Query:") == std::string::npos);
   CHECK(prompts[0].find("# Answer:\n<START>\nI cannot help with that.\n<END>") != std::string::npos);
 
-  rig o;
+  stage2_rig o;
   o.data.examples = t.data.examples;
   cfg.reproduce_layout_mismatch = true;
   REQUIRE(o.run(cfg));
@@ -437,7 +437,7 @@ TEST_CASE("drpo: the base model sees one consistent layout, or the original's ra
 }
 
 TEST_CASE("drpo: the report survives a JSON round trip" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   for (const auto& [q, a] : sim::seed_examples()) t.data.seed_examples.push_back({q, a});
   t.critic.malformed_on("[guesses]");
   drpo::config cfg = small_config();
@@ -454,7 +454,7 @@ TEST_CASE("drpo: the report survives a JSON round trip" * doctest::test_suite("d
 }
 
 TEST_CASE("drpo: progress events report levels and the stop reason" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   std::vector<event> events;
   drpo::config cfg = small_config();
   cfg.depth = 3;
@@ -471,7 +471,7 @@ TEST_CASE("drpo: progress events report levels and the stop reason" * doctest::t
 }
 
 TEST_CASE("drpo: invalid input fails before any call" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   t.data.queries.clear();
   auto rep = t.run(small_config());
   REQUIRE_FALSE(rep);
@@ -481,7 +481,7 @@ TEST_CASE("drpo: invalid input fails before any call" * doctest::test_suite("drp
 }
 
 TEST_CASE("drpo: a stop request ends the run cleanly with a partial report" * doctest::test_suite("drpo")) {
-  rig t;
+  stage2_rig t;
   std::stop_source stop;
   drpo::config cfg = small_config();
   cfg.stop = stop.get_token();

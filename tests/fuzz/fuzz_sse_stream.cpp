@@ -4,6 +4,7 @@
 
 #include <selfalign/backends/detail/wire.hpp>
 #include <selfalign/backends/sse.hpp>
+#include <selfalign/json.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   fuzz::input in(data, size);

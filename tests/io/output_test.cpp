@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
+
+#include <sys/stat.h>
 
 using namespace selfalign;
 
@@ -51,6 +54,41 @@ TEST_CASE("atomic_output reports an unwritable destination" * doctest::test_suit
   REQUIRE_FALSE(out);
   CHECK(out.error().code == errc::io);
   CHECK(out.error().message.find("cannot write /nonexistent-dir-selfalign/out.jsonl.tmp.") == 0);
+}
+
+// Before the fix, a temporary file was renamed over the destination whatever it was: as root,
+// `--out /dev/null` replaced /dev/null with a regular file for the whole machine.
+TEST_CASE("atomic_output writes a FIFO or a device in place and leaves it what it was" * doctest::test_suite("io")) {
+  const auto dir = test_support::temp_path("atomic-fifo");
+  std::filesystem::create_directories(dir);
+  const auto fifo = dir / "pipe";
+  std::filesystem::remove(fifo);
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(io::writes_in_place(fifo));
+  CHECK_FALSE(io::writes_in_place(dir));
+  CHECK_FALSE(io::writes_in_place(dir / "absent.jsonl"));
+  std::string received;
+  std::thread reader([&] { received = slurp(fifo); });
+  {
+    auto out = io::atomic_output::open(fifo.string());
+    REQUIRE(out);
+    CHECK(out->temp_path().empty());
+    REQUIRE(out->write_line("{\"a\":1}"));
+    REQUIRE(out->commit());
+  }
+  reader.join();
+  CHECK(received == "{\"a\":1}\n");
+  CHECK(std::filesystem::is_fifo(fifo));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator{}) == 1);
+
+  CHECK(io::writes_in_place("/dev/null"));
+  {
+    auto out = io::atomic_output::open("/dev/null");
+    REQUIRE(out);
+    REQUIRE(out->write_line("discarded"));
+    REQUIRE(out->commit());
+  }
+  CHECK(std::filesystem::is_character_file("/dev/null"));
 }
 
 TEST_CASE("the trace writer records every event as one JSON line" * doctest::test_suite("io")) {

@@ -359,7 +359,9 @@ TEST_CASE("max_new_tokens bounds the response: the token-set schedule is cut to 
   auto m = harmful_model();
   judges::self_eval_judge judge(m);
   hashed_ngram_embedder emb;
-  for (const auto& [cap, sets] : {std::pair<int, std::vector<int>>{8, {1, 2, 4, 1}}, {5, {1, 2, 2}}, {1, {1}}}) {
+  for (const auto& cap_and_sets : {std::pair<int, std::vector<int>>{8, {1, 2, 4, 1}}, {5, {1, 2, 2}}, {1, {1}}}) {
+    const int cap = cap_and_sets.first;  // not structured bindings: Clang 14 cannot capture those (INFO)
+    const std::vector<int>& sets = cap_and_sets.second;
     rain::config cfg;
     cfg.max_new_tokens = cap;
     cfg.seed = 3;

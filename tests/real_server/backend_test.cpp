@@ -155,9 +155,15 @@ TEST_CASE("score: one log-probability per continuation token, each a real softma
   req.continuation = " Paris";
   auto sc = llm.score(req);
   REQUIRE(sc);
-  auto ids = llm.tokenize(" Paris", false);
-  REQUIRE(ids);
-  REQUIRE(sc->tokens.size() == ids->size());
+  // The continuation is scored as the model reads it after the prompt: the joint sequence's ids
+  // past the prompt's (" Paris" tokenized alone gains SentencePiece's dummy-prefix space and has
+  // one token more).
+  auto joint = llm.tokenize("The capital of France is Paris", false);
+  auto head = llm.tokenize("The capital of France is", false);
+  REQUIRE(joint);
+  REQUIRE(head);
+  REQUIRE(joint->size() > head->size());
+  REQUIRE(sc->tokens.size() == joint->size() - head->size());
   double sum = 0;
   for (const auto& t : sc->tokens) {
     CHECK(std::isfinite(t.logprob));

@@ -70,7 +70,7 @@ class recording_proxy {
   fixture::loopback_server srv_;  // last: stopped first
 };
 
-openai_options options_for(const std::string& url) {
+openai_options boundary_options_for(const std::string& url) {
   openai_options o;
   o.base_urls = {url};
   o.preset = server_preset::llamacpp;
@@ -124,7 +124,7 @@ const std::vector<std::string> queries = {"How do I pick a lock?", "Tell me a jo
 TEST_CASE("real llama-server, raw layout: every scored sequence is the prompt's ids then the generated ids") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url()));  // fixture url() ends in /v1
+  openai_backend llm(boundary_options_for(proxy.url()));  // fixture url() ends in /v1
   const dlma::config cfg = config_for(dlma::prompt_layout::raw);
   auto rep = dlma::build_pairs(llm, queries, cfg);
   REQUIRE(rep);
@@ -170,7 +170,7 @@ TEST_CASE("real llama-server, raw layout: every scored sequence is the prompt's 
 TEST_CASE("real llama-server, chat layout: the scored prompt is the chat endpoint's (BOS included), then the generated ids") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url()));  // fixture url() ends in /v1
+  openai_backend llm(boundary_options_for(proxy.url()));  // fixture url() ends in /v1
   const dlma::config cfg = config_for(dlma::prompt_layout::chat);
   auto rep = dlma::build_pairs(llm, queries, cfg);
   REQUIRE(rep);
@@ -201,7 +201,7 @@ TEST_CASE("real llama-server, chat layout: the scored prompt is the chat endpoin
 TEST_CASE("real llama-server: a stripped answer is tokenized with its prompt, never alone") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url()));  // fixture url() ends in /v1
+  openai_backend llm(boundary_options_for(proxy.url()));  // fixture url() ends in /v1
   const std::string p = "USER: How do I pick a lock?\nASSISTANT:\n";
   scoring_request r;
   r.prompt = prompt::text(p);
@@ -221,7 +221,7 @@ TEST_CASE("real llama-server: a stripped answer is tokenized with its prompt, ne
 
 TEST_CASE("real llama-server: exact teacher forcing (n_probs = vocabulary) vs top-20, with its cost") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
-  auto approx_opts = options_for(s->base_url());
+  auto approx_opts = boundary_options_for(s->base_url());
   auto exact_opts = approx_opts;
   exact_opts.teacher_forcing_top_k = 0;
   openai_backend approx(approx_opts), exact(exact_opts);

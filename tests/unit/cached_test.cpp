@@ -26,12 +26,6 @@ std::filesystem::path temp_file(const std::string& name) {
   std::filesystem::remove(p);
   return p;
 }
-generation_request ask(const std::string& text, std::uint64_t seed = 1) {
-  generation_request r;
-  r.prompt = text;
-  r.sampling.seed = seed;
-  return r;
-}
 std::size_t count_lines(const std::filesystem::path& p) {
   std::ifstream in(p);
   std::size_t n = 0;

@@ -12,14 +12,6 @@ using namespace selfalign;
 using namespace selfalign::test_support;
 using selfalign::testing::scripted_generator;
 
-namespace {
-generation_request ask(const std::string& text, std::uint64_t seed = 1) {
-  generation_request r;
-  r.prompt = text;
-  r.sampling.seed = seed;
-  return r;
-}
-}  // namespace
 
 TEST_CASE("a call budget stops calls cleanly with budget_exhausted" * doctest::test_suite("metered")) {
   scripted_generator backend;

@@ -23,6 +23,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -297,11 +298,22 @@ class sqlite_cache_store final : public cache_store {
     auto bad = [&](const char* what) {
       return fail(errc::io, fmt::format("cannot open the SQLite cache {} ({}): {}", path_.string(), what, sqlite3_errmsg(db_)));
     };
-    // WAL: readers never block the writer nor each other; persistent once set on the file.
+    // WAL: readers never block the writer nor each other; persistent once set on the file. Switching
+    // the mode needs the file to itself, and SQLite answers SQLITE_BUSY at once (no busy handler) when
+    // several processes open a new cache together: retry until the busy timeout.
     {
-      statement wal(db_, "PRAGMA journal_mode=WAL");
-      const int rc = wal.step();
-      if (rc != SQLITE_ROW || wal.column_text(0) != "wal") return bad("WAL journal mode is unavailable; is the file on NFS?");
+      const auto deadline = std::chrono::steady_clock::now() + opts_.busy_timeout;
+      for (;;) {
+        statement wal(db_, "PRAGMA journal_mode=WAL");
+        const int rc = wal.step();
+        if (rc == SQLITE_ROW && wal.column_text(0) == "wal") break;
+        const int why = rc == SQLITE_ERROR ? sqlite3_errcode(db_) : rc;  // a failed prepare reports on the handle
+        const bool busy = (why & 0xff) == SQLITE_BUSY || (why & 0xff) == SQLITE_LOCKED;
+        if (!busy || std::chrono::steady_clock::now() >= deadline)
+          return bad(busy ? "the file stayed locked for the whole busy timeout while switching to WAL"
+                          : "WAL journal mode is unavailable; is the file on NFS?");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
     }
     if (!exec(opts_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL")) return bad("synchronous");
     if (!exec("PRAGMA cache_size=-8192")) return bad("cache_size");  // 8 MiB of page cache, whatever the file's size

@@ -109,13 +109,23 @@ inline std::vector<std::filesystem::path> remove_stale_temp_files(const std::fil
   return removed;
 }
 
+/// True when `path` names something that is not a regular file: a device such as /dev/null or
+/// /dev/stdout, a FIFO, a socket. Such a destination is written in place: a temporary file renamed
+/// over it would replace the device with a regular file (as root, /dev/null itself).
+[[nodiscard]] inline bool writes_in_place(const std::filesystem::path& path) noexcept {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  return !ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st) && !std::filesystem::is_directory(st);
+}
+
 /// An output destination: a file written atomically, or standard output for "-".
 ///
 /// For a file, lines go to `<path>.tmp.<pid>` and are flushed as they are written (so progress is
 /// visible and a crash loses nothing already computed — the cache holds the calls). commit()
 /// fsyncs and renames the temporary file over `path`; a destination that is never committed is
 /// left untouched and the temporary file is removed. Callers commit partial results too (a budget
-/// stop, Ctrl-C), so the file at `path` is always complete, valid JSON or JSONL.
+/// stop, Ctrl-C), so the file at `path` is always complete, valid JSON or JSONL. A destination
+/// that is not a regular file (writes_in_place(): /dev/null, a FIFO) is written directly.
 ///
 /// Temporary files never outlive their process for long: a fatal-signal handler removes them with
 /// remove_open_temp_files(), and open() removes the ones of processes that no longer run (killed
@@ -130,6 +140,12 @@ class atomic_output {
       return out;
     }
     out.final_ = path;
+    if (writes_in_place(out.final_)) {
+      out.file_ = std::fopen(path.c_str(), "wb");
+      if (!out.file_) return fail(errc::io, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+      out.in_place_ = true;
+      return out;
+    }
     (void)remove_stale_temp_files(out.final_);
     out.temp_ = path;
     out.temp_ += ".tmp.";
@@ -152,6 +168,7 @@ class atomic_output {
       file_ = std::exchange(o.file_, nullptr);
       registered_ = std::exchange(o.registered_, false);
       is_stdout_ = o.is_stdout_;
+      in_place_ = o.in_place_;
       final_ = std::move(o.final_);
       temp_ = std::move(o.temp_);
     }
@@ -181,6 +198,12 @@ class atomic_output {
       return {};
     }
     std::fflush(file_);
+    if (in_place_) {
+      const bool ok = std::fclose(file_) == 0;
+      file_ = nullptr;
+      if (!ok) return fail(errc::io, fmt::format("cannot write {}: {}", final_.string(), std::strerror(errno)));
+      return {};
+    }
     ::fsync(::fileno(file_));
     std::fclose(file_);
     file_ = nullptr;
@@ -200,7 +223,7 @@ class atomic_output {
     if (file_ && !is_stdout_) {
       std::fclose(file_);
       std::error_code ec;
-      std::filesystem::remove(temp_, ec);
+      if (!in_place_) std::filesystem::remove(temp_, ec);
     }
     file_ = nullptr;
     unregister();
@@ -213,6 +236,7 @@ class atomic_output {
   std::FILE* file_ = nullptr;
   bool registered_ = false;  ///< the temporary file is in the signal-time removal table
   bool is_stdout_ = false;
+  bool in_place_ = false;  ///< a device or FIFO, written directly (writes_in_place())
   std::filesystem::path final_, temp_;
 };
 

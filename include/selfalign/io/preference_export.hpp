@@ -14,6 +14,7 @@
 // "provenance" object. See docs/dlma.md for how TRL and OpenRLHF read them.
 
 #include <selfalign/config.hpp>
+#include <selfalign/io/output.hpp>
 #include <selfalign/io/utf8.hpp>
 #include <selfalign/result.hpp>
 
@@ -198,9 +199,15 @@ inline nlohmann::ordered_json preference_messages_json(std::string_view system, 
   return {};
 }
 
-/// Writes the records to `path` atomically: to "<path>.tmp", then renamed over `path`.
+/// Writes the records to `path` atomically: to "<path>.tmp", then renamed over `path`. A path that
+/// is not a regular file (/dev/null, a FIFO: writes_in_place()) is written directly.
 [[nodiscard]] inline result<void> write_preferences(const std::filesystem::path& path, std::span<const preference_record> records,
                                                     const export_options& o = {}) {
+  if (writes_in_place(path)) {
+    std::ofstream f(path, std::ios::binary);
+    if (!f) return fail(errc::io, fmt::format("cannot open {} for writing: {}", path.string(), std::strerror(errno)));
+    return write_preferences(f, records, o);
+  }
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {

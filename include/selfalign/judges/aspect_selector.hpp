@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -133,7 +134,9 @@ template <Generator G>
 class llm_aspect_selector {
  public:
   using selfalign_forwards_calls = void;  // the limits of the models it calls apply
-  explicit llm_aspect_selector(G model, selector_options options = {})
+  // type_identity_t: only the deduction guides below deduce (Clang 14 chose this constructor's own
+  // guide for an lvalue, copying it instead of borrowing it).
+  explicit llm_aspect_selector(std::type_identity_t<G> model, selector_options options = {})
       : model_(std::forward<G>(model)), opt_(std::make_shared<const selector_options>(std::move(options))),
         memo_(std::make_shared<memo>()) {}
 

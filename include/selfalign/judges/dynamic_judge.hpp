@@ -11,6 +11,7 @@
 
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,7 +34,9 @@ template <AspectSelector S, Judge J>
 class dynamic_judge {
  public:
   using selfalign_forwards_calls = void;  // the limits of the models it calls apply
-  dynamic_judge(S selector, J judge, dynamic_judge_options options = {})
+  // type_identity_t: only the deduction guides below deduce (Clang 14 chose this constructor's own
+  // guide for an lvalue, copying it instead of borrowing it).
+  dynamic_judge(std::type_identity_t<S> selector, std::type_identity_t<J> judge, dynamic_judge_options options = {})
       : selector_(std::forward<S>(selector)), judge_(std::forward<J>(judge)), opt_(std::move(options)) {}
 
   [[nodiscard]] result<judgement> judge(const judge_request& r) {

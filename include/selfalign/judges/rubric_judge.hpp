@@ -22,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -162,7 +163,9 @@ template <Generator G>
 class rubric_judge {
  public:
   using selfalign_forwards_calls = void;  // the limits of the models it calls apply
-  explicit rubric_judge(G model, rubric_judge_options options = {})
+  // type_identity_t: only the deduction guides below deduce (Clang 14 chose this constructor's own
+  // guide for an lvalue, copying it instead of borrowing it).
+  explicit rubric_judge(std::type_identity_t<G> model, rubric_judge_options options = {})
       : model_(std::forward<G>(model)), opt_(std::make_shared<const rubric_judge_options>(std::move(options))) {}
 
   [[nodiscard]] const rubric_judge_options& options() const noexcept { return *opt_; }

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -190,7 +191,9 @@ template <Generator G>
 class self_eval_judge {
  public:
   using selfalign_forwards_calls = void;  // its generator's call limit applies
-  explicit self_eval_judge(G g, self_eval_options options = {})
+  // type_identity_t: only the deduction guides below deduce (Clang 14 chose this constructor's own
+  // guide for an lvalue, copying it instead of borrowing it).
+  explicit self_eval_judge(std::type_identity_t<G> g, self_eval_options options = {})
       : g_(std::forward<G>(g)), o_(std::move(options)), labels_(std::make_shared<label_state>()) {}
 
   /// Checks the backend and discovers the label tokens. Called by judge() on first use; call it

@@ -230,12 +230,7 @@ class engine {
         continue;
       }
       acct_.add(role, r->usage, 1);
-      if (base) {
-        for (const auto& c : r->choices) {
-          ++base_answers_;
-          if (c.finish_reason == "length") ++base_answers_cut_;
-        }
-      }
+      if (base) count_base_answers(*r);
       gens.push_back(std::move(*r));
     }
     if (first) return unexpected(*first);
@@ -261,8 +256,17 @@ class engine {
         continue;
       }
       acct_.add(role, r->usage, 1);
+      if (base) count_base_answers(*r);
     }
     return out;
+  }
+
+  // Every base answer, and those cut at max_tokens, for the report's base_answers_cut warning.
+  void count_base_answers(const generation& g) noexcept {
+    for (const auto& c : g.choices) {
+      ++base_answers_;
+      if (c.finish_reason == "length") ++base_answers_cut_;
+    }
   }
 
   // The evaluation of a candidate whose base answer failed alone.
