@@ -129,12 +129,12 @@ TEST_CASE("a run killed by a signal leaves no temporary output; after SIGKILL th
     CAPTURE(k.exit_code);
     const auto out = selfalign::test_support::temp_path("signal-out-" + std::to_string(k.exit_code)) / "answers.jsonl";
     std::filesystem::create_directories(out.parent_path());
+    const int before = server.chat_requests();
     child_process child({"generate", "--base-url", server.base_url(), "--model", "fake-model", "--quiet", "--out", out.string(),
                          input.string()});
     REQUIRE(wait_for_temp_file(out));
     // The call must be in flight: a first signal that comes before it (while the run still probes
     // the server) stops the run cleanly before the second signal can arrive.
-    const int before = server.chat_requests();
     for (int i = 0; i < 3000 && server.chat_requests() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     REQUIRE(server.chat_requests() > before);
     for (std::size_t i = 0; i < k.signals.size(); ++i) {
