@@ -132,7 +132,6 @@ struct context {
   std::shared_ptr<cache_store> cache;
   std::shared_ptr<io::trace_writer> trace;
   std::shared_ptr<io::progress_display> progress;
-  std::vector<std::string> warnings;
   std::vector<std::string> secrets;  ///< the API key: removed from every line written to stderr or the trace
 
   /// Sends an event to the trace and the progress line.

@@ -58,9 +58,10 @@ template <class T, class U>
 /// Semantic rules the compiler cannot check:
 ///   - the answer holds `req.sampling.n` choices, or an error;
 ///   - when `req.sampling.logprobs >= 0`, each choice carries one token_logprob per generated token;
-///   - `generate` may be called concurrently from several threads when the adapter is used with
-///     a concurrency above 1 (`generate_batch`); an adapter that is not thread-safe must say
-///     so by providing `generate_batch` itself or by being used at concurrency 1;
+///   - `generate` is called from one thread at a time unless the adapter declares more:
+///     `capabilities().max_concurrent_calls` (default 1; 0 = any number) bounds the calls in
+///     flight inside one adapter object, whatever the algorithms' concurrency settings
+///     (docs/adapters.md);
 ///   - expected failures (HTTP errors, timeouts) are returned as errors, not thrown; exceptions
 ///     propagate unchanged through selfalign;
 ///   - `generate` does not keep references to `req` after it returns.
