@@ -3,7 +3,7 @@
 #   1. gcc: GCC, no optimization (all tests, including compile-fail, install/consumer and the
 #      real-server tests),
 #   2. clang: Clang + AddressSanitizer + UndefinedBehaviorSanitizer, no optimization, line tables
-#      (everything built; all tests but install, compile-fail and real-server). One configuration
+#      (everything but the benchmarks built; all tests but install, compile-fail and real-server). One configuration
 #      for both: Clang's warnings come from its front end and do not depend on the optimization
 #      level, and CI's time limit does not hold three full builds.
 #   3. release: GCC at -O3 -DNDEBUG, as users build. Everything is BUILT (optimizer-only warnings
