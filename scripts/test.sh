@@ -6,9 +6,9 @@
 #      (everything but the benchmarks built; all tests but install, compile-fail and real-server). One configuration
 #      for both: Clang's warnings come from its front end and do not depend on the optimization
 #      level, and CI's time limit does not hold three full builds.
-#   3. release: GCC at -O3 -DNDEBUG, as users build. Everything is BUILT (optimizer-only warnings
-#      such as GCC 12's -Wrestrict appear only here); the fast suites run (not cli, examples,
-#      install, compile_fail: the gcc configuration runs those).
+#   3. release: GCC at -O3 -DNDEBUG, as users build: the library-level tests, the ODR test (every
+#      header), the CLI (every algorithm over HTTP) and one example are built, warning-free
+#      (optimizer-only warnings such as GCC 12's -Wrestrict appear only here), and run.
 #   4. fuzz: the libFuzzer harnesses under tests/fuzz (Clang), each for SELFALIGN_FUZZ_SECONDS (default
 #      15) from its committed seed corpus (scripts/fuzz.sh); a crash fails the run and prints the input.
 #   Not in the default list: asan (GCC + ASan + UBSan, Debug), for a sanitizer run with GCC.
