@@ -89,9 +89,16 @@ class tokenizer {
         out += static_cast<char>(id - byte0);
         continue;
       }
-      std::string p = piece(id);
-      for (std::size_t at = p.find(space); at != std::string::npos; at = p.find(space)) p.replace(at, space.size(), " ");
-      out += p;
+      // Appended piece by piece, not with std::string::replace, which GCC 12 -O3 flags with a
+      // false -Wrestrict.
+      const std::string p = piece(id);
+      for (std::size_t from = 0;;) {
+        const std::size_t at = p.find(space, from);
+        out.append(p, from, at == std::string::npos ? std::string::npos : at - from);
+        if (at == std::string::npos) break;
+        out += ' ';
+        from = at + space.size();
+      }
     }
     return out;
   }

@@ -75,7 +75,7 @@ template <Generator G>
       {"win_share", "wins / evaluated pairs", metric_kind::mean, "win", "", true, "", {}},
       {"loss_share", "losses / evaluated pairs", metric_kind::mean, "loss", "", true, "", {}},
   };
-  ev.extra = {{"rule", to_string(opt.rule)}, {"focus", opt.focus}};
+  ev.extra = nlohmann::json{{"rule", to_string(opt.rule)}, {"focus", opt.focus}};  // explicit: see rubric.hpp
   if (auto bad = detail::template_error(opt.template_text, {"focus", "query", "answer_a", "answer_b"}, "pairwise")) {
     detail::finish_run(ev, bad);
     return ev;

@@ -44,7 +44,9 @@ template <Judge J>
     criteria.push_back(opt.catalogue.resolve(name).to_criterion());
     ev.metrics.push_back({name, "mean " + name + " score (1-5)", metric_kind::mean, name, "", false, "aspect", {}});
   }
-  ev.extra = {{"aspects", opt.aspects}};
+  // Built explicitly: `ev.extra = {{...}}` over a non-empty value leaked that value with Clang 14
+  // (LeakSanitizer, CI's clang configuration); the explicit temporary does not.
+  ev.extra = nlohmann::json{{"aspects", opt.aspects}};
   std::optional<selfalign::error> stop;
   const std::size_t n = ev.items.size();
   const std::size_t chunk = rs.chunk_size == 0 ? 1 : rs.chunk_size;
