@@ -75,7 +75,10 @@ extern "C" inline void on_fatal_signal(int sig) {
   std::raise(sig);
 }
 extern "C" inline void on_signal(int sig) {
-  if (interrupted.exchange(true)) on_fatal_signal(sig);
+  if (interrupted.exchange(true)) {
+    on_fatal_signal(sig);  // the re-raised signal is delivered when this handler returns
+    return;
+  }
   // Said at once (write(2) is async-signal-safe), even with --quiet: the calls in flight may take a
   // while, and the user must know a second signal is needed to stop without waiting.
   static constexpr char note[] =
