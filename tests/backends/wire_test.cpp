@@ -128,6 +128,16 @@ TEST_CASE("retry-after-ms wins over retry-after; seconds may be fractional or an
   CHECK(*date == 1445412480);
   CHECK(detail::parse_retry_after("", "Wed, 21 Oct 2015 07:28:00 GMT", 1445412470) == 10000ms);
   CHECK(detail::parse_retry_after("", "Wed, 21 Oct 2015 07:28:00 GMT", 1445412490) == 0ms);
+  // Found by tests/fuzz/fuzz_retry: a wait beyond int64 milliseconds came out negative. It
+  // saturates (and decide_retry then refuses it as longer than max_retry_after).
+  CHECK(detail::parse_retry_after("9223372036854775807", "", 0) == std::chrono::milliseconds(1'000'000'000'000'000));
+  CHECK(detail::parse_retry_after("", "99999999999999999999", 0) == std::chrono::milliseconds(1'000'000'000'000'000));
+  CHECK(detail::parse_retry_after("", "", 0) == std::nullopt);
+  retry_policy p;
+  const auto huge = detail::parse_retry_after("9223372036854775807", "", 0);
+  const auto d = detail::decide_retry(p, 0, true, "", huge, 0.5);
+  CHECK_FALSE(d.retry);
+  CHECK(d.wait.count() >= 0);
 }
 
 TEST_CASE("backoff doubles from the base, is capped and jitter only shortens it" * doctest::test_suite("backends")) {

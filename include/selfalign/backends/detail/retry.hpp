@@ -68,11 +68,15 @@ namespace detail {
     }
     return v;
   };
-  if (auto ms = number(retry_after_ms)) return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*ms)));
-  if (auto secs = number(retry_after)) return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*secs * 1000)));
+  // Saturated at about 31,700 years: far beyond any max_retry_after (so such a wait is refused),
+  // and inside int64 (llround of 9223372036854775807 is out of range: the fuzzer found it negative).
+  constexpr double max_ms = 1e15;
+  auto wait_ms = [&](double ms) { return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(std::min(ms, max_ms)))); };
+  if (auto ms = number(retry_after_ms)) return wait_ms(*ms);
+  if (auto secs = number(retry_after)) return wait_ms(*secs * 1000);
   if (auto date = parse_http_date(retry_after)) {
     const std::int64_t delta = std::max<std::int64_t>(0, *date - now_epoch_s);
-    return std::chrono::milliseconds(delta * 1000);
+    return wait_ms(static_cast<double>(delta) * 1000);
   }
   return std::nullopt;
 }
