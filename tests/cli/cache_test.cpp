@@ -93,6 +93,19 @@ TEST_CASE("an invalid cache record is asked again with a warning, never replayed
                    "(a choice has no string `text`); asking the backend again") != std::string::npos);
 }
 
+namespace {
+// Starts `n` concurrent `generate` runs over one cache, run p writing dir/out<p>.jsonl.
+std::vector<std::unique_ptr<child_process>> start_generate_runs(int n, const fake_openai_server& server, const std::string& cache,
+                                                                const std::filesystem::path& dir, const std::filesystem::path& input) {
+  std::vector<std::unique_ptr<child_process>> runs;
+  for (int p = 0; p < n; ++p)
+    runs.push_back(std::make_unique<child_process>(std::vector<std::string>{
+        "generate", "--base-url", server.base_url(), "--concurrency", "4", "--cache", cache, "--quiet",
+        "--out", (dir / ("out" + std::to_string(p) + ".jsonl")).string(), input.string()}));
+  return runs;
+}
+}  // namespace
+
 TEST_CASE("four concurrent runs over one SQLite cache, then a fifth that makes no request" * doctest::test_suite("cli")) {
   fake_openai_server server;
   server.set_delay(std::chrono::milliseconds(20));
@@ -100,11 +113,7 @@ TEST_CASE("four concurrent runs over one SQLite cache, then a fifth that makes n
   const auto input = dir / "in.jsonl";
   std::ofstream(input) << prompts(40);
   const auto cache = (dir / "cache.sqlite").string();
-  std::vector<std::unique_ptr<child_process>> runs;
-  for (int p = 0; p < 4; ++p)
-    runs.push_back(std::make_unique<child_process>(std::vector<std::string>{
-        "generate", "--base-url", server.base_url(), "--concurrency", "4", "--cache", cache, "--quiet",
-        "--out", (dir / ("out" + std::to_string(p) + ".jsonl")).string(), input.string()}));
+  auto runs = start_generate_runs(4, server, cache, dir, input);
   for (auto& c : runs) {
     auto r = c->wait();
     INFO(r.err);
@@ -136,11 +145,7 @@ TEST_CASE("runs killed with SIGKILL mid-write leave an SQLite cache the next run
   const auto input = dir / "in.jsonl";
   std::ofstream(input) << prompts(60);
   const auto cache = (dir / "cache.sqlite").string();
-  std::vector<std::unique_ptr<child_process>> runs;
-  for (int p = 0; p < 4; ++p)
-    runs.push_back(std::make_unique<child_process>(std::vector<std::string>{
-        "generate", "--base-url", server.base_url(), "--concurrency", "4", "--cache", cache, "--quiet",
-        "--out", (dir / ("out" + std::to_string(p) + ".jsonl")).string(), input.string()}));
+  auto runs = start_generate_runs(4, server, cache, dir, input);
   for (int i = 0; i < 1000 && server.chat_requests() < 12; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   REQUIRE(server.chat_requests() >= 12);
   for (auto& c : runs) c->signal(SIGKILL);

@@ -192,6 +192,17 @@ class child_process {
   std::filesystem::path dir_;
 };
 
+/// Polls `done` every 10 ms until it holds or `limit` has passed; whether it held.
+template <class Pred>
+bool wait_until(Pred done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
 /// Writes `text` to a file of this run's temporary folder and returns its path.
 inline std::filesystem::path write_file(const std::string& name, const std::string& text) {
   auto p = selfalign::test_support::temp_path(name);

@@ -83,17 +83,12 @@ pid_t dead_pid() {
 
 // Waits until the run has opened its temporary output.
 bool wait_for_temp_file(const std::filesystem::path& out) {
-  for (int i = 0; i < 3000 && temp_files_of(out).empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  return !temp_files_of(out).empty();
+  return wait_until([&] { return !temp_files_of(out).empty(); });
 }
 
 // Waits until the child's stderr holds `text` (at most 30 s).
 bool wait_for_stderr(const child_process& child, const std::string& text) {
-  for (int i = 0; i < 3000; ++i) {
-    if (child.stderr_so_far().find(text) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
+  return wait_until([&] { return child.stderr_so_far().find(text) != std::string::npos; });
 }
 }  // namespace
 
@@ -135,8 +130,7 @@ TEST_CASE("a run killed by a signal leaves no temporary output; after SIGKILL th
     REQUIRE(wait_for_temp_file(out));
     // The call must be in flight: a first signal that comes before it (while the run still probes
     // the server) stops the run cleanly before the second signal can arrive.
-    for (int i = 0; i < 3000 && server.chat_requests() == before; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    REQUIRE(server.chat_requests() > before);
+    REQUIRE(wait_until([&] { return server.chat_requests() > before; }));
     for (std::size_t i = 0; i < k.signals.size(); ++i) {
       child.signal(k.signals[i]);
       // Two signals sent before the process runs its handler arrive as one (POSIX merges pending
