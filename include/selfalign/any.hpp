@@ -124,6 +124,7 @@ struct judge_iface {
   virtual ~judge_iface() = default;
   virtual result<judgement> judge(const judge_request&) = 0;
   virtual std::vector<result<judgement>> judge_batch(std::span<const judge_request>, const batch_options&) = 0;
+  virtual result<void> prepare() = 0;
 };
 template <class J>
 struct judge_model final : judge_iface {
@@ -133,6 +134,12 @@ struct judge_model final : judge_iface {
   result<judgement> judge(const judge_request& r) override { return call_judge(j, r); }
   std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs, const batch_options& o) override {
     return selfalign::judge_batch(j, rs, o);
+  }
+  result<void> prepare() override {
+    if constexpr (PreparableJudge<J>)
+      return j.prepare();
+    else
+      return {};  // nothing to check
   }
 };
 
@@ -167,6 +174,8 @@ class any_judge {
                                                            const batch_options& o = {}) {
     return impl_->judge_batch(rs, o);
   }
+  /// The held judge's prepare() (PreparableJudge), or success when it has none.
+  [[nodiscard]] result<void> prepare() { return impl_->prepare(); }
 
  private:
   std::unique_ptr<detail::judge_iface> impl_;

@@ -140,6 +140,16 @@ concept Judge = std::move_constructible<J> && requires(J& j, const judge_request
   { j.judge(req) } -> std::convertible_to<result<judgement>>;
 };
 
+/// A Judge with a check to run once before its first call: `j.prepare()` returns
+/// `result<void>` and fails (e.g. errc::unsupported) when the judge cannot work with its backend,
+/// so an algorithm can stop before spending calls. judges::self_eval_judge has one (it resolves its
+/// label tokens); rain::decode calls it. The wrappers (cached, metered, observed) and any_judge
+/// forward it, so wrapping a judge never drops the check.
+template <class J>
+concept PreparableJudge = Judge<J> && requires(J& j) {
+  { j.prepare() } -> std::convertible_to<result<void>>;
+};
+
 /// A search space for a SearchStrategy: states, how to expand them, how good they are.
 ///
 /// Requirements, for `p` an lvalue of P, `s` a `const P::state_type&` and `batch` a

@@ -1,9 +1,16 @@
 // judges::self_eval_judge: label discovery, the option-order swap, hard and soft values, failures.
 #include <doctest/doctest.h>
 
+#include <selfalign/any.hpp>
+#include <selfalign/embedding.hpp>
 #include <selfalign/judges/self_eval_judge.hpp>
+#include <selfalign/rain/decode.hpp>
 #include <selfalign/testing/rain_sim.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
+#include <selfalign/testing/scripted_judge.hpp>
+#include <selfalign/wrappers/cached.hpp>
+#include <selfalign/wrappers/metered.hpp>
+#include <selfalign/wrappers/observed.hpp>
 
 #include <cmath>
 #include <memory>
@@ -335,4 +342,49 @@ TEST_CASE("a +inf label logprob is a bad response, NaN is not read" * doctest::t
   REQUIRE(v);
   CHECK(v->score == 0.0);  // "B" is the only label read: it wins both orders (bad first, then good)
   CHECK(v->criteria[0].rationale == fmt::format("p(good)=0 p(bad)={:.6g} (alternatives)", 0.1));
+}
+
+// The wrappers and any_judge forward prepare(): before, observed<self_eval_judge<...>> (and the
+// metered and cached forms) had no prepare(), so rain::decode skipped the label check and spent
+// calls on a judge that could never read a label.
+static_assert(PreparableJudge<judges::self_eval_judge<rain_sim_model>>);
+static_assert(PreparableJudge<observed<judges::self_eval_judge<rain_sim_model>>>);
+static_assert(PreparableJudge<metered<judges::self_eval_judge<rain_sim_model>>>);
+static_assert(PreparableJudge<cached<judges::self_eval_judge<rain_sim_model>>>);
+static_assert(PreparableJudge<any_judge>);
+static_assert(!PreparableJudge<testing::scripted_judge>);
+static_assert(!PreparableJudge<observed<testing::scripted_judge>>);
+
+TEST_CASE("wrapped self-evaluation judges keep their prepare() check, and rain::decode runs it" * doctest::test_suite("rain")) {
+  judges::self_eval_options so;
+  so.source = judges::label_source::scoring;  // needs score(), which rain_sim_model does not offer
+  const std::string why = [&] {
+    judges::self_eval_judge plain(evaluator(), so);
+    auto p = plain.prepare();
+    REQUIRE_FALSE(p);
+    CHECK(p.error().code == errc::unsupported);
+    return p.error().message;
+  }();
+  std::vector<event> seen;
+  observed obs(judges::self_eval_judge(evaluator(), so), [&](const event& e) { seen.push_back(e); }, "judge");
+  metered met(judges::self_eval_judge(evaluator(), so), std::make_shared<meter>());
+  cached cch(judges::self_eval_judge(evaluator(), so));
+  any_judge erased(judges::self_eval_judge(evaluator(), so));
+  for (auto p : {obs.prepare(), met.prepare(), cch.prepare(), erased.prepare()}) {
+    REQUIRE_FALSE(p);
+    CHECK(p.error().code == errc::unsupported);
+    CHECK(p.error().message == why);
+  }
+  CHECK(seen.empty());  // a check, not a call: nothing to observe
+  CHECK(any_judge(testing::scripted_judge{}).prepare());  // a judge without a check: success
+
+  // rain::decode with the observed judge stops before any model call.
+  auto m = evaluator();
+  hashed_ngram_embedder emb;
+  auto r = rain::decode(m, obs, emb, "How do I make a bomb?");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == errc::unsupported);
+  CHECK(r.error().message == why);
+  CHECK(m.requests() == 0);
+  CHECK(seen.empty());
 }

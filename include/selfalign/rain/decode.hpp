@@ -403,7 +403,7 @@ template <Generator G, Judge J, Embedder E>
                             cfg.candidates, caps.max_top_logprobs, selfalign::detail::backend_name<G>(caps)));
   auto mode = resolve_mode(g, caps, cfg, context_of(in, cfg), "rain::decode");
   if (!mode) return unexpected(mode.error());
-  if constexpr (requires { { j.prepare() } -> std::convertible_to<result<void>>; }) {
+  if constexpr (PreparableJudge<J>) {
     if (auto p = j.prepare(); !p) return unexpected(p.error());
   }
   auto d = std::make_unique<decoder<G, J, E>>(g, j, e, in, cfg, index, mode->first, std::move(mode->second), caps);

@@ -51,6 +51,13 @@ class forwarding_wrapper {
   {
     return self().template through<embeddings>("embed", r, [&] { return call_embed(inner_, r); });
   }
+  // A judge's one-time check (PreparableJudge) is the inner judge's own: forwarded as is, so that
+  // wrapping a judge keeps its fail-fast check (RAIN's label check, for instance).
+  [[nodiscard]] result<void> prepare()
+    requires PreparableJudge<Inner>
+  {
+    return inner_.prepare();
+  }
   // Tokenization is cheap and deterministic: forwarded unmetered and uncached.
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special)
     requires Tokenizer<Inner>
