@@ -9,6 +9,7 @@
 #include <selfalign/testing/dlma_sim.hpp>
 
 #include <cmath>
+#include <unistd.h>
 #include <cstdlib>
 #include <limits>
 #include <filesystem>
@@ -78,6 +79,7 @@ TEST_CASE("the three export formats are written byte for byte" * doctest::test_s
           R"({"prompt":"Où est la gare?","chosen":"Tout droit,\npuis à gauche.","rejected":"Débrouille-toi.",)" + nums + prov + "}\n" +
               R"({"prompt":"2+2?","chosen":"4","rejected":"\"five\""})" + "\n");
     CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp"));
+    CHECK_FALSE(std::filesystem::exists(path.string() + ".tmp." + std::to_string(::getpid())));
   }
   SUBCASE("trl conversational, with a system prompt and without the optional columns") {
     io::export_options o;
@@ -121,6 +123,13 @@ TEST_CASE("the three export formats are written byte for byte" * doctest::test_s
     auto nan = records;
     nan[0].margin = std::nan("");
     CHECK(io::write_preferences(out, nan).error().message == "record 1: margin is nan");
+    // To a file: the old content stays, no temporary file is left beside it.
+    const auto path = tmp_dir() / "kept.jsonl";
+    std::ofstream(path) << "old\n";
+    CHECK(io::write_preferences(path, nan).error().message == "record 1: margin is nan");
+    CHECK(slurp(path) == "old\n");
+    for (const auto& e : std::filesystem::directory_iterator(tmp_dir()))
+      CHECK(e.path().filename().string().find("kept.jsonl.tmp") == std::string::npos);
   }
   CHECK(io::parse_preference_format("openrlhf").value() == io::preference_format::openrlhf);
   CHECK(io::parse_preference_format("dpo").error().message ==

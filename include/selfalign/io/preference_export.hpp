@@ -21,19 +21,14 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <ostream>
 #include <span>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -182,10 +177,10 @@ inline nlohmann::ordered_json preference_messages_json(std::string_view system, 
   return j.dump();
 }
 
-/// Writes one line per record to `out`. Nothing is written when a record cannot be exported:
-/// every line is built first.
-[[nodiscard]] inline result<void> write_preferences(std::ostream& out, std::span<const preference_record> records,
-                                                    const export_options& o = {}) {
+/// The JSONL text of the records, one line per record; an error (naming the record) when one
+/// cannot be exported, in which case nothing is written by the functions below.
+[[nodiscard]] inline result<std::string> render_preferences(std::span<const preference_record> records,
+                                                             const export_options& o = {}) {
   std::string text;
   for (std::size_t i = 0; i < records.size(); ++i) {
     auto line = to_jsonl_line(records[i], o, i + 1);
@@ -193,38 +188,33 @@ inline nlohmann::ordered_json preference_messages_json(std::string_view system, 
     text += *line;
     text += '\n';
   }
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  return text;
+}
+
+/// Writes one line per record to `out`. Nothing is written when a record cannot be exported:
+/// every line is built first.
+[[nodiscard]] inline result<void> write_preferences(std::ostream& out, std::span<const preference_record> records,
+                                                    const export_options& o = {}) {
+  auto text = render_preferences(records, o);
+  if (!text) return unexpected(std::move(text).error());
+  out.write(text->data(), static_cast<std::streamsize>(text->size()));
   out.flush();
   if (!out) return fail(errc::io, "cannot write the preference data");
   return {};
 }
 
-/// Writes the records to `path` atomically: to "<path>.tmp", then renamed over `path`. A path that
-/// is not a regular file (/dev/null, a FIFO: writes_in_place()) is written directly.
+/// Writes the records to `path` through io::atomic_output: a temporary file beside it, renamed over
+/// `path` when complete (removed on failure and on a fatal signal), so `path` holds either its old
+/// content or all the records. A path that is not a regular file (/dev/null, a FIFO) is written
+/// directly, and "-" is standard output, as for every atomic_output.
 [[nodiscard]] inline result<void> write_preferences(const std::filesystem::path& path, std::span<const preference_record> records,
                                                     const export_options& o = {}) {
-  if (writes_in_place(path)) {
-    std::ofstream f(path, std::ios::binary);
-    if (!f) return fail(errc::io, fmt::format("cannot open {} for writing: {}", path.string(), std::strerror(errno)));
-    return write_preferences(f, records, o);
-  }
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return fail(errc::io, fmt::format("cannot open {} for writing: {}", tmp.string(), std::strerror(errno)));
-    if (auto ok = write_preferences(f, records, o); !ok) {
-      f.close();
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      if (ok.error().code == errc::io) return fail(errc::io, fmt::format("cannot write {}", tmp.string()));
-      return ok;
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return fail(errc::io, fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), ec.message()));
-  return {};
+  auto text = render_preferences(records, o);
+  if (!text) return unexpected(std::move(text).error());
+  auto out = atomic_output::open(path.string());
+  if (!out) return unexpected(std::move(out).error());
+  if (auto w = out->write(*text); !w) return w;
+  return out->commit();
 }
 
 }  // namespace io
