@@ -74,3 +74,41 @@ TEST_CASE("drpo: a base answer or judge request over the context is a failed can
     if (c["eval"].contains("error")) found = found || c["eval"]["error"]["code"] == "context_overflow";
   CHECK(found);
 }
+
+TEST_CASE("drpo stage 1: a revision request over the context ends that example alone; the others and stage 2 go on" * doctest::test_suite("drpo")) {
+  drpo::config cfg;
+  cfg.depth = 3;
+  cfg.max_depth_increase = 0;
+  const auto seeds = sim::seed_examples();
+  sim::base_model base;
+  sim::critic_model critic;
+  // The optimizer cannot take the revision request of seed example 2 (its query is quoted in it).
+  overflowing<sim::optimizer_model> opt{sim::optimizer_model{}, seeds[2].first};
+  drpo::dataset data;
+  data.queries = sim::training_queries();
+  for (const auto& [q, a] : seeds) data.seed_examples.push_back({q, a});
+  auto sel = drpo::make_selector(critic, cfg);
+  auto judge = drpo::make_judge(critic, cfg);
+  auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
+  REQUIRE(rep);  // before: stage 1 ended the run with the overflow
+  CHECK(rep->complete);
+  CHECK(rep->stop_reason == "depth");
+  REQUIRE(rep->icl.size() == seeds.size());
+  const auto& failed = rep->icl[2];
+  CHECK(failed.stop_reason == "context overflow");
+  REQUIRE(failed.rounds.size() == 2);  // the judged seed answer, then the failed revision
+  CHECK(failed.rounds[1].round == 1);
+  CHECK(failed.rounds[1].answer.empty());
+  CHECK(failed.rounds[1].note.rfind("the revision request failed: context_overflow (HTTP 400)", 0) == 0);
+  CHECK(failed.best_answer == seeds[2].second);  // the seed answer is kept
+  CHECK(rep->examples[2].answer == seeds[2].second);
+  // The other examples were revised as usual.
+  std::size_t revised = 0;
+  for (std::size_t i = 0; i < rep->icl.size(); ++i)
+    if (i != 2) {
+      CHECK(rep->icl[i].stop_reason != "context overflow");
+      revised += rep->icl[i].rounds.size() - 1;
+    }
+  CHECK(revised > 0);
+  CHECK_FALSE(rep->trace.empty());  // stage 2 ran
+}

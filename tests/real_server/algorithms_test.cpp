@@ -4,10 +4,17 @@
 
 #include <selfalign/backends/openai.hpp>
 #include <selfalign/dlma/build_pairs.hpp>
+#include <selfalign/drpo/drpo.hpp>
+#include <selfalign/embedding.hpp>
+#include <selfalign/judges/self_eval_judge.hpp>
+#include <selfalign/rain/rain.hpp>
+#include <selfalign/wrappers/metered.hpp>
 
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,4 +62,141 @@ TEST_CASE("dlma::build_pairs: both answers are what the server sampled, under th
   CHECK(std::isfinite(p.self_reward));
   CHECK(p.self_reward == doctest::Approx(p.reward_positive - p.reward_negative));
   CHECK_FALSE(proxy.on("/completion").empty());  // scored on the server (teacher forcing)
+}
+
+TEST_CASE("rain::decode: a short decode commits tokens the server proposed; unreadable self-evaluations are counted, not guessed") {
+  REAL_SERVER_OR_RETURN(s, real_server::config{});
+  real_server::recording_proxy proxy(s->port());
+  openai_options o;
+  o.base_urls = {proxy.url()};
+  o.retry.max_retries = 0;
+  openai_backend llm(o);
+  // The cheap label source: the labels are read from the next token's top alternatives only. The
+  // tiny random model rarely puts "A" and "B" there, so most evaluations are unreadable; each one
+  // is recorded and the search goes on without a value (no guessed label).
+  judges::self_eval_options jo;
+  jo.source = judges::label_source::alternatives;
+  judges::self_eval_judge judge(llm, jo);
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  cfg.max_new_tokens = 3;
+  cfg.max_iterations = 3;
+  cfg.min_iterations = 1;
+  cfg.extra_iterations = 0;
+  cfg.rollout_max_tokens = 4;
+  cfg.candidates = 5;
+  cfg.sample_attempts = 4;
+  cfg.max_concurrency = 2;
+  cfg.seed = 3;
+  auto r = rain::decode(llm, judge, emb, "How do I store cleaning products?", cfg);
+  REQUIRE(r);
+  INFO(nlohmann::json(*r).dump());
+  REQUIRE(r->ok());
+  CHECK((r->stop_reason == "max_new_tokens" || r->stop_reason == "eos"));
+  CHECK(r->stats.response_tokens <= 3);
+  CHECK(r->stats.response_tokens >= 1);
+  std::string joined;
+  for (const auto& t : r->tokens) joined += t.text;
+  CHECK(joined.find(r->response) != std::string::npos);
+
+  // Every request went to the OpenAI completions endpoint; count the self-evaluations (a prompt
+  // that names the two options) and those whose top alternatives held both labels.
+  auto calls = proxy.on("/v1/completions");
+  REQUIRE_FALSE(calls.empty());
+  int evaluations = 0, readable = 0, proposals = 0;
+  std::set<std::string> proposed;  // every token text the server offered as a top alternative
+  for (const auto& c : calls) {
+    const json req = c.request();
+    const json res = c.response();
+    CHECK(req["min_p"] == 0.0);  // neutral samplers, as for every selfalign request
+    const bool is_eval = req["prompt"].is_string() && req["prompt"].get<std::string>().find("(A)") != std::string::npos;
+    for (const auto& ch : res["choices"]) {
+      if (!ch.contains("logprobs") || ch["logprobs"].is_null()) continue;
+      const json& lp = ch["logprobs"];
+      if (!lp.contains("content")) continue;
+      for (const auto& pos : lp["content"]) {
+        if (!is_eval) proposed.insert(pos["token"].get<std::string>());
+        if (pos.contains("top_logprobs"))
+          for (const auto& alt : pos["top_logprobs"]) proposed.insert(alt["token"].get<std::string>());
+      }
+    }
+    if (!is_eval) {
+      ++proposals;
+      continue;
+    }
+    ++evaluations;
+    bool a = false, b = false;
+    const json& first = res["choices"][0]["logprobs"]["content"][0]["top_logprobs"];
+    for (const auto& alt : first) {
+      std::string t = alt["token"].get<std::string>();
+      while (!t.empty() && (t.front() == ' ' || t.front() == '\n')) t.erase(0, 1);
+      if (t.rfind("\xE2\x96\x81", 0) == 0) t.erase(0, 3);
+      a = a || t == "A";
+      b = b || t == "B";
+    }
+    readable += a && b ? 1 : 0;
+  }
+  CHECK(proposals > 0);
+  CHECK(static_cast<std::int64_t>(calls.size()) == r->stats.requests);  // the report counts what was sent
+  // Each judge call asks both option orders; a judgement fails only when neither order was readable.
+  CHECK(evaluations == 2 * r->stats.evaluations);
+  CHECK(r->stats.failed_evaluations <= r->stats.evaluations);
+  if (readable == 0) CHECK(r->stats.failed_evaluations == r->stats.evaluations);
+  // The committed tokens are texts the server produced (chosen or offered as alternatives).
+  for (const auto& t : r->tokens) CHECK(proposed.count(t.text) == 1);
+}
+
+TEST_CASE("drpo::optimize: the tiny model's unreadable judgements give no reward; a call budget stops the run exactly") {
+  REAL_SERVER_OR_RETURN(s, real_server::config{});
+  real_server::recording_proxy proxy(s->port());
+  openai_options o;
+  o.base_urls = {proxy.url()};
+  o.retry.max_retries = 0;
+  openai_backend llm(o);
+  drpo::config cfg;
+  cfg.depth = 2;
+  cfg.max_depth_increase = 0;
+  cfg.beam_width = 1;
+  cfg.actions_per_expansion = 1;
+  cfg.base_sampling.max_tokens = 8;
+  cfg.judge_max_tokens = 8;
+  cfg.optimizer_sampling.max_tokens = 8;
+  cfg.max_concurrency = 2;
+  drpo::dataset data;
+  data.queries = {"Say hi.", "Name a color.", "Count to three."};
+
+  SUBCASE("a whole run") {
+    auto sel = drpo::make_selector(llm, cfg);
+    auto judge = drpo::make_judge(llm, cfg);
+    auto rep = drpo::optimize(drpo::make_roles(llm, sel, judge, llm), data, cfg);
+    REQUIRE(rep);
+    INFO(nlohmann::json(*rep).dump());
+    CHECK(rep->complete);
+    REQUIRE_FALSE(rep->trace.empty());
+    for (const auto& c : rep->trace) {
+      CHECK(c.eval.verdict.status == parse_status::failed);  // never a guessed score
+      CHECK_FALSE(c.eval.reward.has_value());
+      CHECK_FALSE(c.response.empty());  // the base model's answer, from the server
+    }
+    // No reward, nothing to optimize from: the initial prompt is carried and stays the best.
+    CHECK(rep->best_prompt == cfg.initial_system_prompt);
+    // Every call the report counts reached the server, and nothing else did.
+    const auto chats = proxy.on("/v1/chat/completions").size() + proxy.on("/v1/completions").size();
+    CHECK(static_cast<std::int64_t>(chats) == rep->total.calls);
+  }
+  SUBCASE("under a call budget of 3") {
+    auto m = std::make_shared<meter>(budget::calls(3));
+    metered capped(llm, m);
+    auto sel = drpo::make_selector(capped, cfg);
+    auto judge = drpo::make_judge(capped, cfg);
+    auto rep = drpo::optimize(drpo::make_roles(capped, sel, judge, capped), data, cfg);
+    REQUIRE(rep);
+    CHECK_FALSE(rep->complete);
+    CHECK(rep->stop_reason.rfind("budget_exhausted", 0) == 0);
+    REQUIRE(rep->error);
+    CHECK(rep->error->code == errc::budget_exhausted);
+    const auto sent = proxy.on("/v1/chat/completions").size() + proxy.on("/v1/completions").size();
+    CHECK(sent == 3);
+    CHECK(m->totals().calls == 3);
+  }
 }

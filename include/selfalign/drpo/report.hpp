@@ -82,7 +82,7 @@ struct icl_trace {
   std::string best_answer;
   std::optional<double> best_total;
   std::vector<icl_round> rounds;
-  std::string stop_reason;  ///< "perfect", "rounds", "perfect seed"
+  std::string stop_reason;  ///< "perfect", "rounds", "perfect seed", "context overflow" (a revision request did not fit)
   friend bool operator==(const icl_trace&, const icl_trace&) = default;
 };
 

@@ -239,7 +239,7 @@ class engine {
 
   // ---- generation where an item may fail alone ----
   // As generate(), but an answer that failed with errc::context_overflow stays in its slot as an
-  // error (the caller records a failed candidate); any other failure ends the batch.
+  // error (the caller records a failed candidate or example); any other failure ends the batch.
   [[nodiscard]] result<std::vector<result<generation>>> generate_items(const char* role, bool base,
                                                                       const std::vector<generation_request>& reqs,
                                                                       std::size_t concurrency) {
@@ -251,8 +251,8 @@ class engine {
       if (!r) {
         acct_.failed(role);
         if (r.error().code != errc::context_overflow) return unexpected(r.error());
-        emit(event_kind::warning, fmt::format("a {} request does not fit the model's context; the candidate is recorded as "
-                                              "failed: {}", role, r.error().message));
+        emit(event_kind::warning, fmt::format("a {} request does not fit the model's context; its item (a candidate, or an "
+                                              "in-context example) is recorded as failed: {}", role, r.error().message));
         continue;
       }
       acct_.add(role, r->usage, 1);

@@ -15,7 +15,10 @@ namespace drpo::detail {
 /// For each seed pair: judge it, then up to `icl_rounds` times revise with the optimizer and
 /// re-judge, keeping the best answer by summed aspect scores (ties go to the later answer, as in
 /// the code) and stopping early at a perfect score. All examples advance together, one batch per
-/// round, so the examples run concurrently. On an error `rep` keeps the best answers so far.
+/// round, so the examples run concurrently. A request over the model's context
+/// (errc::context_overflow) fails its example alone: a judge request gives a round without a total,
+/// a revision request ends the example ("context overflow"), keeping its best answer. On any other
+/// error `rep` keeps the best answers so far.
 template <class B, class S, class J, class O, class E>
 [[nodiscard]] result<void> run_icl_stage(engine<B, S, J, O, E>& eng, const std::vector<icl_example>& seeds, report& rep) {
   const config& cfg = eng.cfg();
@@ -93,17 +96,28 @@ template <class B, class S, class J, class O, class E>
       g.sampling.seed = derive_seed(cfg.seed, "drpo/icl/optimizer", i, round);
       reqs.push_back(std::move(g));
     }
-    auto out = eng.generate("optimizer", false, reqs, eng.options().max_concurrency);
+    // A revision request over the optimizer's context ends that example alone (its prompt would
+    // not shrink in the next round); the others go on.
+    auto out = eng.generate_items("optimizer", false, reqs, eng.options().max_concurrency);
     if (!out) return unexpected(out.error());
     std::vector<typename engine<B, S, J, O, E>::judge_item> items;
     std::vector<std::size_t> judged;
     for (std::size_t k = 0; k < active.size(); ++k) {
       const std::size_t i = active[k];
-      auto a = read_proposal((*out)[k].text(), "new_response");
+      if (!(*out)[k]) {
+        icl_round r;
+        r.round = round;
+        r.note = "the revision request failed: " + (*out)[k].error().describe();
+        rep.icl[i].rounds.push_back(std::move(r));
+        rep.icl[i].stop_reason = "context overflow";
+        chains[i].active = false;
+        continue;
+      }
+      auto a = read_proposal((*out)[k]->text(), "new_response");
       if (!a) {
         icl_round r;
         r.round = round;
-        r.answer = (*out)[k].text();
+        r.answer = (*out)[k]->text();
         r.note = "unreadable proposal: " + a.error().message;
         rep.icl[i].rounds.push_back(std::move(r));
         continue;
