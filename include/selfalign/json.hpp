@@ -217,6 +217,7 @@ inline void to_json(nlohmann::json& j, const judgement& g) {
   j = {{"criteria", g.criteria}, {"rationale", g.rationale}, {"status", g.status},
        {"attempts", g.attempts}, {"raw", g.raw}, {"usage", g.usage}};
   j["score"] = g.score ? nlohmann::json(*g.score) : nlohmann::json(nullptr);
+  if (g.response_chars_omitted > 0) j["response_chars_omitted"] = g.response_chars_omitted;  // only when cut
 }
 inline void from_json(const nlohmann::json& j, judgement& g) {
   detail::get_if_present(j, "score", g.score);
@@ -226,6 +227,7 @@ inline void from_json(const nlohmann::json& j, judgement& g) {
   detail::get_if_present(j, "attempts", g.attempts);
   detail::get_if_present(j, "raw", g.raw);
   detail::get_if_present(j, "usage", g.usage);
+  detail::get_if_present(j, "response_chars_omitted", g.response_chars_omitted);
 }
 
 // errors and capabilities ---------------------------------------------------------------------

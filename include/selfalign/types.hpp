@@ -272,6 +272,9 @@ struct judgement {
   int attempts = 1;  ///< judge calls made (retries on parse failure included)
   std::string raw;   ///< the judge's raw output (the last attempt), for inspection
   selfalign::usage usage;
+  /// Characters of the response left out of the judge's prompt so that it fit the model's context
+  /// (the judge saw a marked prefix; judges::rubric_judge_options::max_response_cuts). 0: all of it.
+  std::size_t response_chars_omitted = 0;
 
   [[nodiscard]] bool ok() const noexcept { return status != parse_status::failed && score.has_value(); }
   friend bool operator==(const judgement&, const judgement&) = default;

@@ -286,3 +286,59 @@ TEST_CASE("dynamic judge selects aspects per query once, then scores on them" * 
   CHECK(f->criteria.size() == 1);
   CHECK(critic.selection_calls() == 1);
 }
+
+TEST_CASE("rubric judge: a request over the context is asked again with the quoted response cut and marked" * doctest::test_suite("drpo")) {
+  // A 1000-byte response: "é" (2 bytes) x 150, then 'm' up to a MID mark at about 40 %, then 't'
+  // up to a TAIL mark at the end. The model cannot take a prompt that holds TAIL or MID.
+  std::string response;
+  for (int i = 0; i < 150; ++i) response += "\xC3\xA9";
+  response += std::string(97, 'm') + "MID" + std::string(591, 't') + "TAIL";
+  REQUIRE(response.size() == 995);
+  error overflow(errc::context_overflow, "request (5000 tokens) exceeds the available context size (2048 tokens)", 400);
+  const std::string verdict = R"({"Safety": {"rationale": "fine", "score": 4}})";
+
+  scripted_generator g;
+  g.fail_on("TAIL", overflow).fail_on("MID", overflow).on("<response>", {verdict});
+  judges::rubric_judge judge(g);
+  auto req = request_on({"Safety"});
+  req.response = response;
+  auto j = judge.judge(req);
+  REQUIRE(j);
+  CHECK(j->ok());
+  CHECK(*j->score == 4.0);
+  // Asked three times: whole (overflow), half (still holds MID: overflow), a quarter (fits).
+  REQUIRE(g.calls().size() == 3);
+  CHECK(j->attempts == 3);
+  const std::string last = g.calls().back().prompt.flatten();
+  // 995 / 2 = 497, then 497 / 2 = 248 bytes kept: 248 is inside no character (150 x 2 bytes = 300),
+  // so the quarter keeps 124 "é" and ends on a character boundary.
+  const std::size_t kept = 248;
+  CHECK(j->response_chars_omitted == response.size() - kept);
+  CHECK(last.find(response.substr(0, kept) + "\n[... " + std::to_string(response.size() - kept) +
+                  " more characters of this response were left out here to fit the judge's context ...]") != std::string::npos);
+  CHECK(last.find("MID") == std::string::npos);
+  CHECK(nlohmann::json(*j)["response_chars_omitted"] == response.size() - kept);
+  CHECK_FALSE(nlohmann::json(judgement{}).contains("response_chars_omitted"));  // only when cut
+
+  // An odd cut point moves back to a character boundary (never half an "é").
+  CHECK(judges::detail::utf8_prefix_length("a\xC3\xA9z", 2) == 1);
+  CHECK(judges::detail::utf8_prefix_length("a\xC3\xA9z", 3) == 3);
+
+  // max_response_cuts = 0: the overflow is the item's error, as before.
+  scripted_generator g0;
+  g0.fail_on("TAIL", overflow).on("<response>", {verdict});
+  judges::rubric_judge_options none;
+  none.max_response_cuts = 0;
+  judges::rubric_judge strict(g0, none);
+  auto e = strict.judge(req);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().code == errc::context_overflow);
+  CHECK(g0.calls().size() == 1);
+
+  // Other errors are never retried with a cut.
+  scripted_generator g1;
+  g1.fail_on("TAIL", error(errc::http_status, "HTTP 500", 500)).on("<response>", {verdict});
+  judges::rubric_judge other(g1);
+  CHECK(other.judge(req).error().code == errc::http_status);
+  CHECK(g1.calls().size() == 1);
+}

@@ -22,6 +22,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -50,6 +51,11 @@ struct rubric_judge_options {
   /// Rubrics for criteria that arrive without one, and the criteria used when a request has none.
   aspect_catalogue catalogue = default_aspects();
   std::vector<std::string> default_criteria{"Helpfulness", "Clarity", "Factuality"};  ///< ours
+  /// [ours] When a judge request does not fit the model's context (errc::context_overflow: the
+  /// quoted response is long), quote the response cut to half, then a quarter, ... with a visible
+  /// marker saying how much was left out, at most this many times; judgement::response_chars_omitted
+  /// records the cut. 0: an overflow is the item's error, as before.
+  int max_response_cuts = 3;
 };
 
 namespace detail {
@@ -148,6 +154,20 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
   return out;
 }
 
+/// The longest prefix of `s` of at most `limit` bytes that ends on a UTF-8 character boundary.
+[[nodiscard]] inline std::size_t utf8_prefix_length(std::string_view s, std::size_t limit) noexcept {
+  if (limit >= s.size()) return s.size();
+  while (limit > 0 && (static_cast<unsigned char>(s[limit]) & 0xC0) == 0x80) --limit;  // not inside a character
+  return limit;
+}
+
+/// The response as quoted when only its first `keep` bytes fit: the prefix and a marker that tells
+/// the judge (and a person reading the prompt) how much was left out.
+[[nodiscard]] inline std::string cut_response(std::string_view whole, std::size_t keep) {
+  return fmt::format("{}\n[... {} more characters of this response were left out here to fit the judge's context ...]",
+                     whole.substr(0, keep), whole.size() - keep);
+}
+
 }  // namespace detail
 
 /// A Judge that asks a Generator to score a response on the request's criteria, each with its
@@ -157,7 +177,9 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
 /// "4/5" or "4 out of 5"; a score out of another denominator, "4/10", is unreadable); each repair marks the judgement `repaired`. When it still cannot be read, the judge
 /// asks again up to `parse_retries` times with a new seed and `retry_temperature`; after that the
 /// judgement has status failed and no score. Criteria without a rubric take the catalogue's (or
-/// the generic rubric for an unknown name). Constructed from an lvalue it borrows the model
+/// the generic rubric for an unknown name). A request over the model's context is asked again with
+/// the quoted response cut, marked as cut (rubric_judge_options::max_response_cuts). Constructed
+/// from an lvalue it borrows the model
 /// (rubric_judge<B&>); from an rvalue it owns it.
 template <Generator G>
 class rubric_judge {
@@ -180,41 +202,67 @@ class rubric_judge {
     const std::size_t n = requests.size();
     std::vector<std::vector<criterion>> criteria(n);
     std::vector<result<judgement>> out(n);
-    std::vector<detail::question> questions;
-    std::vector<std::size_t> asked;  // question -> request
+    std::vector<std::string> quoted(n);         // the response as quoted in the prompt
+    std::vector<std::size_t> omitted(n, 0);     // characters of it left out to fit the context
+    std::vector<int> overflowed(n, 0);          // calls that did not fit
+    std::vector<std::size_t> pending;
     for (std::size_t i = 0; i < n; ++i) {
       criteria[i] = resolve(requests[i].criteria);
-      auto text = render(requests[i], criteria[i]);
-      if (!text) {
-        out[i] = unexpected(text.error());
-        continue;
-      }
-      questions.push_back({std::move(*text), requests[i].seed.value_or(opt_->default_seed)});
-      asked.push_back(i);
+      quoted[i] = requests[i].response;
+      pending.push_back(i);
     }
     const detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/rubric/retry"};
-    auto answers = detail::ask_until_parsed<judgement>(model_, std::span<const detail::question>(questions), ask, options,
-                                                       [&](std::size_t k, const std::string& text) {
-                                                         return detail::parse_rubric_judgement(text, criteria[asked[k]], *opt_);
-                                                       });
-    for (std::size_t k = 0; k < answers.size(); ++k) {
-      auto& a = answers[k];
-      if (a.failure) {
-        out[asked[k]] = unexpected(std::move(*a.failure));
-        continue;
+    // Each round asks the pending requests; one whose prompt did not fit comes back with its
+    // response cut to half of what was quoted, until it fits or max_response_cuts is reached.
+    while (!pending.empty()) {
+      std::vector<detail::question> questions;
+      std::vector<std::size_t> asked;  // question -> request
+      for (std::size_t i : pending) {
+        auto text = render(requests[i], criteria[i], quoted[i]);
+        if (!text) {
+          out[i] = unexpected(text.error());
+          continue;
+        }
+        questions.push_back({std::move(*text), requests[i].seed.value_or(opt_->default_seed)});
+        asked.push_back(i);
       }
-      judgement j;
-      if (a.value) {
-        j = std::move(*a.value);
-        if (a.attempts > 1) j.status = parse_status::repaired;
-      } else {
-        j.status = parse_status::failed;  // no score: the rationale says why it could not be read
-        j.rationale = std::move(a.parse_error);
+      pending.clear();
+      auto answers = detail::ask_until_parsed<judgement>(model_, std::span<const detail::question>(questions), ask, options,
+                                                         [&](std::size_t k, const std::string& text) {
+                                                           return detail::parse_rubric_judgement(text, criteria[asked[k]], *opt_);
+                                                         });
+      for (std::size_t k = 0; k < answers.size(); ++k) {
+        auto& a = answers[k];
+        const std::size_t i = asked[k];
+        if (a.failure) {
+          if (a.failure->code == errc::context_overflow && overflowed[i] < opt_->max_response_cuts) {
+            const std::string& whole = requests[i].response;
+            const std::size_t keep = detail::utf8_prefix_length(whole, (whole.size() - omitted[i]) / 2);
+            if (keep < whole.size() - omitted[i]) {  // something left to cut
+              ++overflowed[i];
+              omitted[i] = whole.size() - keep;
+              quoted[i] = detail::cut_response(whole, keep);
+              pending.push_back(i);
+              continue;
+            }
+          }
+          out[i] = unexpected(std::move(*a.failure));
+          continue;
+        }
+        judgement j;
+        if (a.value) {
+          j = std::move(*a.value);
+          if (a.attempts > 1) j.status = parse_status::repaired;
+        } else {
+          j.status = parse_status::failed;  // no score: the rationale says why it could not be read
+          j.rationale = std::move(a.parse_error);
+        }
+        j.attempts = a.attempts + overflowed[i];
+        j.raw = std::move(a.raw);
+        j.usage = a.usage;
+        j.response_chars_omitted = omitted[i];
+        out[i] = std::move(j);
       }
-      j.attempts = a.attempts;
-      j.raw = std::move(a.raw);
-      j.usage = a.usage;
-      out[asked[k]] = std::move(j);
     }
     return out;
   }
@@ -236,11 +284,11 @@ class rubric_judge {
     }
     return out;
   }
-  result<std::string> render(const judge_request& r, const std::vector<criterion>& criteria) const {
+  result<std::string> render(const judge_request& r, const std::vector<criterion>& criteria, const std::string& response) const {
     std::string guidance = r.guidance.empty() ? std::string() : "\n## Context\n" + r.guidance + "\n";
     return render_prompt(opt_->template_text,
                          {{"query", r.query},
-                          {"response", r.response},
+                          {"response", response},
                           {"aspect_rubrics", detail::rubric_lines(criteria)},
                           {"guidance", std::move(guidance)},
                           {"json_skeleton", detail::json_skeleton(criteria)}},
