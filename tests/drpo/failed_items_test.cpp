@@ -112,3 +112,40 @@ TEST_CASE("drpo stage 1: a revision request over the context ends that example a
   CHECK(revised > 0);
   CHECK_FALSE(rep->trace.empty());  // stage 2 ran
 }
+
+TEST_CASE("drpo stage 2: an optimizer request over the context carries its state's prompt; the search goes on" * doctest::test_suite("drpo")) {
+  drpo::config cfg;
+  cfg.depth = 5;
+  cfg.max_depth_increase = 0;
+  cfg.skip_threshold = 6.0;  // never skip: every state asks the optimizer
+  cfg.max_score = 6.0;
+  const auto queries = sim::training_queries();
+  sim::base_model base;
+  sim::critic_model critic;
+  // The optimizer request quotes the state's last query and answer: those from query 2 overflow.
+  overflowing<sim::optimizer_model> opt{sim::optimizer_model{}, queries[2]};
+  drpo::dataset data;
+  data.queries = queries;
+  auto sel = drpo::make_selector(critic, cfg);
+  auto judge = drpo::make_judge(critic, cfg);
+  auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
+  REQUIRE(rep);  // before: the overflow ended the run
+  CHECK(rep->complete);
+  CHECK(rep->stop_reason == "depth");
+  std::size_t failed = 0;
+  for (const auto& r : rep->rejected)
+    if (r.reason.rfind("the optimizer request failed: context_overflow (HTTP 400)", 0) == 0) {
+      ++failed;
+      CHECK(r.level == 3);  // states whose path ends with query 2's candidate (levels count from 0)
+    }
+  CHECK(failed > 0);
+  std::size_t fallbacks = 0;
+  for (const auto& c : rep->trace)
+    if (c.level == 3) {
+      CHECK(c.origin == "fallback");
+      CHECK(c.system_prompt == rep->trace[*c.parent].system_prompt);  // the parent's prompt, carried
+      ++fallbacks;
+    }
+  CHECK(fallbacks == failed);
+  CHECK(rep->search.levels == 4);
+}

@@ -58,7 +58,7 @@ struct rejected_proposal {
   std::size_t level = 0;
   std::size_t parent = 0;
   std::size_t candidate_index = 0;
-  std::string reason;  ///< "unreadable: ..." or "duplicate of an earlier proposal"
+  std::string reason;  ///< "unreadable: ...", "duplicate of an earlier proposal", "the optimizer request failed: ..." (e.g. over the context)
   std::string text;    ///< the proposal (or the raw output when unreadable)
   friend bool operator==(const rejected_proposal&, const rejected_proposal&) = default;
 };

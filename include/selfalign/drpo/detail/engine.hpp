@@ -500,12 +500,14 @@ class prompt_problem {
     for (std::size_t b : want) opt_reqs.push_back(optimizer_request(batch[b], b, 0));
     std::vector<judges::selection_request> sel_reqs;
     for (const auto& q : level_queries) sel_reqs.push_back(eng_.selection_for(q, false));
-    result<std::vector<generation>> opt_out = std::vector<generation>{};
+    // An optimizer request over the context fails its state alone (generate_items): the state gets
+    // no proposal and carries its prompt forward ("fallback"), as for an unreadable answer.
+    result<std::vector<result<generation>>> opt_out = std::vector<result<generation>>{};
     result<std::vector<judges::aspect_selection>> sel_out = std::vector<judges::aspect_selection>{};
     const std::size_t width = eng_.options().max_concurrency;
     (void)parallel_map(2, width > 1 ? 2 : 1, [&](std::size_t task) {
       if (task == 0) {
-        if (!opt_reqs.empty()) opt_out = eng_.generate("optimizer", false, opt_reqs, width > 1 ? width - 1 : 1);
+        if (!opt_reqs.empty()) opt_out = eng_.generate_items("optimizer", false, opt_reqs, width > 1 ? width - 1 : 1);
       } else {
         sel_out = eng_.select(sel_reqs, 1);
       }
@@ -516,20 +518,29 @@ class prompt_problem {
     std::map<std::string, const judges::aspect_selection*> selection_of;
     for (std::size_t i = 0; i < level_queries.size(); ++i) selection_of[level_queries[i]] = &(*sel_out)[i];
 
-    // Phase B: read the proposals; re-ask for states with none readable.
-    std::vector<generation> answers = std::move(*opt_out);
+    // Phase B: read the proposals; re-ask for states with none readable (not for one whose request
+    // did not fit: the same prompt would not fit again).
+    std::vector<bool> overflowed(nb, false);
+    auto take = [&](std::size_t b, result<generation>& answer) {
+      if (answer) {
+        read_proposals(batch[b], b, *answer, props[b]);
+        return;
+      }
+      overflowed[b] = true;
+      rejected_.push_back({batch[b].path.size(), batch[b].path.back(), 0, "the optimizer request failed: " + answer.error().describe(), {}});
+    };
     std::vector<std::size_t> retry;
-    for (std::size_t w = 0; w < want.size(); ++w) read_proposals(batch[want[w]], want[w], answers[w], props[want[w]]);
+    for (std::size_t w = 0; w < want.size(); ++w) take(want[w], (*opt_out)[w]);
     for (int attempt = 1; attempt <= cfg_.optimizer_parse_retries; ++attempt) {
       retry.clear();
       for (std::size_t b : want)
-        if (props[b].empty()) retry.push_back(b);
+        if (props[b].empty() && !overflowed[b]) retry.push_back(b);
       if (retry.empty()) break;
       std::vector<generation_request> again;
       for (std::size_t b : retry) again.push_back(optimizer_request(batch[b], b, attempt));
-      auto more = eng_.generate("optimizer", false, again, width);
+      auto more = eng_.generate_items("optimizer", false, again, width);
       if (!more) return unexpected(more.error());
-      for (std::size_t k = 0; k < retry.size(); ++k) read_proposals(batch[retry[k]], retry[k], (*more)[k], props[retry[k]]);
+      for (std::size_t k = 0; k < retry.size(); ++k) take(retry[k], (*more)[k]);
     }
     for (std::size_t b = 0; b < nb; ++b) {
       if (!props[b].empty()) continue;
