@@ -247,10 +247,14 @@ class engine {
     o.max_concurrency = std::max<std::size_t>(1, concurrency);
     auto out = base ? generate_batch(*roles_.base, std::span<const generation_request>(reqs), o)
                     : generate_batch(*roles_.optimizer, std::span<const generation_request>(reqs), o);
+    std::optional<error> first;  // any other failure ends the batch, after every answer is counted
     for (auto& r : out) {
       if (!r) {
         acct_.failed(role);
-        if (r.error().code != errc::context_overflow) return unexpected(r.error());
+        if (r.error().code != errc::context_overflow) {
+          if (!first) first = r.error();
+          continue;
+        }
         emit(event_kind::warning, fmt::format("a {} request does not fit the model's context; its item (a candidate, or an "
                                               "in-context example) is recorded as failed: {}", role, r.error().message));
         continue;
@@ -258,6 +262,7 @@ class engine {
       acct_.add(role, r->usage, 1);
       if (base) count_base_answers(*r);
     }
+    if (first) return unexpected(*first);
     return out;
   }
 
