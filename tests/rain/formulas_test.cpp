@@ -1,6 +1,7 @@
 // RAIN's formulas against hand-computed values.
 #include <doctest/doctest.h>
 
+#include <selfalign/judges/detail/self_eval_values.hpp>
 #include <selfalign/rain/detail/formulas.hpp>
 
 #include <cmath>
@@ -121,11 +122,11 @@ TEST_CASE("dynamic node addition: unbiased embedding variance norm under 0.03 L 
 }
 
 TEST_CASE("self-evaluation values: hard in {-1, 0, 1}, soft as a probability difference" * doctest::test_suite("rain")) {
-  CHECK(hard_value(true, true) == 1.0);
-  CHECK(hard_value(true, false) == 0.0);
-  CHECK(hard_value(false, true) == 0.0);
-  CHECK(hard_value(false, false) == -1.0);
-  CHECK(soft_value(std::vector<double>{0.9, 0.3}, std::vector<double>{0.1, 0.7}) == Approx(0.2));  // (0.8 - 0.4) / 2
+  CHECK(selfalign::judges::detail::hard_value(true, true) == 1.0);
+  CHECK(selfalign::judges::detail::hard_value(true, false) == 0.0);
+  CHECK(selfalign::judges::detail::hard_value(false, true) == 0.0);
+  CHECK(selfalign::judges::detail::hard_value(false, false) == -1.0);
+  CHECK(selfalign::judges::detail::soft_value(std::vector<double>{0.9, 0.3}, std::vector<double>{0.1, 0.7}) == Approx(0.2));  // (0.8 - 0.4) / 2
   CHECK(to_value(3, 1, 5) == Approx(0.0));
   CHECK(to_value(5, 1, 5) == Approx(1.0));
   CHECK(to_value(9, 1, 5) == Approx(1.0));  // clamped

@@ -1,4 +1,4 @@
-// selfalign: DRPO umbrella — config, report, prompts, layout, entry points
+// selfalign: DRPO umbrella — config, roles, report, prompts, layout, entry points
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -7,3 +7,4 @@
 #include <selfalign/drpo/optimize.hpp>
 #include <selfalign/drpo/prompts.hpp>
 #include <selfalign/drpo/report.hpp>
+#include <selfalign/drpo/roles.hpp>

@@ -8,7 +8,7 @@
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
-#include <selfalign/rain/detail/formulas.hpp>
+#include <selfalign/judges/detail/self_eval_values.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
 
@@ -282,9 +282,9 @@ class self_eval_judge {
                             fmt::format("p(good)={:.6g} p(bad)={:.6g} ({})", pg, pb, r.source)});
     }
     if (soft) {
-      j.score = rain::detail::soft_value(p_good, p_bad);
+      j.score = detail::soft_value(p_good, p_bad);
     } else if (orders == 2) {
-      j.score = rain::detail::hard_value(good_won[0], good_won[1]);
+      j.score = detail::hard_value(good_won[0], good_won[1]);
     } else {
       j.score = good_won[0] ? 1.0 : -1.0;  // [C truth] one order: v in {-1, +1}
     }

@@ -11,6 +11,7 @@
 #include <selfalign/drpo/config.hpp>
 #include <selfalign/drpo/layout.hpp>
 #include <selfalign/drpo/report.hpp>
+#include <selfalign/drpo/roles.hpp>
 #include <selfalign/judges/aspect_selector.hpp>
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/search/common.hpp>
@@ -33,33 +34,6 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace drpo {
-
-/// The models of a DRPO run, each a separate plug point (they may all be the same backend).
-/// Pointers, not owned; `embedder` may be null (then a hashed_ngram_embedder is used).
-template <class B, class S, class J, class O, class E = hashed_ngram_embedder>
-struct roles {
-  B* base = nullptr;       ///< the model being aligned (Generator)
-  S* selector = nullptr;   ///< picks the aspects per query (judges::AspectSelector)
-  J* judge = nullptr;      ///< scores responses on those aspects (Judge)
-  O* optimizer = nullptr;  ///< rewrites system prompts and example answers (Generator)
-  E* embedder = nullptr;   ///< retrieves in-context examples (Embedder), optional
-};
-
-template <Generator B, judges::AspectSelector S, Judge J, Generator O>
-[[nodiscard]] roles<B, S, J, O> make_roles(B& base, S& selector, J& judge, O& optimizer) {
-  return {&base, &selector, &judge, &optimizer, nullptr};
-}
-template <Generator B, judges::AspectSelector S, Judge J, Generator O, Embedder E>
-[[nodiscard]] roles<B, S, J, O, E> make_roles(B& base, S& selector, J& judge, O& optimizer, E& embedder) {
-  return {&base, &selector, &judge, &optimizer, &embedder};
-}
-
-/// What DRPO optimizes on.
-struct dataset {
-  std::vector<std::string> queries;        ///< stage 2 training queries, in order (the original shuffles with seed 42)
-  std::vector<icl_example> examples;       ///< in-context examples used as they are when seed_examples is empty
-  std::vector<icl_example> seed_examples;  ///< stage 1 input: when not empty, stage 1 runs and its output is used
-};
 
 namespace detail {
 
