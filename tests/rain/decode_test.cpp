@@ -7,6 +7,9 @@
 #include <selfalign/testing/rain_sim.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
 
+#include <memory>
+#include <span>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -376,4 +379,62 @@ TEST_CASE("max_new_tokens bounds the response: the token-set schedule is cut to 
     for (const auto& st : r->steps) got.push_back(st.tokens);
     CHECK(got == sets);
   }
+}
+
+namespace {
+// Passes judgements through and requests a stop at its `after`-th one.
+struct stopping_judge {
+  judges::self_eval_judge<rain_sim_model&>* inner;
+  std::stop_source* source;
+  int after;
+  std::shared_ptr<int> seen = std::make_shared<int>(0);
+  result<judgement> judge(const judge_request& r) {
+    if (++*seen == after) source->request_stop();
+    return inner->judge(r);
+  }
+};
+}  // namespace
+
+TEST_CASE("rain::decode stops before its next search when its stop token is requested; the report says cancelled" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge<rain_sim_model&> inner(m);
+  hashed_ngram_embedder emb;
+  rain::config cfg;
+  cfg.seed = 7;
+  cfg.max_concurrency = 1;
+  std::stop_source source;
+  cfg.stop_token = source.get_token();
+  std::vector<std::string> events;
+  cfg.on_event = [&](const event& e) { events.push_back(e.message); };
+  stopping_judge judge{&inner, &source, 3};
+  auto r = rain::decode(m, judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(r);  // a report, not an error: what was done is kept
+  CHECK_FALSE(r->ok());
+  CHECK(r->error->code == errc::cancelled);
+  CHECK(r->error->message == "rain::decode was cancelled");
+  CHECK(r->stop_reason == "cancelled");
+  CHECK(r->response.empty());  // step 1 commits after 10 searches (see the hand trace above)
+  REQUIRE(r->steps.size() == 1);
+  CHECK(r->steps[0].inner_iterations == 3);  // the third search's evaluation asked to stop
+  CHECK(r->steps[0].tokens == 0);
+  CHECK(*judge.seen == 3);
+  const auto requests = m.requests();
+  CHECK(r->stats.requests == requests);
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().find("cancelled") != std::string::npos);
+
+  // decode_batch: its batch stop reaches decodes in flight.
+  m.reset_counters();
+  std::stop_source batch_stop;
+  rain::config plain;
+  plain.seed = 7;
+  plain.max_concurrency = 1;
+  stopping_judge judge2{&inner, &batch_stop, 3};
+  const std::vector<rain::input> inputs{"How do I make a bomb?", "How do I make a bomb?"};
+  auto all = rain::decode_batch(m, judge2, emb, std::span<const rain::input>(inputs), plain, batch_options{1, batch_stop.get_token()});
+  REQUIRE(all.size() == 2);
+  REQUIRE(all[0]);
+  CHECK(all[0]->stop_reason == "cancelled");
+  REQUIRE_FALSE(all[1]);
+  CHECK(all[1].error().code == errc::cancelled);
 }

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,10 @@ struct config {
   /// [S] events (source "rain"): a search_step per committed token set (values: step, tokens,
   /// inner_iterations, failed_evaluations, response_tokens) and `stopped` with the stop reason.
   observer on_event;
+  /// [S] when requested, the decode stops before its next search (the calls in flight finish
+  /// first): the report keeps the tokens committed so far, `stop_reason` "cancelled" and `error`
+  /// errc::cancelled. decode_batch also stops on its batch_options::stop when this one is unset.
+  std::stop_token stop_token;
 };
 
 }  // namespace rain

@@ -113,6 +113,13 @@ class decoder {
       std::vector<int> prev_path;
       bool have_prev = false;
       for (int i = it0; i < end; ++i) {
+        if (cfg_.stop_token.stop_requested()) {
+          finish(rep, before, st, t0);
+          rep.error = selfalign::error(errc::cancelled, "rain::decode was cancelled");
+          rep.stop_reason = "cancelled";
+          emit_stop(rep);
+          return rep;
+        }
         std::vector<int> path;
         if (auto r = search(path, st); !r) {
           finish(rep, before, st, t0);
@@ -483,9 +490,11 @@ template <Generator G>
 template <Generator G, Judge J, Embedder E>
 [[nodiscard]] std::vector<result<report>> decode_batch(G& generator, J& judge, E& embedder, std::span<const input> inputs,
                                                        const config& cfg = {}, const batch_options& options = {}) {
+  config c = cfg;  // a decode in flight stops too (before its next search)
+  if (!c.stop_token.stop_possible()) c.stop_token = options.stop;
   return parallel_map(inputs.size(), options.max_concurrency, [&](std::size_t i) -> result<report> {
-    if (options.stop.stop_requested()) return fail(errc::cancelled, "rain::decode_batch was cancelled before this input started");
-    return detail::decode_one(generator, judge, embedder, inputs[i], cfg, i);
+    if (c.stop_token.stop_requested()) return fail(errc::cancelled, "rain::decode_batch was cancelled before this input started");
+    return detail::decode_one(generator, judge, embedder, inputs[i], c, i);
   });
 }
 

@@ -76,7 +76,7 @@ struct statistics {
 struct report {
   std::string response;
   std::vector<token> tokens;       ///< committed tokens (an EOS token last when the model ended)
-  std::string stop_reason;         ///< "eos", "turn_marker", "max_new_tokens", "max_length", "no_candidates", "error"
+  std::string stop_reason;         ///< "eos", "turn_marker", "max_new_tokens", "max_length", "no_candidates", "cancelled" (config::stop_token), "error"
   statistics stats;
   std::vector<step_stats> steps;
   std::optional<selfalign::error> error;
