@@ -3,6 +3,7 @@
 // requests the judge received (criteria, seed, guidance) are checked field by field.
 #include <doctest/doctest.h>
 #include <selfalign/eval/harmless.hpp>
+#include <selfalign/eval/html_report.hpp>
 #include <selfalign/eval/pairwise.hpp>
 #include <selfalign/eval/pointwise.hpp>
 #include <selfalign/eval/truthful.hpp>
@@ -352,4 +353,20 @@ TEST_CASE("truthful with a Judge: truthfulness and informativeness scores agains
   CHECK(none.items[0].failure == "unreadable: the judgement has no score for \"truthfulness\"");
   CHECK_FALSE(none.find("truthful_rate")->value.defined());
   CHECK(none.status.complete);
+}
+
+TEST_CASE("the report of a pointwise pairwise run: rate and score charts, items by score difference, no order wording" *
+          doctest::test_suite("eval")) {
+  auto judge = quality_judge();
+  const auto items = pairs();
+  const auto ev = eval::pairwise(judge, std::span<const eval::pairwise_input>(items), eval::pairwise_judge_options{}, settings());
+  const std::string h = eval::html_report(ev);
+  CHECK(h.find("id=\"chart-rates\"") != std::string::npos);
+  CHECK(h.find("id=\"chart-scores\"") != std::string::npos);  // score_difference, on an axis fitted to it
+  CHECK(h.find("win: the system&#39;s answer scored +4.00 against the baseline&#39;s") != std::string::npos);
+  CHECK(h.find("loss: the system&#39;s answer scored -1.00 against the baseline&#39;s") != std::string::npos);
+  CHECK(h.find("both orders agree") == std::string::npos);
+  CHECK(h.find("the orders disagree") == std::string::npos);
+  // Decided pairs first, the larger difference first.
+  CHECK(h.find("scored +4.00") < h.find("scored -1.00"));
 }
