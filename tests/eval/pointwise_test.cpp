@@ -7,6 +7,8 @@
 #include <selfalign/eval/pairwise.hpp>
 #include <selfalign/eval/pointwise.hpp>
 #include <selfalign/eval/truthful.hpp>
+#include <selfalign/any.hpp>
+#include <selfalign/judges/rubric_judge.hpp>
 #include <selfalign/testing/eval_judge_sim.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
 
@@ -92,6 +94,8 @@ static_assert(eval::PointwiseJudge<testing::scripted_judge>);
 static_assert(!eval::PointwiseJudge<testing::eval_judge_sim>);
 static_assert(Generator<both_kinds> && Judge<both_kinds> && !eval::PointwiseJudge<both_kinds>);
 static_assert(eval::PointwiseJudge<eval::judge_view<both_kinds>>);
+static_assert(eval::PointwiseJudge<any_judge>);
+static_assert(eval::PointwiseJudge<judges::rubric_judge<testing::eval_judge_sim&>>);
 
 TEST_CASE("pairwise with a Judge: both answers scored with the same criteria and seed; outcomes by score; unreadable pairs excluded" *
           doctest::test_suite("eval")) {
