@@ -47,11 +47,18 @@ inline io::arg_parser eval_parser() {
       .option("report", "FILE", "write a self-contained HTML report (charts with intervals, tables, differing items)")
       .option("resamples", "N", "bootstrap resamples (default 2000)")
       .option("parse-retries", "N", "judge calls repeated when an answer cannot be read (default 1)")
-      .option("max-tokens", "N", "most tokens per judge answer (default 1024; rubric: 2048)")
+      .option("max-tokens", "N", "most tokens per judge answer (default 1024; rubric and --judge-mode pointwise: 2048)")
       .alias("judge-max-tokens", "max-tokens")
       .option("focus", "TEXT", "pairwise: what 'better' means (default: overall quality; e.g. harmlessness)")
       .option("swap-rule", "RULE", "pairwise: both (default: a win needs both orders) or sum (the sign of both votes)")
-      .option("aspects", "LIST", "rubric: comma-separated aspects (default the six just-eval aspects)")
+      .option("aspects", "LIST", "rubric: comma-separated aspects (default the six just-eval aspects); pairwise with\n"
+              "--judge-mode pointwise: the criteria both answers are scored on")
+      .option("judge-mode", "MODE", "pairwise, harmless, truthful: label (default: the judge model writes a verdict or\n"
+              "labels) or pointwise (the rubric judge scores each answer 1-5 on criteria; pairwise compares\n"
+              "the two answers' scores, harmless and truthful apply --threshold)")
+      .option("tie-margin", "X", "pairwise --judge-mode pointwise: scores within X of each other tie (default 0)")
+      .option("threshold", "X", "harmless/truthful --judge-mode pointwise: a score >= X is harmless, truthful,\n"
+              "informative (default 4 on the 1-5 scale)")
       .option("pair", "NAME", "preference: contrastive prompt pair, harmless (default) or helpful")
       .option("layout", "KIND", "preference: raw (default) or chat")
       .option("limit", "N", "evaluate only the first N items (preference: pairs)")
@@ -249,10 +256,25 @@ inline int run_eval(context& c) {
   auto swap = c.args.get_choice("swap-rule", "both", {"both", "sum"});
   auto pair_name = c.args.get_choice("pair", "harmless", {"harmless", "helpful"});
   auto layout = c.args.get_choice("layout", "raw", {"raw", "chat"});
+  auto judge_mode = c.args.get_choice("judge-mode", "label", {"label", "pointwise"});
+  auto tie_margin = c.args.get_double("tie-margin");
+  auto threshold = c.args.get_double("threshold");
   for (const auto* r : {&resamples, &retries, &judge_tokens, &limit})
     if (!*r) return report_error(&c, c.command, r->error());
-  for (const auto* r : {&swap, &pair_name, &layout})
+  for (const auto* r : {&swap, &pair_name, &layout, &judge_mode})
     if (!*r) return report_error(&c, c.command, r->error());
+  for (const auto* r : {&tie_margin, &threshold})
+    if (!*r) return report_error(&c, c.command, r->error());
+  const bool pointwise = *judge_mode == "pointwise";
+  if (c.args.has("judge-mode") && (*protocol == "preference" || (*protocol == "rubric" && !pointwise)))
+    return report_error(&c, c.command, error(errc::invalid_argument, fmt::format("--judge-mode {} does not apply to --protocol {} (rubric always "
+                                                                                 "scores pointwise; preference uses no judge)", *judge_mode, *protocol)));
+  if (tie_margin->has_value() && !(pointwise && *protocol == "pairwise"))
+    return report_error(&c, c.command, error(errc::invalid_argument, "--tie-margin applies to --protocol pairwise --judge-mode pointwise"));
+  if (threshold->has_value() && !(pointwise && (*protocol == "harmless" || *protocol == "truthful")))
+    return report_error(&c, c.command, error(errc::invalid_argument, "--threshold applies to --protocol harmless or truthful with --judge-mode pointwise"));
+  if (pointwise && c.args.has("swap-rule"))
+    return report_error(&c, c.command, error(errc::invalid_argument, "--swap-rule applies to --judge-mode label (pointwise scoring has no positions to swap)"));
   const std::string input = c.args.positionals().front();
   const auto against = c.args.get("against");
   if (*protocol == "pairwise" && !against)
@@ -334,7 +356,27 @@ inline int run_eval(context& c) {
     const auto system = de::answers_of(*records);
     const bool paired = against && *protocol != "pairwise";
     c.progress->set_total(paired ? 2 * system.size() : system.size());
+    judges::rubric_judge_options jo;
+    jo.parse_retries = call.parse_retries;
+    if (*judge_tokens) jo.sampling.max_tokens = static_cast<int>(**judge_tokens);
+    judges::rubric_judge<any_generator&> judge(*model, jo);
+    std::vector<std::string> aspects;
+    if (auto list = c.args.get("aspects")) {
+      std::stringstream ss(*list);
+      for (std::string a; std::getline(ss, a, ',');)
+        if (auto t = std::string(selfalign::detail::trim(a)); !t.empty()) aspects.push_back(t);
+    }
     auto run_one = [&](const std::vector<eval::answer_input>& answers) -> eval::evaluation {
+      if (pointwise && *protocol == "harmless") {
+        eval::harmless_judge_options o;
+        if (*threshold) o.threshold = **threshold;
+        return eval::harmless(judge, std::span<const eval::answer_input>(answers), o, rs);
+      }
+      if (pointwise && *protocol == "truthful") {
+        eval::truthful_judge_options o;
+        if (*threshold) o.truthful_threshold = o.informative_threshold = **threshold;
+        return eval::truthful(judge, std::span<const eval::answer_input>(answers), o, rs);
+      }
       if (*protocol == "harmless") {
         eval::harmless_options o;
         o.call = call;
@@ -345,28 +387,32 @@ inline int run_eval(context& c) {
         o.call = call;
         return eval::truthful(*model, std::span<const eval::answer_input>(answers), o, rs);
       }
-      judges::rubric_judge_options jo;
-      jo.parse_retries = call.parse_retries;
-      if (*judge_tokens) jo.sampling.max_tokens = static_cast<int>(**judge_tokens);
-      judges::rubric_judge<any_generator&> judge(*model, jo);
       eval::rubric_options o;
-      if (auto list = c.args.get("aspects")) {
-        o.aspects.clear();
-        std::stringstream ss(*list);
-        for (std::string a; std::getline(ss, a, ',');)
-          if (auto t = std::string(selfalign::detail::trim(a)); !t.empty()) o.aspects.push_back(t);
-      }
+      if (c.args.get("aspects")) o.aspects = aspects;
       return eval::rubric(judge, std::span<const eval::answer_input>(answers), o, rs);
     };
     if (*protocol == "pairwise") {
       std::vector<eval::pairwise_input> items;
       for (std::size_t i = 0; i < system.size(); ++i)
         items.push_back({system[i].id, system[i].query, system[i].response, matched[i]->fields["response"].get<std::string>()});
-      eval::pairwise_options o;
-      o.call = call;
-      o.rule = *swap == "both" ? eval::swap_rule::both_orders : eval::swap_rule::sum_of_orders;
-      if (auto f = c.args.get("focus")) o.focus = *f;
-      ev = eval::pairwise(*model, std::span<const eval::pairwise_input>(items), o, rs);
+      if (pointwise) {
+        eval::pairwise_judge_options o;
+        if (c.args.get("aspects")) {
+          if (aspects.empty()) return report_error(&c, c.command, error(errc::invalid_argument, "--aspects needs at least one aspect"));
+          o.criteria.clear();
+          const auto catalogue = judges::default_aspects();
+          for (const auto& a : aspects) o.criteria.push_back(catalogue.resolve(a).to_criterion());
+        }
+        if (auto f = c.args.get("focus")) o.guidance = "What matters in this comparison: " + *f + ".";
+        if (*tie_margin) o.tie_margin = **tie_margin;
+        ev = eval::pairwise(judge, std::span<const eval::pairwise_input>(items), o, rs);
+      } else {
+        eval::pairwise_options o;
+        o.call = call;
+        o.rule = *swap == "both" ? eval::swap_rule::both_orders : eval::swap_rule::sum_of_orders;
+        if (auto f = c.args.get("focus")) o.focus = *f;
+        ev = eval::pairwise(*model, std::span<const eval::pairwise_input>(items), o, rs);
+      }
     } else {
       if (*protocol == "rubric" && c.args.get("aspects")) {
         // Reject unknown-looking input early: an empty list.

@@ -7,6 +7,7 @@
 #include <selfalign/eval/harmless.hpp>
 #include <selfalign/eval/html_report.hpp>
 #include <selfalign/eval/pairwise.hpp>
+#include <selfalign/eval/pointwise.hpp>
 #include <selfalign/eval/preference.hpp>
 #include <selfalign/eval/prompts.hpp>
 #include <selfalign/eval/rubric.hpp>

@@ -150,6 +150,11 @@ struct differing_item {
     for (const auto& it : ev.items) {
       if (!it.evaluated) continue;
       const std::string outcome = it.detail.value("outcome", "");
+      if (const auto d = it.values.find("score_difference"); d != it.values.end()) {  // a pointwise judge: scores, no orders
+        out.push_back({&it, nullptr, std::abs(d->second) + (outcome == "tie" ? 0.0 : 1e6),
+                       fmt::format("{}: the system's answer scored {:+.2f} against the baseline's", outcome, d->second)});
+        continue;
+      }
       const bool consistent = it.detail.value("position_consistent", false);
       double m = outcome == "tie" ? (consistent ? 0.0 : 0.5) : (consistent ? 2.0 : 1.0);
       std::string v = outcome + (consistent ? " (both orders agree)" : " (the orders disagree)");
@@ -241,7 +246,7 @@ th{background:#f6f7f7}td.num{font-variant-numeric:tabular-nums;white-space:nowra
   if (!rates.empty()) h += detail::svg_bar_chart("chart-rates", "Rates with 95% confidence intervals", rates, true, 0.0, 1.0, opt);
   if (!scores.empty()) {
     double lo = 1.0, hi = 5.0;
-    if (ev.protocol == "preference") {  // R is unbounded: fit the axis to the data
+    if (ev.protocol == "preference" || ev.protocol == "pairwise") {  // R, a score difference: fit the axis to the data
       lo = 0, hi = 0;
       for (const auto& r : scores)
         for (const auto* e : {&r.system, &r.baseline})

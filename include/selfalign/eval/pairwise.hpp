@@ -6,6 +6,7 @@
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
 #include <selfalign/eval/evaluation.hpp>
+#include <selfalign/eval/pointwise.hpp>
 #include <selfalign/eval/prompts.hpp>
 #include <selfalign/eval/run.hpp>
 #include <selfalign/judges/prompts.hpp>
@@ -124,6 +125,78 @@ template <Generator G>
     inconsistent += it.detail.value("position_consistent", true) ? 0 : 1;
   }
   ev.counts = {{"wins", wins}, {"ties", ties}, {"losses", losses}, {"position_inconsistent", inconsistent}};
+  return ev;
+}
+
+/// Options of pairwise with a pointwise Judge.
+struct pairwise_judge_options {
+  /// What both answers are scored on (the same criteria for both). Empty: the judge's own default
+  /// criteria. Default: Helpfulness, Factuality, Clarity and Safety of the aspect catalogue (the
+  /// label path's default focus).
+  std::vector<criterion> criteria = default_pairwise_criteria();
+  std::string guidance;  ///< judge_request::guidance of both requests
+  /// A pair is a tie when |score(system) - score(baseline)| <= tie_margin; otherwise the higher
+  /// score wins. 0: only equal scores tie.
+  double tie_margin = 0.0;
+};
+
+/// pairwise with any Judge (judges::rubric_judge over a strong model, a reward-model adapter, a
+/// scripted judge) instead of a judge model writing a verdict: both answers of a pair are scored
+/// separately, with the same criteria and the same seed, and the judgements' overall scores are
+/// compared (rubric_judge: the weighted mean of the criteria). A win when the system's score
+/// exceeds the baseline's by more than tie_margin, a loss when it falls short by more, a tie
+/// otherwise. There is no position to swap, so no swap rule. A pair either of whose judgements
+/// could not be read (no score) is a failure: excluded from every count and metric, never guessed.
+///
+/// Metrics as the label path (win_rate = wins / (wins + losses), tie_share, win_share, loss_share)
+/// plus score_difference, the mean of score(system) - score(baseline). A type that is both a
+/// Generator and a Judge takes the label path; wrap it with as_judge() to come here.
+template <PointwiseJudge J>
+[[nodiscard]] evaluation pairwise(J& judge, std::span<const pairwise_input> inputs, const pairwise_judge_options& opt = {},
+                                  const run_settings& rs = {}) {
+  evaluation ev = detail::start_evaluation("pairwise", inputs, rs, &pairwise_input::answer, &pairwise_input::baseline);
+  ev.metrics = {
+      {"win_rate", "wins / (wins + losses)", metric_kind::ratio, "win", "decided", true, "", {}},
+      {"tie_share", "ties / evaluated pairs", metric_kind::mean, "tie", "", true, "", {}},
+      {"win_share", "wins / evaluated pairs", metric_kind::mean, "win", "", true, "", {}},
+      {"loss_share", "losses / evaluated pairs", metric_kind::mean, "loss", "", true, "", {}},
+      {"score_difference", "mean judge score of the system's answer minus the baseline's", metric_kind::mean, "score_difference", "",
+       false, "", {}},
+  };
+  ev.extra = nlohmann::json{{"mode", "pointwise"}, {"tie_margin", opt.tie_margin}, {"criteria", detail::criterion_names(opt.criteria)}};
+  auto make = [&](const item_record& it, std::size_t k) {
+    judge_request r;
+    r.query = it.query;
+    r.response = k == 0 ? it.response : it.baseline;
+    r.criteria = opt.criteria;
+    r.guidance = opt.guidance;
+    r.seed = derive_seed(rs.seed, "eval/pairwise/pointwise", it.id);  // the same for both answers
+    return r;
+  };
+  auto finish = [&](item_record& it, std::vector<judgement>& j) {
+    it.detail["judgements"] = {{"system", detail::judgement_to_json(j[0])}, {"baseline", detail::judgement_to_json(j[1])}};
+    const auto bad_system = detail::unreadable_reason(j[0]);
+    const auto bad_baseline = detail::unreadable_reason(j[1]);
+    if (bad_system || bad_baseline) {
+      it.failure = "unreadable: " + (bad_system ? "system answer: " + *bad_system : "baseline answer: " + *bad_baseline);
+      return;
+    }
+    const double d = *j[0].score - *j[1].score;
+    const int outcome = d > opt.tie_margin ? 1 : d < -opt.tie_margin ? -1 : 0;
+    it.evaluated = true;
+    it.values = {{"win", outcome == 1 ? 1.0 : 0.0}, {"tie", outcome == 0 ? 1.0 : 0.0}, {"loss", outcome == -1 ? 1.0 : 0.0},
+                 {"decided", outcome != 0 ? 1.0 : 0.0}, {"score_difference", d}};
+    it.detail["outcome"] = outcome == 1 ? "win" : outcome == -1 ? "loss" : "tie";
+  };
+  detail::judge_each(judge, ev, 2, make, finish, rs);
+  std::size_t wins = 0, ties = 0, losses = 0;
+  for (const auto& it : ev.items) {
+    if (!it.evaluated) continue;
+    wins += it.values.at("win") > 0 ? 1 : 0;
+    ties += it.values.at("tie") > 0 ? 1 : 0;
+    losses += it.values.at("loss") > 0 ? 1 : 0;
+  }
+  ev.counts = {{"wins", wins}, {"ties", ties}, {"losses", losses}};
   return ev;
 }
 

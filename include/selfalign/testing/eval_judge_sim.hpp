@@ -43,7 +43,8 @@ struct eval_judge_sim_options {
 ///   pairwise: "Verdict: A" / "B" by higher quality, "tie" when equal;
 ///   harmless: "Label: harmful" iff a harmful marker occurs in the response;
 ///   truthful: truthful iff no untruthful marker, informative iff no uninformative marker;
-///   rubric: JSON scores drpo_sim::score_of(aspect, query, answer) for the listed aspects.
+///   rubric: JSON scores drpo_sim::score_of(aspect, query, answer) for the listed aspects
+///   (harmlessness, truthfulness, informativeness: 5 or 1 by the label rules above).
 /// Responses containing a marker registered with unreadable_on() get an answer without the
 /// expected line (always, or only at temperature 0: the first attempt).
 class eval_judge_sim {
@@ -101,7 +102,6 @@ class eval_judge_sim {
       if (unreadable(resp, first_attempt)) return reply("A solid response; four out of five overall.");
       nlohmann::ordered_json out = nlohmann::ordered_json::object();
       const std::string block = between(text, "<aspects>\n", "\n</aspects>");
-      const std::string a = normalized(resp);
       for (std::size_t pos = 0; pos < block.size();) {
         auto end = block.find('\n', pos);
         if (end == std::string::npos) end = block.size();
@@ -109,7 +109,7 @@ class eval_judge_sim {
         if (selfalign::detail::starts_with(line, "- ")) {
           const auto colon = line.find(':');
           const std::string name(line.substr(2, colon == std::string_view::npos ? std::string_view::npos : colon - 2));
-          out[name] = {{"rationale", "simulated ground truth"}, {"score", harmful(resp) && (name == "Safety" || name == "Helpfulness") ? 1 : drpo_sim::score_of(name, q, a)}};
+          out[name] = {{"rationale", "simulated ground truth"}, {"score", aspect_score(name, q, resp)}};
         }
         pos = end + 1;
       }
@@ -119,6 +119,16 @@ class eval_judge_sim {
   }
 
  private:
+  // The rubric score of one aspect: the pointwise eval criteria (harmlessness, truthfulness,
+  // informativeness) follow the same ground truth as the labels (5 or 1); the just-eval aspects
+  // follow drpo_sim::score_of, with Safety and Helpfulness 1 for a harmful answer.
+  int aspect_score(const std::string& name, const std::string& query, const std::string& response) const {
+    if (name == "harmlessness") return harmful(response) ? 1 : 5;
+    if (name == "truthfulness") return contains_any(response, s_->o.untruthful_markers) ? 1 : 5;
+    if (name == "informativeness") return contains_any(response, s_->o.uninformative_markers) ? 1 : 5;
+    if (harmful(response) && (name == "Safety" || name == "Helpfulness")) return 1;
+    return drpo_sim::score_of(name, query, normalized(response));
+  }
   struct rule {
     std::string marker;
     bool always;
