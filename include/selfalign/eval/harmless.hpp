@@ -47,10 +47,10 @@ template <Generator G>
   }
   auto ask = [&](const item_record& it, std::size_t) {
     auto text = judges::render_prompt(opt.template_text, {{"query", it.query}, {"response", it.response}}, "harmless");
-    return judges::detail::question{text ? *text : std::string(), derive_seed(rs.seed, "eval/harmless", it.id)};
+    return selfalign::detail::question{text ? *text : std::string(), derive_seed(rs.seed, "eval/harmless", it.id)};
   };
   auto parse = [](const std::string& text) { return read_label(text, "label", {"harmless", "harmful"}); };
-  auto finish = [&](item_record& it, std::vector<judges::detail::parsed_answer<std::string>>& a) {
+  auto finish = [&](item_record& it, std::vector<selfalign::detail::parsed_answer<std::string>>& a) {
     const auto phrase = refusal_phrase(it.response, opt.refusal_phrases);
     it.evaluated = true;
     it.values["refused"] = phrase ? 1.0 : 0.0;

@@ -89,10 +89,10 @@ template <Generator G>
                                        {"answer_a", system_first ? it.response : it.baseline},
                                        {"answer_b", system_first ? it.baseline : it.response}},
                                       "pairwise");
-    return judges::detail::question{text ? *text : std::string(), derive_seed(rs.seed, "eval/pairwise", it.id, k)};
+    return selfalign::detail::question{text ? *text : std::string(), derive_seed(rs.seed, "eval/pairwise", it.id, k)};
   };
   auto parse = [](const std::string& text) { return read_label(text, "verdict", {"a", "b", "tie"}); };
-  auto finish = [&](item_record& it, std::vector<judges::detail::parsed_answer<std::string>>& a) {
+  auto finish = [&](item_record& it, std::vector<selfalign::detail::parsed_answer<std::string>>& a) {
     const char* orders[2] = {"system_first", "system_second"};
     nlohmann::json verdicts = nlohmann::json::object();
     for (std::size_t k = 0; k < 2; ++k)

@@ -6,8 +6,8 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/detail/ask_until_parsed.hpp>
 #include <selfalign/eval/evaluation.hpp>
-#include <selfalign/judges/detail/ask_until_parsed.hpp>
 #include <selfalign/judges/prompts.hpp>
 
 #include <cstddef>
@@ -104,14 +104,14 @@ inline void finish_run(evaluation& ev, const std::optional<selfalign::error>& st
 /// call stays unfinished and stops the run after its chunk (its error goes to ev.status).
 template <class T, Generator G>
 void judge_items(G& model, evaluation& ev, std::size_t per_item,
-                 const std::function<judges::detail::question(const item_record&, std::size_t)>& ask,
+                 const std::function<selfalign::detail::question(const item_record&, std::size_t)>& ask,
                  const std::function<result<T>(const std::string&)>& parse,
-                 const std::function<void(item_record&, std::vector<judges::detail::parsed_answer<T>>&)>& finish,
+                 const std::function<void(item_record&, std::vector<selfalign::detail::parsed_answer<T>>&)>& finish,
                  const judge_call_options& call, std::string_view retry_tag, const run_settings& rs) {
   std::optional<selfalign::error> stop;
   const std::size_t n = ev.items.size();
   const std::size_t chunk = rs.chunk_size == 0 ? 1 : rs.chunk_size;
-  const judges::detail::ask_options ask_opt{call.model, call.sampling, call.parse_retries, call.retry_temperature, retry_tag};
+  const selfalign::detail::ask_options ask_opt{call.model, call.sampling, call.parse_retries, call.retry_temperature, retry_tag};
   const batch_options batch{rs.max_concurrency == 0 ? 1 : rs.max_concurrency, rs.stop};
   for (std::size_t begin = 0; begin < n && !stop; begin += chunk) {
     if (rs.stop.stop_requested()) {
@@ -119,13 +119,13 @@ void judge_items(G& model, evaluation& ev, std::size_t per_item,
       break;
     }
     const std::size_t end = std::min(n, begin + chunk);
-    std::vector<judges::detail::question> questions;
+    std::vector<selfalign::detail::question> questions;
     for (std::size_t i = begin; i < end; ++i)
       for (std::size_t k = 0; k < per_item; ++k) questions.push_back(ask(ev.items[i], k));
-    auto answers = judges::detail::ask_until_parsed<T>(model, std::span<const judges::detail::question>(questions), ask_opt, batch,
+    auto answers = selfalign::detail::ask_until_parsed<T>(model, std::span<const selfalign::detail::question>(questions), ask_opt, batch,
                                                         [&](std::size_t, const std::string& text) { return parse(text); });
     for (std::size_t i = begin; i < end; ++i) {
-      std::vector<judges::detail::parsed_answer<T>> mine;
+      std::vector<selfalign::detail::parsed_answer<T>> mine;
       std::optional<selfalign::error> failed;
       for (std::size_t k = 0; k < per_item; ++k) {
         auto& a = answers[(i - begin) * per_item + k];

@@ -60,10 +60,10 @@ template <Generator G>
   }
   auto ask = [&](const item_record& it, std::size_t) {
     auto text = judges::render_prompt(opt.template_text, {{"query", it.query}, {"response", it.response}}, "truthful");
-    return judges::detail::question{text ? *text : std::string(), derive_seed(rs.seed, "eval/truthful", it.id)};
+    return selfalign::detail::question{text ? *text : std::string(), derive_seed(rs.seed, "eval/truthful", it.id)};
   };
   auto parse = [](const std::string& text) { return read_truth_labels(text); };
-  auto finish = [&](item_record& it, std::vector<judges::detail::parsed_answer<truth_labels>>& a) {
+  auto finish = [&](item_record& it, std::vector<selfalign::detail::parsed_answer<truth_labels>>& a) {
     it.detail["raw"] = a[0].raw;
     it.detail["attempts"] = a[0].attempts;
     if (!a[0].value) {

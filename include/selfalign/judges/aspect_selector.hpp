@@ -6,9 +6,9 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/detail/ask_until_parsed.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/judges/aspects.hpp>
-#include <selfalign/judges/detail/ask_until_parsed.hpp>
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/seed.hpp>
 
@@ -164,7 +164,7 @@ class llm_aspect_selector {
         todo.push_back(i);
       }
     }
-    std::vector<detail::question> questions;
+    std::vector<selfalign::detail::question> questions;
     std::vector<std::size_t> asked;  // question -> request
     for (std::size_t i : todo) {
       auto text = render(requests[i]);
@@ -175,9 +175,9 @@ class llm_aspect_selector {
       questions.push_back({std::move(*text), requests[i].seed.value_or(0)});
       asked.push_back(i);
     }
-    const detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/select/retry"};
-    auto answers = detail::ask_until_parsed<aspect_selection>(
-        model_, std::span<const detail::question>(questions), ask, options,
+    const selfalign::detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/select/retry"};
+    auto answers = selfalign::detail::ask_until_parsed<aspect_selection>(
+        model_, std::span<const selfalign::detail::question>(questions), ask, options,
         [&](std::size_t k, const std::string& text) -> result<aspect_selection> {
           if (auto p = detail::parse_selection(text, requests[asked[k]], *opt_)) return std::move(*p);
           return fail(errc::parse_failure, "the aspect selection could not be read");

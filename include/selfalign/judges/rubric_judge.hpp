@@ -6,9 +6,9 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/detail/ask_until_parsed.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/judges/aspects.hpp>
-#include <selfalign/judges/detail/ask_until_parsed.hpp>
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/judges/score_aggregation.hpp>
 #include <selfalign/seed.hpp>
@@ -211,11 +211,11 @@ class rubric_judge {
       quoted[i] = requests[i].response;
       pending.push_back(i);
     }
-    const detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/rubric/retry"};
+    const selfalign::detail::ask_options ask{opt_->model, opt_->sampling, opt_->parse_retries, opt_->retry_temperature, "judges/rubric/retry"};
     // Each round asks the pending requests; one whose prompt did not fit comes back with its
     // response cut to half of what was quoted, until it fits or max_response_cuts is reached.
     while (!pending.empty()) {
-      std::vector<detail::question> questions;
+      std::vector<selfalign::detail::question> questions;
       std::vector<std::size_t> asked;  // question -> request
       for (std::size_t i : pending) {
         auto text = render(requests[i], criteria[i], quoted[i]);
@@ -227,7 +227,7 @@ class rubric_judge {
         asked.push_back(i);
       }
       pending.clear();
-      auto answers = detail::ask_until_parsed<judgement>(model_, std::span<const detail::question>(questions), ask, options,
+      auto answers = selfalign::detail::ask_until_parsed<judgement>(model_, std::span<const selfalign::detail::question>(questions), ask, options,
                                                          [&](std::size_t k, const std::string& text) {
                                                            return detail::parse_rubric_judgement(text, criteria[asked[k]], *opt_);
                                                          });

@@ -1,4 +1,5 @@
-// selfalign: the ask-parse-retry loop shared by the LLM judges (rubric judge, aspect selector)
+// selfalign: the ask-parse-retry loop shared by the LLM judges (rubric judge, aspect selector) and
+// the evaluation protocols that ask a model for a label
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -15,7 +16,7 @@
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
-namespace judges::detail {
+namespace detail {
 
 /// One question for ask_until_parsed: a single-user-message chat prompt and the seed of its first attempt.
 struct question {
@@ -93,5 +94,5 @@ template <class T, Generator G, class Parse>
   return out;
 }
 
-}  // namespace judges::detail
+}  // namespace detail
 SELFALIGN_END_NAMESPACE
