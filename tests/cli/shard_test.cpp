@@ -77,9 +77,11 @@ TEST_CASE("--shard K/N partitions by id: merged shards equal the unsharded outpu
   check_sharded_equals_unsharded("generate", {}, false);  // ids are line numbers
   check_sharded_equals_unsharded("judge", {}, true);
   check_sharded_equals_unsharded("rain", {"--compare"}, true);
-  // dlma is not checked here: the simulated dlma model rotates through its answers call by call (a
-  // counter, not the request's seed), so a shard sees other answers than the full run. Over HTTP a
-  // server that honours the per-id seeds gives equal lines.
+  // dlma: the simulated model picks each answer by the request's seed (of two polite and two harmful
+  // answers), so the lines are equal only when a query's seeds derive from its id, not its position.
+  check_sharded_equals_unsharded("dlma", {}, true);
+  check_sharded_equals_unsharded("dlma", {}, false);  // ids are line numbers
+  check_sharded_equals_unsharded("dlma", {"--format", "openrlhf", "--layout", "chat"}, true);
 }
 
 TEST_CASE("a shard is the same set of ids on every run, and the shards cover the input once" * doctest::test_suite("cli")) {
