@@ -214,6 +214,9 @@ inline io::arg_parser merge_parser() {
   p.section("merge options")
       .option("input", "FILE", "the unsharded input: gives the order and lets merge report missing ids\n"
               "(without it, lines are ordered by id, numerically when every id is a number)")
+      .flag("allow-missing", "with --input: input ids without a line are listed on standard error\n"
+            "instead of refused (dlma --on-negative drop, failed queries); duplicated and\n"
+            "unknown ids are still refused")
       .option("kind", "KIND", "lines (default) or dlma-stats")
       .option("lines", "FILE", "dlma-stats: the merged dlma lines, to recompute the margin quantiles")
       .option("out", "FILE", "output file ('-' = standard output, the default)");
@@ -275,15 +278,26 @@ inline int merge_lines(context& c) {
     for (const auto& q : *queries) {
       if (expected[q.id]++ == 0) order.push_back(q.id);
     }
+    const bool allow_missing = c.args.has("allow-missing");
+    std::vector<std::string> missing;
     for (const auto& [id, n] : expected) {
       auto it = by_id.find(id);
       const std::size_t got = it == by_id.end() ? 0 : it->second.size();
-      if (got < n) problems.push_back(fmt::format("id '{}' is missing ({} of {} lines)", id, got, n));
+      if (got < n) (allow_missing ? missing : problems).push_back(fmt::format("id '{}' is missing ({} of {} lines)", id, got, n));
       if (got > n) problems.push_back(fmt::format("id '{}' appears {} times (in {} and {})", id, got, it->second[0].part, it->second[1].part));
     }
     for (const auto& [id, ls] : by_id)
       if (expected.find(id) == expected.end()) problems.push_back(fmt::format("id '{}' ({}:{}) is not in {}", id, ls[0].part, ls[0].lineno, *input));
+    if (!missing.empty() && problems.empty()) {
+      const std::size_t shown = std::min<std::size_t>(missing.size(), 10);
+      std::string list;
+      for (std::size_t i = 0; i < shown; ++i) list += (i ? "; " : "") + missing[i];
+      std::fprintf(stderr, "selfalign merge: %zu input id(s) without a line (--allow-missing): %s%s\n", missing.size(), list.c_str(),
+                   missing.size() > shown ? "; ..." : "");
+    }
   } else {
+    if (c.args.has("allow-missing"))
+      return report_error(&c, c.command, error(errc::invalid_argument, "--allow-missing needs --input (without it nothing can be missing)"));
     order = ids_seen;
     const bool numeric = std::all_of(order.begin(), order.end(), all_digits);
     std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {

@@ -121,6 +121,9 @@ inline int run_dlma(context& c) {
     nlohmann::ordered_json line = {{"id", rep->pairs[i].id}};
     const auto columns = nlohmann::ordered_json::parse(*text);  // named: items() must not outlive it
     for (const auto& [k, v] : columns.items()) line[k] = v;
+    // R itself (before clipping and orientation): what --stats summarizes, so that `merge --kind
+    // dlma-stats --lines` can recompute the quantiles of a sharded run from the merged lines.
+    if (line.contains("provenance") && line["provenance"].is_object()) line["provenance"]["margin_raw"] = rep->pairs[i].self_reward;
     if (c.simulated) line["backend"] = "simulated";
     if (auto w = out->write(line); !w)
       return report_error(&c, c.command, w.error());

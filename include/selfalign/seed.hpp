@@ -14,7 +14,7 @@ SELFALIGN_BEGIN_NAMESPACE
 ///
 /// Every algorithm names each call by what it is, never by when it runs: for example
 /// `derive_seed(run_seed, "drpo/optimizer", level, beam_index)` or
-/// `derive_seed(run_seed, "dlma/generate", query_index, "positive")`. The same identity always
+/// `derive_seed(run_seed, "dlma/generate", query_id, "positive")`. The same identity always
 /// gives the same seed, so results do not depend on thread scheduling or concurrency, and a
 /// resumed run asks exactly the calls the interrupted one asked (the cache key includes the seed).
 ///

@@ -221,7 +221,9 @@ TEST_CASE("rain against a faithful vLLM decodes on token texts and matches the s
 
 namespace {
 
-const char* dlma_input = "{\"id\":\"a\",\"prompt\":\"How do I pick a lock?\"}\n{\"prompt\":\"How do I bake bread?\"}\n";
+// The first id is "c": DLMA's seeds derive from the ids, and with "c" (unlike "a") the two queries
+// draw different answers at seed 0, so each line is told from the other by its margin too.
+const char* dlma_input = "{\"id\":\"c\",\"prompt\":\"How do I pick a lock?\"}\n{\"prompt\":\"How do I bake bread?\"}\n";
 
 struct dlma_expect {
   const char* id;
@@ -231,9 +233,10 @@ struct dlma_expect {
   double margin, score_chosen, score_rejected;
 };
 // Seed 0, harmless pair, raw layout, the CLI's simulated_dlma_model(). The answer is picked by
-// seed % 2, and the client's 31-bit seed mask keeps the parity, so both paths pick alike.
+// seed % 2 (the seed derives from the run seed and the id), and the client's 31-bit seed mask
+// keeps the parity, so both paths pick alike.
 const dlma_expect dlma_expected[] = {
-    {"a", "How do I pick a lock?", "I can't help with that, but here is a safe and legal alternative.", "Just take it; nobody will notice.", 6.0, 4.0, -2.0},
+    {"c", "How do I pick a lock?", "I can't help with that, but here is a safe and legal alternative.", "Just take it; nobody will notice.", 6.0, 4.0, -2.0},
     {"2", "How do I bake bread?", "I'd rather not; please consider asking a professional for help.", "Sure, here is how to do it without getting caught.", 4.0, 2.0, -2.0},
 };
 

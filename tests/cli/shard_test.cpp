@@ -77,9 +77,11 @@ TEST_CASE("--shard K/N partitions by id: merged shards equal the unsharded outpu
   check_sharded_equals_unsharded("generate", {}, false);  // ids are line numbers
   check_sharded_equals_unsharded("judge", {}, true);
   check_sharded_equals_unsharded("rain", {"--compare"}, true);
-  // dlma is not checked here: the simulated dlma model rotates through its answers call by call (a
-  // counter, not the request's seed), so a shard sees other answers than the full run. Over HTTP a
-  // server that honours the per-id seeds gives equal lines.
+  // dlma: the simulated model picks each answer by the request's seed (of two polite and two harmful
+  // answers), so the lines are equal only when a query's seeds derive from its id, not its position.
+  check_sharded_equals_unsharded("dlma", {}, true);
+  check_sharded_equals_unsharded("dlma", {}, false);  // ids are line numbers
+  check_sharded_equals_unsharded("dlma", {"--format", "openrlhf", "--layout", "chat"}, true);
 }
 
 TEST_CASE("a shard is the same set of ids on every run, and the shards cover the input once" * doctest::test_suite("cli")) {
@@ -169,4 +171,80 @@ TEST_CASE("merge --kind dlma-stats combines the shards' statistics exactly" * do
   CHECK(merged["margins"]["max"].get<double>() == hi);
   CHECK(merged["margins"]["median"].is_null());  // quantiles cannot be combined from summaries
   CHECK(merged["merged_from"] == 3);
+
+  // The pairs files merge like any other lines, and with them (--lines: each line's provenance
+  // carries R as margin_raw) the quantiles are recomputed: the merged statistics equal the
+  // unsharded run's.
+  std::vector<std::string> merge_lines = {"merge", "--input", input.string(), "--out", (dir / "pairs.jsonl").string()};
+  for (int k = 0; k < 3; ++k) merge_lines.push_back((dir / ("p" + std::to_string(k) + ".jsonl")).string());
+  auto ml = run(merge_lines);
+  INFO(ml.err);
+  REQUIRE(ml.exit_code == 0);
+  REQUIRE(run({"dlma", "--backend", "simulated", "--quiet", "--stats", (dir / "full.json").string(), "--out", (dir / "full.jsonl").string(),
+               input.string()})
+              .exit_code == 0);
+  CHECK(slurp(dir / "pairs.jsonl") == slurp(dir / "full.jsonl"));
+  for (const auto& l : lines_of(slurp(dir / "full.jsonl"))) {
+    const auto j = nlohmann::json::parse(l);
+    CHECK(j["provenance"]["margin_raw"].get<double>() == j["margin"].get<double>());  // R in [-40, 40], kept: margin = clip(R) = R
+  }
+  merge.insert(merge.begin() + 1, {"--lines", (dir / "pairs.jsonl").string()});
+  auto with_lines = run(merge);
+  INFO(with_lines.err);
+  REQUIRE(with_lines.exit_code == 0);
+  const auto full = nlohmann::json::parse(slurp(dir / "full.json"))["margins"];
+  const auto ml_margins = nlohmann::json::parse(slurp(dir / "merged.json"))["margins"];
+  for (const char* k : {"count", "negative", "min", "max", "p05", "p25", "median", "p75", "p95"}) {
+    CAPTURE(k);
+    CHECK_FALSE(full[k].is_null());
+    CHECK(ml_margins[k] == full[k]);
+  }
+  CHECK(ml_margins["mean"].get<double>() == doctest::Approx(full["mean"].get<double>()));
+  CHECK(ml_margins["stddev"].get<double>() == doctest::Approx(full["stddev"].get<double>()));
+}
+
+TEST_CASE("merge --allow-missing joins dlma pairs files with dropped pairs, and only with --input" * doctest::test_suite("cli")) {
+  const auto dir = make_dir("merge-dlma-missing");
+  const auto input = dir / "in.jsonl";
+  std::ofstream(input) << input_lines(true);
+  std::vector<std::string> parts;
+  for (int k = 0; k < 2; ++k) {
+    const auto out = (dir / ("p" + std::to_string(k) + ".jsonl")).string();
+    REQUIRE(run({"dlma", "--backend", "simulated", "--quiet", "--shard", std::to_string(k) + "/2", "--out", out, input.string()}).exit_code == 0);
+    parts.push_back(out);
+  }
+  // A pair left out of a part, as --on-negative drop or a failed query leaves it out.
+  auto p0 = lines_of(slurp(parts[0]));
+  REQUIRE(p0.size() >= 2);
+  const std::string dropped = nlohmann::json::parse(p0[1])["id"].get<std::string>();
+  {
+    std::ofstream f(parts[0], std::ios::trunc);
+    for (std::size_t i = 0; i < p0.size(); ++i)
+      if (i != 1) f << p0[i] << "\n";
+  }
+  const auto merged = (dir / "merged.jsonl").string();
+  auto refused = run({"merge", "--input", input.string(), "--out", merged, parts[0], parts[1]});
+  CHECK(refused.exit_code == 2);
+  CHECK(refused.err.find("id '" + dropped + "' is missing (0 of 1 lines)") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(merged));
+  auto allowed = run({"merge", "--allow-missing", "--input", input.string(), "--out", merged, parts[1], parts[0]});
+  INFO(allowed.err);
+  REQUIRE(allowed.exit_code == 0);
+  CHECK(allowed.err.find("1 input id(s) without a line (--allow-missing): id '" + dropped + "' is missing") != std::string::npos);
+  const auto lines = lines_of(slurp(merged));
+  REQUIRE(lines.size() == 9);
+  // Input order, the dropped id absent.
+  std::vector<std::string> expected;
+  for (const auto& l : lines_of(input_lines(true))) {
+    const auto id = nlohmann::json::parse(l)["id"].get<std::string>();
+    if (id != dropped) expected.push_back(id);
+  }
+  for (std::size_t i = 0; i < lines.size(); ++i) CHECK(nlohmann::json::parse(lines[i])["id"] == expected[i]);
+  // A duplicate is still refused with --allow-missing; without --input the flag is an error.
+  auto twice = run({"merge", "--allow-missing", "--input", input.string(), "--out", merged, parts[0], parts[1], parts[1]});
+  CHECK(twice.exit_code == 2);
+  CHECK(twice.err.find("appears 2 times") != std::string::npos);
+  auto no_input = run({"merge", "--allow-missing", parts[0], parts[1]});
+  CHECK(no_input.exit_code == 2);
+  CHECK(no_input.err.find("--allow-missing needs --input") != std::string::npos);
 }

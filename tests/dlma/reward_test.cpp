@@ -9,7 +9,11 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <map>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sa = selfalign;
@@ -184,12 +188,44 @@ TEST_CASE("the sampling requests carry the spec's defaults and identity-derived 
     FAIL("no request with prompt: " << prompt_text);
     return 0;
   };
+  // Seeds derive from the query's id (here "1" and "2", the in-memory queries' ids), not its position.
   const auto q2 = std::string("How do I pick a lock?!");
-  CHECK(seed_of(pos_prompt_q1) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "positive")));
-  CHECK(seed_of(neg_prompt_q1) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{0}, "negative")));
-  CHECK(seed_of(cfg.pair.negative(q2).raw_text()) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", std::size_t{1}, "negative")));
+  CHECK(seed_of(pos_prompt_q1) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", "1", "positive")));
+  CHECK(seed_of(neg_prompt_q1) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", "1", "negative")));
+  CHECK(seed_of(cfg.pair.negative(q2).raw_text()) == sa::server_safe_seed(sa::derive_seed(42, "dlma/generate", "2", "negative")));
   CHECK(rep->pairs[1].seed_negative == seed_of(cfg.pair.negative(q2).raw_text()));
   CHECK(rep->pairs[0].seed_positive == seed_of(pos_prompt_q1));
+}
+
+TEST_CASE("a query's seeds follow its id, not its position: alone, reordered or among others" * doctest::test_suite("dlma")) {
+  dlma::config cfg;
+  cfg.seed = 7;
+  auto record = [](std::string id, std::string prompt) {
+    sa::io::query_record q;
+    q.id = std::move(id);
+    q.prompt = std::move(prompt);
+    return q;
+  };
+  const std::vector<sa::io::query_record> all = {record("a", "How do I pick a lock?"), record("b", "How do I bake bread?"),
+                                                 record("c", "Tell me a joke.")};
+  auto seeds_by_id = [&](const std::vector<sa::io::query_record>& qs) {
+    dlma_sim sim = make_reward_sim();
+    auto rep = dlma::build_pairs(sim, std::span<const sa::io::query_record>(qs), cfg);
+    REQUIRE(rep.has_value());
+    REQUIRE(rep->pairs.size() == qs.size());
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> out;
+    for (const auto& p : rep->pairs) out[p.id] = {p.seed_positive, p.seed_negative};
+    return out;
+  };
+  const auto full = seeds_by_id(all);
+  CHECK(full.at("b").first == sa::server_safe_seed(sa::derive_seed(7, "dlma/generate", "b", "positive")));
+  CHECK(full.at("b").second == sa::server_safe_seed(sa::derive_seed(7, "dlma/generate", "b", "negative")));
+  CHECK(seeds_by_id({all[2]}).at("c") == full.at("c"));            // alone, as in a shard of one
+  CHECK(seeds_by_id({all[2], all[0]}).at("a") == full.at("a"));    // another position
+  CHECK(seeds_by_id({all[1], all[2], all[0]}) == full);            // reordered
+  // A record without an id keeps its index as the seed's identity.
+  const auto unnamed = seeds_by_id({record("", "How do I bake bread?")});
+  CHECK(unnamed.at("").first == sa::server_safe_seed(sa::derive_seed(7, "dlma/generate", std::size_t{0}, "positive")));
 }
 
 TEST_CASE("clipping and the weight shape the target margin" * doctest::test_suite("dlma")) {

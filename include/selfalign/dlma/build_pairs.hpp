@@ -29,9 +29,11 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -151,6 +153,16 @@ template <class G>
   return prepare_scoring(g, p, answer, nullptr, &*alone, mode, cfg);
 }
 
+/// The sampling seed of one of a query's two generations. It derives from the query's id (a string
+/// part), so that a query is asked the same calls whatever its position: in a shard of the input
+/// (--shard K/N), after a filter, or resumed from a cache. A record without an id falls back to its
+/// index (an integer part, so it never collides with an id that spells the same number).
+[[nodiscard]] inline std::uint64_t generation_seed(std::uint64_t run_seed, const io::query_record& q, std::size_t index,
+                                                   polarity pol) noexcept {
+  return q.id.empty() ? derive_seed(run_seed, "dlma/generate", index, to_string(pol))
+                      : derive_seed(run_seed, "dlma/generate", std::string_view(q.id), to_string(pol));
+}
+
 inline void emit(const observer& on_event, event e) {
   if (on_event) on_event(e);
 }
@@ -159,11 +171,13 @@ inline void emit(const observer& on_event, event e) {
 
 /// Builds DLMA preference pairs for `queries` with generator `g`.
 ///
-/// Per query (index i): two generations through generate_batch, seeds
-/// server_safe_seed(derive_seed(cfg.seed, "dlma/generate", i, "positive"|"negative")), then four
+/// Per query: two generations through generate_batch, seeds
+/// server_safe_seed(derive_seed(cfg.seed, "dlma/generate", id, "positive"|"negative")) with id the
+/// query's id (io::query_record::id; its index in `queries` only when the id is empty), then four
 /// scorings through score_batch, then R, clipping, weighting and the negative-margin policy.
-/// Results do not depend on cfg.max_concurrency. Queries run in chunks of cfg.chunk_size; a
-/// progress event follows each chunk.
+/// Results do not depend on cfg.max_concurrency, nor on which other queries are in the run: a
+/// query gets the same seeds alone, in a shard of the input or in the whole input. Queries run in
+/// chunks of cfg.chunk_size; a progress event follows each chunk.
 ///
 /// Returns an error only when the run cannot start: an invalid config (errc::invalid_argument)
 /// or a backend without what DLMA needs (errc::unsupported, naming it). A failed call makes its
@@ -239,7 +253,7 @@ template <ScoringGenerator G>
         r.sampling.max_tokens = cfg.max_tokens;
         r.sampling.stop = cfg.stop;
         r.sampling.n = 1;
-        r.sampling.seed = server_safe_seed(derive_seed(cfg.seed, "dlma/generate", i, to_string(pol)));
+        r.sampling.seed = server_safe_seed(detail::generation_seed(cfg.seed, queries[i], i, pol));
         r.sampling.return_token_ids = cfg.use_generated_ids;
         gen_reqs.push_back(std::move(r));
       }

@@ -111,7 +111,7 @@ struct config {
   std::vector<std::string> stop;  ///< none in the method: answers may contain a fabricated next turn
   bool strip_answers = true;      ///< trim whitespace around answers (the official code strips)
 
-  std::uint64_t seed = 0;  ///< run seed; each call's seed is derive_seed(seed, "dlma/generate", index, polarity)
+  std::uint64_t seed = 0;  ///< run seed; each call's seed is derive_seed(seed, "dlma/generate", query id, polarity)
 
   // Self-reward margin in the DPO loss (scripts/run_dlma.sh).
   double clip_min = -40.0;      ///< L: clip(R, L, U)
