@@ -7,7 +7,9 @@
 #include <selfalign/testing/drpo_sim.hpp>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -125,6 +127,51 @@ void report_scenario(const char* name, std::chrono::microseconds latency, bool f
              total, rounds, width, usable, speedup / usable);
 }
 
+// Base + judge calls and the best path's reward over 20 seeds: selfalign's default search against the
+// original's (every proposal evaluated: dedup_candidates = false). No latency: only calls count.
+struct seed_comparison {
+  double calls_ratio = 0;
+  double equal_or_better_share = 0;
+  std::size_t seeds = 0;
+};
+seed_comparison compare_seeds(std::size_t seeds) {
+  seed_comparison out;
+  out.seeds = seeds;
+  std::size_t ours_calls = 0, original_calls = 0, equal_or_better = 0;
+  double worst = 0;
+  for (std::size_t seed = 1; seed <= seeds; ++seed) {
+    auto once = [&](bool original) {
+      sim::base_model base;
+      sim::optimizer_model opt;
+      sim::critic_model critic;
+      drpo::config cfg;
+      cfg.seed = seed;
+      cfg.max_concurrency = 8;
+      cfg.dedup_candidates = !original;
+      drpo::dataset data;
+      data.queries = queries();
+      for (const auto& [q, a] : sim::seed_examples()) data.seed_examples.push_back({q, a});
+      auto sel = drpo::make_selector(critic, cfg);
+      auto judge = drpo::make_judge(critic, cfg);
+      auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
+      if (!rep || !rep->complete) std::exit(1);
+      return std::pair{base.calls() + critic.judge_calls(), rep->best_score.value_or(0.0)};
+    };
+    const auto [ours, ours_reward] = once(false);
+    const auto [orig, orig_reward] = once(true);
+    ours_calls += ours;
+    original_calls += orig;
+    if (ours_reward >= orig_reward - 1e-12) ++equal_or_better;
+    worst = std::min(worst, ours_reward - orig_reward);
+  }
+  out.calls_ratio = static_cast<double>(ours_calls) / static_cast<double>(original_calls);
+  out.equal_or_better_share = static_cast<double>(equal_or_better) / static_cast<double>(seeds);
+  fmt::print("\n== {} seeds, default search vs the original's (no deduplication) ==\n", seeds);
+  fmt::print("base + judge calls: {} vs {} ({:.2f}); best reward equal or better in {} of {} seeds; worst difference {:.3f}\n",
+             ours_calls, original_calls, out.calls_ratio, equal_or_better, seeds, worst);
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,5 +180,11 @@ int main(int argc, char** argv) {
   fmt::print("bench_drpo: simulated models, {} ms per call, default config (W 2, A 3, depth 20 +10, 4 ICL examples x 5 rounds)\n", ms);
   report_scenario("default run (skips carry good prompts forward)", latency, false);
   report_scenario("full width (no skips, no deduplication: every level expands W*A candidates)", latency, true);
+  const seed_comparison c = compare_seeds(20);
+  // The headline figures as one JSON object, the last line, for tracking over time.
+  fmt::print("{}\n", nlohmann::json{{"calls_ratio", c.calls_ratio},
+                                     {"reward_equal_or_better_share", c.equal_or_better_share},
+                                     {"seeds", c.seeds}}
+                         .dump());
   return 0;
 }
