@@ -10,9 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -29,6 +32,12 @@ struct json_read_options {
   /// The bare words NaN, Infinity and -Infinity (what Python's json module writes) read as null,
   /// i.e. as missing values, instead of failing the whole text.
   bool nonfinite_as_null = false;
+  /// String values at least this many bytes long (as written in the text) are decoded straight
+  /// from the text into the parsed value. nlohmann's reader holds three copies of a string while
+  /// it reads one (its token buffer, its raw-token record for error messages and the value), so a
+  /// 100 MB answer text cost 300 MB on top of the body; decoded directly it costs one. A string
+  /// the direct decoder does not accept is left to nlohmann, so errors are unchanged. 0: never.
+  std::size_t large_string_bytes = std::size_t{64} << 10;
 };
 
 /// What parse_json() found besides the value.
@@ -220,6 +229,202 @@ class json_prescan {
   std::string copy_;
 };
 
+/// Decodes the inside of a JSON string literal (the bytes between the quotes) into `out`, as
+/// nlohmann's strict reader would. False for anything it would reject (a control character, a bad
+/// escape, a lone surrogate, invalid UTF-8); `out` is then unspecified.
+[[nodiscard]] inline bool decode_json_string(std::string_view raw, std::string& out) {
+  out.clear();
+  out.reserve(raw.size());
+  const std::size_t n = raw.size();
+  std::size_t i = 0;
+  auto put = [&out](std::uint32_t cp) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  };
+  while (i < n) {
+    // The plain stretch up to the next escape, quote, control or non-ASCII byte, in one append.
+    std::size_t j = i;
+    while (j < n) {
+      const auto b = static_cast<unsigned char>(raw[j]);
+      if (b < 0x20 || b == '"' || b == '\\' || b >= 0x80) break;
+      ++j;
+    }
+    out.append(raw.data() + i, j - i);
+    i = j;
+    if (i == n) break;
+    const auto b = static_cast<unsigned char>(raw[i]);
+    if (b >= 0x80) {
+      const std::size_t len = utf8_sequence_at(raw, i);
+      if (len == 0) return false;
+      out.append(raw.data() + i, len);
+      i += len;
+      continue;
+    }
+    if (b != '\\' || i + 1 >= n) return false;  // a control character or a quote inside, or a trailing backslash
+    const char e = raw[i + 1];
+    i += 2;
+    switch (e) {
+      case '"': out.push_back('"'); break;
+      case '\\': out.push_back('\\'); break;
+      case '/': out.push_back('/'); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'u': {
+        const int v = hex4_at(raw, i);
+        if (v < 0) return false;
+        i += 4;
+        auto cp = static_cast<std::uint32_t>(v);
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (i + 1 >= n || raw[i] != '\\' || raw[i + 1] != 'u') return false;
+          const int low = hex4_at(raw, i + 2);
+          if (low < 0xDC00 || low > 0xDFFF) return false;
+          i += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
+        }
+        put(cp);
+        break;
+      }
+      default: return false;
+    }
+  }
+  return true;
+}
+
+/// The text with every long string value (at least `min_bytes` between its quotes, not an object
+/// key) that decode_json_string() accepts replaced by "", and those strings decoded, in document
+/// order with their ordinal among all string values. Leaves `compact` empty when none qualifies.
+struct large_strings {
+  std::string compact;
+  std::vector<std::string> values;
+  std::vector<std::size_t> ordinals;
+};
+[[nodiscard]] inline large_strings extract_large_strings(std::string_view t, std::size_t min_bytes) {
+  large_strings out;
+  const std::size_t n = t.size();
+  std::size_t i = 0, copied = 0, ordinal = 0;
+  while (i < n) {
+    if (t[i] != '"') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;  // find the closing quote
+    while (j < n && t[j] != '"') j += t[j] == '\\' ? 2 : 1;
+    if (j >= n) break;  // unterminated: nlohmann reports it
+    std::size_t k = j + 1;
+    while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r')) ++k;
+    const bool is_key = k < n && t[k] == ':';
+    if (!is_key) {
+      if (min_bytes > 0 && j - i - 1 >= min_bytes) {
+        std::string v;
+        if (decode_json_string(t.substr(i + 1, j - i - 1), v)) {
+          out.compact.append(t.substr(copied, i + 1 - copied));  // up to and with the opening quote
+          copied = j;                                             // the closing quote comes next
+          out.values.push_back(std::move(v));
+          out.ordinals.push_back(ordinal);
+        }
+      }
+      ++ordinal;
+    }
+    i = j + 1;
+  }
+  if (!out.values.empty()) out.compact.append(t.substr(copied));
+  return out;
+}
+
+/// An nlohmann SAX handler that builds the value as nlohmann's own does, but moves each string
+/// out of the reader's buffer instead of copying it, and puts the decoded long strings
+/// (extract_large_strings) in place of their "" stand-ins.
+class json_dom_builder {
+ public:
+  using json = nlohmann::json;
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  json_dom_builder(json& root, large_strings& large) : root_(root), large_(large) {}
+
+  bool null() { return put(json(nullptr)); }
+  bool boolean(bool v) { return put(json(v)); }
+  bool number_integer(number_integer_t v) { return put(json(v)); }
+  bool number_unsigned(number_unsigned_t v) { return put(json(v)); }
+  bool number_float(number_float_t v, const string_t&) { return put(json(v)); }
+  bool string(string_t& v) {
+    if (next_ < large_.ordinals.size() && large_.ordinals[next_] == ordinal_) {
+      put(json(std::move(large_.values[next_])));
+      ++next_;
+    } else {
+      put(json(std::move(v)));
+    }
+    ++ordinal_;
+    return true;
+  }
+  bool binary(binary_t& v) { return put(json::binary(std::move(v))); }
+  bool start_object(std::size_t) {
+    stack_.push_back(place(json(json::value_t::object)));
+    return true;
+  }
+  bool key(string_t& k) {
+    member_ = &(*stack_.back())[std::move(k)];  // a repeated key: the last value wins, as in nlohmann
+    return true;
+  }
+  bool end_object() {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    stack_.push_back(place(json(json::value_t::array)));
+    return true;
+  }
+  bool end_array() {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+ private:
+  bool put(json&& v) {
+    place(std::move(v));
+    return true;
+  }
+  json* place(json&& v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    if (stack_.back()->is_array()) {
+      stack_.back()->push_back(std::move(v));
+      return &stack_.back()->back();
+    }
+    *member_ = std::move(v);
+    return member_;
+  }
+
+  json& root_;
+  large_strings& large_;
+  std::vector<json*> stack_;
+  json* member_ = nullptr;
+  std::size_t ordinal_ = 0, next_ = 0;
+};
+
 }  // namespace detail
 
 /// Parses JSON text from outside the program (a server's answer, a file, model output) without
@@ -242,6 +447,23 @@ class json_prescan {
   detail::json_prescan scan(text, o);
   if (!scan.run(out))
     return fail(errc::bad_response, fmt::format("not valid JSON: nested deeper than {} levels (at byte {})", o.max_depth, out.error_byte));
+  if (o.large_string_bytes > 0) {
+    // Long strings decoded straight from the text (see json_read_options::large_string_bytes);
+    // nlohmann reads the rest, which is then small. Should that fail, the whole text is read
+    // again below, so that the error names the same byte as always.
+    auto large = detail::extract_large_strings(scan.text(), o.large_string_bytes);
+    if (!large.values.empty()) {
+      nlohmann::json value;
+      detail::json_dom_builder builder(value, large);
+      bool ok = false;
+      try {
+        ok = nlohmann::json::sax_parse(std::string_view(large.compact), &builder, nlohmann::json::input_format_t::json, true, false);
+      } catch (const nlohmann::json::exception&) {
+        ok = false;
+      }
+      if (ok) return value;
+    }
+  }
   try {
     return nlohmann::json::parse(scan.text(), nullptr, true, false);
   } catch (const nlohmann::json::parse_error& e) {
