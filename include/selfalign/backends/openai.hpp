@@ -199,8 +199,13 @@ class openai_backend {
       auto whole = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
       if (whole) {
         for (std::size_t i = 0; i < whole->choices.size(); ++i) {
-          stream_chunk c{i, whole->choices[i].text, whole->choices[i].tokens, whole->choices[i].finish_reason};
-          if (!on_chunk(c)) return fail(errc::cancelled, "the streaming callback cancelled the call");
+          // The choice's text and tokens are lent to the chunk and taken back: never copied.
+          completion& choice = whole->choices[i];
+          stream_chunk c{i, std::move(choice.text), std::move(choice.tokens), choice.finish_reason};
+          const bool go_on = on_chunk(c);
+          choice.text = std::move(c.text);
+          choice.tokens = std::move(c.tokens);
+          if (!go_on) return fail(errc::cancelled, "the streaming callback cancelled the call");
         }
       }
       return whole;
