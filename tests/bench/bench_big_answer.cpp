@@ -2,6 +2,7 @@
 // openai_backend reads it.
 //   ./build/rel/tests/bench/bench_big_answer 100        (default limit: refused)
 //   ./build/rel/tests/bench/bench_big_answer 100 128    (limit raised to 128 MiB)
+//   ./build/rel/tests/bench/bench_big_answer 100 128 stream   (generate_stream: 64 KiB SSE deltas)
 // The server runs in a forked child process, so its copy of the body is not in the figure: the
 // program prints its own peak resident set (getrusage, RUSAGE_SELF: the client alone) and what the
 // call added to it (docs/error_handling.md). /usr/bin/time -v would report the larger of the two
@@ -39,16 +40,25 @@ long peak_kib() {
   return u.ru_maxrss;
 }
 
-[[noreturn]] void serve(std::size_t mb, int ready_fd) {
-  std::string body = R"({"choices":[{"index":0,"message":{"role":"assistant","content":")";
-  body.append(mb << 20, 'x');
-  body += R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}})";
+[[noreturn]] void serve(std::size_t mb, bool stream, int ready_fd) {
+  std::string body;
+  if (stream) {  // SSE: 64 KiB deltas, then a finish and [DONE]
+    const std::string delta = R"(data: {"choices":[{"index":0,"delta":{"content":")" + std::string(std::size_t{64} << 10, 'x') + "\"}}]}\n\n";
+    body.reserve((mb << 4) * delta.size() + 256);
+    for (std::size_t i = 0; i < (mb << 4); ++i) body += delta;
+    body += "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+  } else {
+    body = R"({"choices":[{"index":0,"message":{"role":"assistant","content":")";
+    body.append(mb << 20, 'x');
+    body += R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}})";
+  }
   httplib::Server server;
   server.Post("/v1/chat/completions", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content_provider(body.size(), "application/json", [&](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
-      sink.write(body.data() + offset, std::min<std::size_t>(length, std::size_t{1} << 20));
-      return true;
-    });
+    res.set_content_provider(body.size(), stream ? "text/event-stream" : "application/json",
+                             [&](std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                               sink.write(body.data() + offset, std::min<std::size_t>(length, std::size_t{1} << 20));
+                               return true;
+                             });
   });
   const int port = server.bind_to_any_port("127.0.0.1");  // listening from here on
   if (write(ready_fd, &port, sizeof port) != static_cast<ssize_t>(sizeof port)) _exit(1);
@@ -62,13 +72,14 @@ long peak_kib() {
 int main(int argc, char** argv) {
   const std::size_t mb = argc > 1 ? std::strtoul(argv[1], nullptr, 10) : 100;
   const std::size_t limit_mib = argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 0;
+  const bool stream = argc > 3 && std::string(argv[3]) == "stream";
   int fds[2];
   if (pipe(fds) != 0) return 1;
   const pid_t server = fork();
   if (server < 0) return 1;
   if (server == 0) {
     close(fds[0]);
-    serve(mb, fds[1]);
+    serve(mb, stream, fds[1]);
   }
   close(fds[1]);
   int port = 0;
@@ -92,11 +103,11 @@ int main(int argc, char** argv) {
     req.prompt = selfalign::prompt::chat({selfalign::message::user("hi")});
     const long before = rss_kib();
     const auto start = std::chrono::steady_clock::now();
-    auto g = llm.generate(req);
+    auto g = stream ? llm.generate_stream(req, [](const selfalign::stream_chunk&) { return true; }) : llm.generate(req);
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const long peak = peak_kib();
     const double answer_mib = static_cast<double>(mb);
-    std::printf("answer text: %zu MiB; limit: %zu bytes; %s in %.2f s\n", mb, o.max_answer_bytes,
+    std::printf("answer text: %zu MiB%s; limit: %zu bytes; %s in %.2f s\n", mb, stream ? " (streamed)" : "", o.max_answer_bytes,
                 g ? ("read " + std::to_string(g->text().size()) + " bytes of text").c_str() : g.error().message.c_str(), s);
     std::printf("client: peak RSS %.1f MiB, %.1f MiB before the call: the call added %.1f MiB (%.2f x the answer); "
                 "%.1f MiB held after it\n",
