@@ -53,7 +53,7 @@ std::int64_t peak_during(F&& f) {
 
 constexpr std::size_t answer_bytes = std::size_t{8} << 20;
 
-std::string chat_answer(const std::string& text) {
+std::string big_chat_answer(const std::string& text) {
   return R"({"id":"x","model":"m","choices":[{"index":0,"message":{"role":"assistant","content":")" + text +
          R"("},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}})";
 }
@@ -98,7 +98,7 @@ TEST_CASE("parse_json holds a long string once beside the text, not three times"
   text[100] = '\n';  // written as an escape below, so the text is not a plain copy
   std::string escaped = text;
   escaped.replace(100, 1, "\\n");
-  const std::string body = chat_answer(escaped);
+  const std::string body = big_chat_answer(escaped);
   result<nlohmann::json> j = fail(errc::internal, "not parsed");
   const auto peak = peak_during([&] { j = parse_json(body, server_json_options()); });
   REQUIRE(j);
@@ -112,7 +112,7 @@ TEST_CASE("parse_json holds a long string once beside the text, not three times"
 TEST_CASE("a text given up to the reader becomes its last long string, decoded where it lies" * doctest::test_suite("memory")) {
   std::string text(answer_bytes, 'v');
   text.replace(10, 1, "\\u00e9");  // decoding shortens it: the string is moved to the buffer's front
-  std::string body = chat_answer(text);
+  std::string body = big_chat_answer(text);
   const char* const buffer = body.data();
   result<nlohmann::json> j = fail(errc::internal, "not parsed");
   const auto peak = peak_during([&] { j = detail::parse_json_taking(body, server_json_options()); });
@@ -124,7 +124,7 @@ TEST_CASE("a text given up to the reader becomes its last long string, decoded w
   CHECK(body.empty());
   CHECK(peak < static_cast<std::int64_t>(answer_bytes) / 8);  // the rest of the text and the value's nodes
 
-  std::string bad = chat_answer(text) + ",";  // on failure the text is left for the message
+  std::string bad = big_chat_answer(text) + ",";  // on failure the text is left for the message
   const std::string before = bad;
   auto failed = detail::parse_json_taking(bad, server_json_options());
   REQUIRE_FALSE(failed);
@@ -133,7 +133,7 @@ TEST_CASE("a text given up to the reader becomes its last long string, decoded w
 
 TEST_CASE("a large answer costs about its own size" * doctest::test_suite("memory")) {
   const std::string text(answer_bytes, 'y');
-  const std::string body = chat_answer(text);
+  const std::string body = big_chat_answer(text);
   big_answer_server s(body);
   openai_backend llm(big_options(s.srv.url()));
   result<generation> g = fail(errc::internal, "not called");
@@ -149,7 +149,7 @@ TEST_CASE("a large answer costs about its own size" * doctest::test_suite("memor
 TEST_CASE("a large answer to a streamed call the server did not stream reaches the callback without a copy" *
           doctest::test_suite("memory")) {
   const std::string text(answer_bytes, 'z');
-  const std::string body = chat_answer(text);
+  const std::string body = big_chat_answer(text);
   big_answer_server s(body);  // application/json: the server ignored stream:true
   openai_backend llm(big_options(s.srv.url()));
   std::int64_t start = 0, in_callback = -1;
