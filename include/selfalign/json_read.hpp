@@ -10,9 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -29,6 +33,12 @@ struct json_read_options {
   /// The bare words NaN, Infinity and -Infinity (what Python's json module writes) read as null,
   /// i.e. as missing values, instead of failing the whole text.
   bool nonfinite_as_null = false;
+  /// String values at least this many bytes long (as written in the text) are decoded straight
+  /// from the text into the parsed value. nlohmann's reader holds three copies of a string while
+  /// it reads one (its token buffer, its raw-token record for error messages and the value), so a
+  /// 100 MB answer text cost 300 MB on top of the body; decoded directly it costs one. A string
+  /// the direct decoder does not accept is left to nlohmann, so errors are unchanged. 0: never.
+  std::size_t large_string_bytes = std::size_t{64} << 10;
 };
 
 /// What parse_json() found besides the value.
@@ -199,6 +209,8 @@ class json_prescan {
 
   /// The text to hand to the parser: the original, or the repaired copy.
   [[nodiscard]] std::string_view text() const noexcept { return copying_ ? std::string_view(copy_) : text_; }
+  /// The repaired copy, when one was made (its buffer may be reused), else nullptr.
+  [[nodiscard]] std::string* copy() noexcept { return copying_ ? &copy_ : nullptr; }
 
  private:
   void keep(std::size_t i, std::size_t len) {
@@ -220,16 +232,255 @@ class json_prescan {
   std::string copy_;
 };
 
-}  // namespace detail
+/// Decodes the inside of a JSON string literal (the bytes between the quotes) through `put(ptr,
+/// len)`, as nlohmann's strict reader would. False for anything it would reject (a control
+/// character, a bad escape, a lone surrogate, invalid UTF-8). Reads `raw` strictly forwards and
+/// never writes more bytes than it has read, so it may decode a buffer into itself.
+template <class Put>
+[[nodiscard]] bool decode_json_string_to(std::string_view raw, Put&& put) {
+  const std::size_t n = raw.size();
+  std::size_t i = 0;
+  auto code_point = [&put](std::uint32_t cp) {
+    char b[4];
+    std::size_t len = 0;
+    if (cp < 0x80) {
+      b[len++] = static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      b[len++] = static_cast<char>(0xC0 | (cp >> 6));
+      b[len++] = static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      b[len++] = static_cast<char>(0xE0 | (cp >> 12));
+      b[len++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      b[len++] = static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      b[len++] = static_cast<char>(0xF0 | (cp >> 18));
+      b[len++] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      b[len++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      b[len++] = static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    put(b, len);
+  };
+  while (i < n) {
+    // The plain stretch up to the next escape, quote, control or non-ASCII byte, in one piece.
+    std::size_t j = i;
+    while (j < n) {
+      const auto b = static_cast<unsigned char>(raw[j]);
+      if (b < 0x20 || b == '"' || b == '\\' || b >= 0x80) break;
+      ++j;
+    }
+    if (j > i) put(raw.data() + i, j - i);
+    i = j;
+    if (i == n) break;
+    const auto b = static_cast<unsigned char>(raw[i]);
+    if (b >= 0x80) {
+      const std::size_t len = utf8_sequence_at(raw, i);
+      if (len == 0) return false;
+      put(raw.data() + i, len);
+      i += len;
+      continue;
+    }
+    if (b != '\\' || i + 1 >= n) return false;  // a control character or a quote inside, or a trailing backslash
+    const char e = raw[i + 1];
+    i += 2;
+    char c = 0;
+    switch (e) {
+      case '"': c = '"'; break;
+      case '\\': c = '\\'; break;
+      case '/': c = '/'; break;
+      case 'b': c = '\b'; break;
+      case 'f': c = '\f'; break;
+      case 'n': c = '\n'; break;
+      case 'r': c = '\r'; break;
+      case 't': c = '\t'; break;
+      case 'u': {
+        const int v = hex4_at(raw, i);
+        if (v < 0) return false;
+        i += 4;
+        auto cp = static_cast<std::uint32_t>(v);
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return false;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (i + 1 >= n || raw[i] != '\\' || raw[i + 1] != 'u') return false;
+          const int low = hex4_at(raw, i + 2);
+          if (low < 0xDC00 || low > 0xDFFF) return false;
+          i += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
+        }
+        code_point(cp);
+        continue;
+      }
+      default: return false;
+    }
+    put(&c, 1);
+  }
+  return true;
+}
 
-/// Parses JSON text from outside the program (a server's answer, a file, model output) without
-/// ever recursing on it: nesting deeper than `o.max_depth` is refused before nlohmann's parser
-/// sees the text. Errors are errc::bad_response with a message that says what is wrong (each
-/// starts with "not", so "the answer is " + message reads well): "not JSON: the text is empty",
-/// "not valid JSON: nested deeper than 256 levels (at byte 257)", "not valid JSON (truncated?):
-/// it ends inside a value after N bytes", "not valid JSON at byte N: <parser's reason>".
-[[nodiscard]] inline result<nlohmann::json> parse_json(std::string_view text, const json_read_options& o,
-                                                        json_read_notes* notes = nullptr) {
+/// decode_json_string_to() into a new string (`out` is unspecified when it returns false).
+[[nodiscard]] inline bool decode_json_string(std::string_view raw, std::string& out) {
+  out.clear();
+  out.reserve(raw.size());
+  return decode_json_string_to(raw, [&out](const char* p, std::size_t n) { out.append(p, n); });
+}
+
+/// Decodes the string literal's inside at buf[begin, end) within `buf` itself and makes it the
+/// whole of `buf` (moved to its front), so that the decoded text reuses the buffer. Only for a
+/// literal decode_json_string_to() accepts.
+inline void decode_json_string_in_place(std::string& buf, std::size_t begin, std::size_t end) {
+  char* const base = buf.data();
+  std::size_t written = 0;
+  const bool ok = decode_json_string_to(std::string_view(base + begin, end - begin), [&](const char* p, std::size_t n) {
+    std::memmove(base + written, p, n);  // never ahead of the reading position
+    written += n;
+  });
+  buf.resize(ok ? written : 0);
+}
+
+/// The text with every long string value (at least `min_bytes` between its quotes, not an object
+/// key) that decode_json_string() accepts replaced by "", and those strings decoded, in document
+/// order with their ordinal among all string values. Leaves `compact` empty when none qualifies.
+/// With `last_in_place`, the last of them is only checked, not decoded: `in_place_begin/end` mark
+/// its inside in `t`, for decode_json_string_in_place() once the rest has parsed.
+struct large_strings {
+  std::string compact;
+  std::vector<std::string> values;  // the last one empty when it is to be decoded in place
+  std::vector<std::size_t> ordinals;
+  std::size_t in_place_begin = 0, in_place_end = 0;  // in_place_end > 0: the last value is decoded in place
+  std::string* in_place_slot = nullptr;              // the parsed value's string that takes it
+};
+[[nodiscard]] inline large_strings extract_large_strings(std::string_view t, std::size_t min_bytes, bool last_in_place = false) {
+  large_strings out;
+  const std::size_t n = t.size();
+  std::size_t i = 0, copied = 0, ordinal = 0;
+  std::size_t pending_begin = 0, pending_end = 0;  // a checked string not decoded yet (last_in_place)
+  auto decode_pending = [&] {
+    if (pending_end == 0) return;
+    std::string v;
+    (void)decode_json_string(t.substr(pending_begin, pending_end - pending_begin), v);  // checked already
+    out.values.back() = std::move(v);
+    pending_end = 0;
+  };
+  while (i < n) {
+    if (t[i] != '"') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;  // find the closing quote
+    while (j < n && t[j] != '"') j += t[j] == '\\' ? 2 : 1;
+    if (j >= n) break;  // unterminated: nlohmann reports it
+    std::size_t k = j + 1;
+    while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r')) ++k;
+    const bool is_key = k < n && t[k] == ':';
+    if (!is_key) {
+      if (min_bytes > 0 && j - i - 1 >= min_bytes) {
+        const std::string_view inside = t.substr(i + 1, j - i - 1);
+        std::string v;
+        const bool ok = last_in_place ? decode_json_string_to(inside, [](const char*, std::size_t) {})
+                                      : decode_json_string(inside, v);
+        if (ok) {
+          decode_pending();  // an earlier one was not the last after all
+          out.compact.append(t.substr(copied, i + 1 - copied));  // up to and with the opening quote
+          copied = j;                                             // the closing quote comes next
+          out.values.push_back(std::move(v));
+          out.ordinals.push_back(ordinal);
+          if (last_in_place) {
+            pending_begin = i + 1;
+            pending_end = j;
+          }
+        }
+      }
+      ++ordinal;
+    }
+    i = j + 1;
+  }
+  if (!out.values.empty()) out.compact.append(t.substr(copied));
+  if (pending_end > 0) {
+    out.in_place_begin = pending_begin;
+    out.in_place_end = pending_end;
+  }
+  return out;
+}
+
+/// An nlohmann SAX handler that builds the value as nlohmann's own does, but moves each string
+/// out of the reader's buffer instead of copying it, and puts the decoded long strings
+/// (extract_large_strings) in place of their "" stand-ins.
+class json_dom_builder {
+ public:
+  using json = nlohmann::json;
+  using number_integer_t = json::number_integer_t;
+  using number_unsigned_t = json::number_unsigned_t;
+  using number_float_t = json::number_float_t;
+  using string_t = json::string_t;
+  using binary_t = json::binary_t;
+
+  json_dom_builder(json& root, large_strings& large) : root_(root), large_(large) {}
+
+  bool null() { return put(json(nullptr)); }
+  bool boolean(bool v) { return put(json(v)); }
+  bool number_integer(number_integer_t v) { return put(json(v)); }
+  bool number_unsigned(number_unsigned_t v) { return put(json(v)); }
+  bool number_float(number_float_t v, const string_t&) { return put(json(v)); }
+  bool string(string_t& v) {
+    if (next_ < large_.ordinals.size() && large_.ordinals[next_] == ordinal_) {
+      json* node = place(json(std::move(large_.values[next_])));
+      if (++next_ == large_.ordinals.size() && large_.in_place_end > 0) large_.in_place_slot = &node->get_ref<string_t&>();
+    } else {
+      put(json(std::move(v)));
+    }
+    ++ordinal_;
+    return true;
+  }
+  bool binary(binary_t& v) { return put(json::binary(std::move(v))); }
+  bool start_object(std::size_t) {
+    stack_.push_back(place(json(json::value_t::object)));
+    return true;
+  }
+  bool key(string_t& k) {
+    member_ = &(*stack_.back())[std::move(k)];  // a repeated key: the last value wins, as in nlohmann
+    return true;
+  }
+  bool end_object() {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) {
+    stack_.push_back(place(json(json::value_t::array)));
+    return true;
+  }
+  bool end_array() {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const json::exception&) { return false; }
+
+ private:
+  bool put(json&& v) {
+    place(std::move(v));
+    return true;
+  }
+  json* place(json&& v) {
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      return &root_;
+    }
+    if (stack_.back()->is_array()) {
+      stack_.back()->push_back(std::move(v));
+      return &stack_.back()->back();
+    }
+    *member_ = std::move(v);
+    return member_;
+  }
+
+  json& root_;
+  large_strings& large_;
+  std::vector<json*> stack_;
+  json* member_ = nullptr;
+  std::size_t ordinal_ = 0, next_ = 0;
+};
+
+/// parse_json(), where `owned` (when not null) is the string `text` views and may be consumed on
+/// success.
+[[nodiscard]] inline result<nlohmann::json> parse_json_text(std::string_view text, const json_read_options& o,
+                                                             json_read_notes* notes, std::string* owned) {
   json_read_notes local;
   json_read_notes& out = notes ? *notes : local;
   out = {};
@@ -239,9 +490,38 @@ class json_prescan {
     out.truncated = false;
     return fail(errc::bad_response, "not JSON: the text is empty");
   }
-  detail::json_prescan scan(text, o);
+  json_prescan scan(text, o);
   if (!scan.run(out))
     return fail(errc::bad_response, fmt::format("not valid JSON: nested deeper than {} levels (at byte {})", o.max_depth, out.error_byte));
+  if (o.large_string_bytes > 0) {
+    // Long strings decoded straight from the text (see json_read_options::large_string_bytes);
+    // nlohmann reads the rest, which is then small. Should that fail, the whole text is read
+    // again below, so that the error names the same byte as always.
+    // A buffer of our own (the repaired copy, or a text given up by the caller) becomes the
+    // last long string's: decoded where it lies, it is never held twice.
+    std::string* buffer = scan.copy() ? scan.copy() : owned;
+    auto large = extract_large_strings(scan.text(), o.large_string_bytes, buffer != nullptr);
+    if (!large.values.empty()) {
+      nlohmann::json value;
+      json_dom_builder builder(value, large);
+      bool ok = false;
+      try {
+        ok = nlohmann::json::sax_parse(std::string_view(large.compact), &builder, nlohmann::json::input_format_t::json, true, false);
+      } catch (const nlohmann::json::exception&) {
+        ok = false;
+      }
+      if (ok && large.in_place_end > 0) {
+        if (!large.in_place_slot || !buffer) {
+          ok = false;  // cannot happen: the parse met every string it was told of
+        } else {
+          decode_json_string_in_place(*buffer, large.in_place_begin, large.in_place_end);
+          *large.in_place_slot = std::move(*buffer);
+          buffer->clear();
+        }
+      }
+      if (ok) return value;
+    }
+  }
   try {
     return nlohmann::json::parse(scan.text(), nullptr, true, false);
   } catch (const nlohmann::json::parse_error& e) {
@@ -261,6 +541,29 @@ class json_prescan {
     return fail(errc::bad_response, fmt::format("not valid JSON: {}", e.what()));
   }
 }
+
+}  // namespace detail
+
+/// Parses JSON text from outside the program (a server's answer, a file, model output) without
+/// ever recursing on it: nesting deeper than `o.max_depth` is refused before nlohmann's parser
+/// sees the text. Errors are errc::bad_response with a message that says what is wrong (each
+/// starts with "not", so "the answer is " + message reads well): "not JSON: the text is empty",
+/// "not valid JSON: nested deeper than 256 levels (at byte 257)", "not valid JSON (truncated?):
+/// it ends inside a value after N bytes", "not valid JSON at byte N: <parser's reason>".
+[[nodiscard]] inline result<nlohmann::json> parse_json(std::string_view text, const json_read_options& o,
+                                                        json_read_notes* notes = nullptr) {
+  return detail::parse_json_text(text, o, notes, nullptr);
+}
+
+namespace detail {
+/// parse_json() of a text the caller gives up when it succeeds: the buffer of `text` may then
+/// hold the value's last long string (decoded where it lay, never copied), `text` left empty.
+/// On failure `text` is unchanged, for the error message to quote.
+[[nodiscard]] inline result<nlohmann::json> parse_json_taking(std::string& text, const json_read_options& o,
+                                                               json_read_notes* notes = nullptr) {
+  return parse_json_text(text, o, notes, &text);
+}
+}  // namespace detail
 
 /// parse_json() with the default options and only a depth cap: strict JSON otherwise.
 [[nodiscard]] inline result<nlohmann::json> parse_json(std::string_view text, std::size_t max_depth = default_json_max_depth) {

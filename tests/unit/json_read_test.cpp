@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 using namespace selfalign;
 
@@ -108,4 +109,73 @@ TEST_CASE("parse_json_as reports the depth cap with the source's name" * doctest
   auto r = parse_json_as<usage>(nested_arrays(1000), "usage.json");
   REQUIRE_FALSE(r);
   CHECK(r.error().message == "usage.json: not valid JSON: nested deeper than 256 levels (at byte 257)");
+}
+
+TEST_CASE("long strings decoded straight from the text read exactly as nlohmann reads them" * doctest::test_suite("json")) {
+  // large_string_bytes = 1 sends every string value through the direct decoder; 0 sends none.
+  // Whatever the text, both must give the same value, or the same error and notes.
+  const std::vector<std::string> texts = {
+      R"({"a":"plain","b":["x","y"],"c":{"d":"e"},"n":1,"f":1.5,"t":true,"z":null})",
+      R"(["esc \" \\ \/ \b \f \n \r \t end"])",
+      R"(["\u00e9\u00E9 \u20ac \ud83d\ude00 \uD834\uDD1E \u0000 \u007f"])",
+      "[\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"]",
+      R"({"key":"value","key":"last wins"})",
+      R"({"long key that is not a value":"v", "k" : "spaced colon"})",
+      R"(["lone high \ud800 here"])",
+      R"(["lone low \udc00 here"])",
+      R"(["high then not low \ud83d\u0041"])",
+      "[\"invalid \xFF byte\"]",
+      "[\"cut \xE2\x82 sequence\"]",
+      "[\"raw control \x01 char\"]",
+      R"(["bad escape \x"])",
+      R"(["short \u12 escape"])",
+      R"(["unterminated)",
+      R"(["a" "b"])",
+      R"({"a":"b" x})",
+      R"(["ok", NaN, "after"])",
+      R"("top-level string")",
+      R"(["", "", "x"])",
+  };
+  for (const auto& text : texts) {
+    for (const bool server : {false, true}) {
+      CAPTURE(text);
+      CAPTURE(server);
+      json_read_options direct = server ? server_json_options() : json_read_options{};
+      json_read_options through = direct;
+      direct.large_string_bytes = 1;
+      through.large_string_bytes = 0;
+      json_read_notes nd, nt;
+      auto d = parse_json(text, direct, &nd);
+      auto t = parse_json(text, through, &nt);
+      REQUIRE(d.has_value() == t.has_value());
+      if (d) CHECK(*d == *t);
+      else CHECK(d.error().message == t.error().message);
+      CHECK(nd.text_repaired == nt.text_repaired);
+      CHECK(nd.nonfinite_replaced == nt.nonfinite_replaced);
+      CHECK(nd.truncated == nt.truncated);
+      CHECK(nd.error_byte == nt.error_byte);
+    }
+  }
+  // The decoder itself: escapes, surrogate pairs, and what it refuses.
+  std::string out;
+  CHECK(detail::decode_json_string(R"(a\nb\u00e9\ud83d\ude00)", out));
+  CHECK(out == "a\nb\xC3\xA9\xF0\x9F\x98\x80");
+  CHECK_FALSE(detail::decode_json_string(R"(\ud800)", out));
+  CHECK_FALSE(detail::decode_json_string("\x1f", out));
+  CHECK_FALSE(detail::decode_json_string("\xC0\xAF", out));  // overlong
+  CHECK_FALSE(detail::decode_json_string(R"(\q)", out));
+  CHECK_FALSE(detail::decode_json_string("trailing\\", out));
+}
+
+TEST_CASE("a long string value is decoded from the text, a long key and a short value are left to nlohmann" * doctest::test_suite("json")) {
+  const std::string big(100000, 'q');
+  auto large = detail::extract_large_strings(R"({")" + big + R"(":"short","v":")" + big + R"("})", 65536);
+  REQUIRE(large.values.size() == 1);
+  CHECK(large.values[0] == big);
+  CHECK(large.ordinals[0] == 1);  // the second string value ("short" is the first; keys do not count)
+  CHECK(large.compact == R"({")" + big + R"(":"short","v":""})");
+  auto j = parse_json(R"({")" + big + R"(":"short","v":")" + big + R"("})");
+  REQUIRE(j);
+  CHECK((*j)[big] == "short");
+  CHECK(((*j)["v"] == big));
 }

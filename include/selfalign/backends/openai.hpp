@@ -199,8 +199,13 @@ class openai_backend {
       auto whole = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
       if (whole) {
         for (std::size_t i = 0; i < whole->choices.size(); ++i) {
-          stream_chunk c{i, whole->choices[i].text, whole->choices[i].tokens, whole->choices[i].finish_reason};
-          if (!on_chunk(c)) return fail(errc::cancelled, "the streaming callback cancelled the call");
+          // The choice's text and tokens are lent to the chunk and taken back: never copied.
+          completion& choice = whole->choices[i];
+          stream_chunk c{i, std::move(choice.text), std::move(choice.tokens), choice.finish_reason};
+          const bool go_on = on_chunk(c);
+          choice.text = std::move(c.text);
+          choice.tokens = std::move(c.tokens);
+          if (!go_on) return fail(errc::cancelled, "the streaming callback cancelled the call");
         }
       }
       return whole;
@@ -658,15 +663,15 @@ class openai_backend {
     return n;
   }
 
-  /// Parses a whole answer. Takes the body so that it is freed once parsed: the texts are then
-  /// moved out of the parsed value, so a large answer is held at most twice (text + parsed
-  /// value) and only briefly.
+  /// Parses a whole answer. Takes the body: its buffer becomes the (last) long text in it, decoded
+  /// where it lies, or it is freed once parsed; the texts are then moved out of the parsed value.
+  /// So a large answer is held once, plus any other long text in it while it is parsed.
   [[nodiscard]] result<generation> parse_answer(std::string body, const std::string& path, bool chat,
                                                 std::int64_t prompt_estimate = -1) const {
     json_read_notes notes;
-    auto parsed = parse_json(body, server_json_options(), &notes);
-    if (!parsed) return unexpected(s_->scrub(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body)));
     const std::string start = detail::excerpt(body, 400);  // for messages about the shape
+    auto parsed = detail::parse_json_taking(body, server_json_options(), &notes);
+    if (!parsed) return unexpected(s_->scrub(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body)));
     std::string().swap(body);
     nlohmann::json& j = *parsed;
     if (auto err = detail::error_in_payload(j)) return unexpected(s_->scrub(std::move(*err)));
