@@ -24,10 +24,7 @@ using nlohmann::json;
 TEST_CASE("dlma::build_pairs: both answers are what the server sampled, under the contrastive prompts, exactly as asked") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_options o;
-  o.base_urls = {proxy.url()};
-  o.retry.max_retries = 0;
-  openai_backend llm(o);
+  openai_backend llm(real_server::options_for(proxy.url()));
   dlma::config cfg;
   cfg.max_tokens = 6;
   cfg.seed = 11;
@@ -67,10 +64,7 @@ TEST_CASE("dlma::build_pairs: both answers are what the server sampled, under th
 TEST_CASE("rain::decode: a short decode commits tokens the server proposed; unreadable self-evaluations are counted, not guessed") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_options o;
-  o.base_urls = {proxy.url()};
-  o.retry.max_retries = 0;
-  openai_backend llm(o);
+  openai_backend llm(real_server::options_for(proxy.url()));
   // The cheap label source: the labels are read from the next token's top alternatives only. The
   // tiny random model rarely puts "A" and "B" there, so most evaluations are unreadable; each one
   // is recorded and the search goes on without a value (no guessed label).
@@ -149,10 +143,7 @@ TEST_CASE("rain::decode: a short decode commits tokens the server proposed; unre
 TEST_CASE("drpo::optimize: the tiny model's unreadable judgements give no reward; a call budget stops the run exactly") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_options o;
-  o.base_urls = {proxy.url()};
-  o.retry.max_retries = 0;
-  openai_backend llm(o);
+  openai_backend llm(real_server::options_for(proxy.url()));
   drpo::config cfg;
   cfg.depth = 2;
   cfg.max_depth_increase = 0;

@@ -18,14 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-openai_options options_for(const std::string& url) {
-  openai_options o;
-  o.base_urls = {url};
-  o.preset = server_preset::automatic;
-  o.retry.max_retries = 0;
-  return o;
-}
-
 /// Sampled tokens that lie among their own position's top-20 alternatives.
 int sampled_in_top20(const generation& g) {
   int in = 0;
@@ -53,7 +45,7 @@ generation_request temperature_one(int max_tokens, std::uint64_t seed) {
 TEST_CASE("temperature 1 samples the whole softmax: llama-server's top_k 40 / top_p 0.95 / min_p 0.05 are turned off") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url()));
+  openai_backend llm(real_server::options_for(proxy.url()));
   CHECK(llm.capabilities().server == "llamacpp");
 
   // The tiny model's distribution is nearly uniform over 32,000 tokens, so a token sampled from the
@@ -92,7 +84,7 @@ TEST_CASE("temperature 1 samples the whole softmax: llama-server's top_k 40 / to
 
   // Control: the same requests with llama-server's own defaults (what an omitted field meant
   // before selfalign sent them) do sample inside the top 40: the check above can fail.
-  openai_options with_defaults = options_for(proxy.url());
+  openai_options with_defaults = real_server::options_for(proxy.url());
   with_defaults.extra_body = {{"top_k", 40}, {"top_p", 0.95}, {"min_p", 0.05}};
   openai_backend defaults_llm(with_defaults);
   int control_in_top = 0;
@@ -108,7 +100,7 @@ TEST_CASE("temperature 1 samples the whole softmax: llama-server's top_k 40 / to
 TEST_CASE("generate: the answer is the server's, usage matches /tokenize, the model runs to max_tokens") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url()));
+  openai_backend llm(real_server::options_for(proxy.url()));
   generation_request r;
   r.prompt = prompt("Hello world, this is a test.");
   r.sampling.temperature = 0.0;
@@ -133,7 +125,7 @@ TEST_CASE("generate: the answer is the server's, usage matches /tokenize, the mo
 
 TEST_CASE("tokenize and detokenize: the real LLaMA-2 vocabulary") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
-  openai_options o = options_for(s->base_url());
+  openai_options o = real_server::options_for(s->base_url());
   o.preset = server_preset::llamacpp;
   openai_backend llm(o);
   auto ids = llm.tokenize("Hello world", true);
@@ -149,7 +141,7 @@ TEST_CASE("tokenize and detokenize: the real LLaMA-2 vocabulary") {
 
 TEST_CASE("score: one log-probability per continuation token, each a real softmax value") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
-  openai_backend llm(options_for(s->base_url()));
+  openai_backend llm(real_server::options_for(s->base_url()));
   scoring_request req;
   req.prompt = prompt("The capital of France is");
   req.continuation = " Paris";
@@ -180,7 +172,7 @@ TEST_CASE("context window: discovered per slot, a prompt that does not fit is er
   cfg.slots = 2;  // 256 tokens per request
   REAL_SERVER_OR_RETURN(s, cfg);
   real_server::recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url()));
+  openai_backend llm(real_server::options_for(proxy.url()));
   auto ctx = llm.context_size();
   REQUIRE(ctx);
   CHECK(*ctx == 256);
@@ -235,7 +227,7 @@ TEST_CASE("context window: discovered per slot, a prompt that does not fit is er
 TEST_CASE("the base URL llama-server prints (no /v1) works: requests reach /v1, never the native /completions") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_backend llm(options_for(proxy.url("")));
+  openai_backend llm(real_server::options_for(proxy.url("")));
   generation_request r;
   r.prompt = prompt("Hello");
   r.sampling.max_tokens = 3;
@@ -251,7 +243,7 @@ TEST_CASE("embed: a server started with --embeddings --pooling mean returns one 
   real_server::config cfg;
   cfg.extra = {"--embeddings", "--pooling", "mean"};
   REAL_SERVER_OR_RETURN(s, cfg);
-  openai_backend llm(options_for(s->base_url()));
+  openai_backend llm(real_server::options_for(s->base_url()));
   embedding_request req;
   req.texts = {"first text", "second text", "first text"};
   auto e = llm.embed(req);
@@ -265,7 +257,7 @@ TEST_CASE("embed: a server started with --embeddings --pooling mean returns one 
 TEST_CASE("embed on a server without --embeddings: errc::unsupported at once, no retries") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());
-  openai_options o = options_for(proxy.url());
+  openai_options o = real_server::options_for(proxy.url());
   o.retry.max_retries = 2;
   o.retry.base_backoff = std::chrono::milliseconds(1);
   openai_backend llm(o);

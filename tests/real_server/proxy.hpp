@@ -4,6 +4,8 @@
 // the server actually applied.
 #pragma once
 
+#include <selfalign/backends/openai.hpp>
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +16,16 @@
 #include <vector>
 
 namespace real_server {
+
+/// HTTP options for a backend that talks to `url` (the server or a recording proxy): the
+/// automatic preset, and no retries, so that every request a test sees was sent once.
+inline selfalign::openai_options options_for(const std::string& url) {
+  selfalign::openai_options o;
+  o.base_urls = {url};
+  o.preset = selfalign::server_preset::automatic;
+  o.retry.max_retries = 0;
+  return o;
+}
 
 struct exchange {
   std::string method, path, body;

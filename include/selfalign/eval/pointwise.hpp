@@ -168,14 +168,7 @@ void judge_each(J& judge, evaluation& ev, std::size_t per_item, const std::funct
         if (!failed || (failed->code == errc::context_overflow && v.error().code != errc::context_overflow)) failed = v.error();
         mine.emplace_back();
       }
-      if (failed && failed->code == errc::context_overflow) {
-        ev.items[i].failure = "too long for the judge: " + failed->message;
-        continue;
-      }
-      if (failed) {
-        if (!stop) stop = failed;
-        continue;
-      }
+      if (!item_calls_succeeded(ev.items[i], failed, stop)) continue;
       for (const auto& j : mine) ev.items[i].judge_usage += j.usage;
       finish(ev.items[i], mine);
     }

@@ -80,6 +80,22 @@ template <class Input>
   return ev;
 }
 
+/// After an item's calls: a call over the judge's context fails the item alone (recorded in
+/// it.failure); any other failed call stops the run (`stop` keeps the first). True when the item's
+/// answers can be used.
+inline bool item_calls_succeeded(item_record& it, const std::optional<selfalign::error>& failed,
+                                 std::optional<selfalign::error>& stop) {
+  if (failed && failed->code == errc::context_overflow) {
+    it.failure = "too long for the judge: " + failed->message;  // not a reason to stop
+    return false;
+  }
+  if (failed) {
+    if (!stop) stop = failed;
+    return false;
+  }
+  return true;
+}
+
 /// Records how the run ended in ev.status (first stop wins) and counts failures/unfinished.
 inline void finish_run(evaluation& ev, const std::optional<selfalign::error>& stop) {
   ev.failures = ev.unfinished = ev.evaluated = 0;
@@ -132,15 +148,7 @@ void judge_items(G& model, evaluation& ev, std::size_t per_item,
         if (a.failure && !failed) failed = a.failure;
         mine.push_back(std::move(a));
       }
-      if (failed && failed->code == errc::context_overflow) {
-        // The item does not fit the judge's context: a failed item, not a reason to stop.
-        ev.items[i].failure = "too long for the judge: " + failed->message;
-        continue;
-      }
-      if (failed) {
-        if (!stop) stop = failed;
-        continue;
-      }
+      if (!item_calls_succeeded(ev.items[i], failed, stop)) continue;
       for (const auto& a : mine) ev.items[i].judge_usage += a.usage;
       finish(ev.items[i], mine);
     }
