@@ -5,6 +5,8 @@
 #include "real_server/proxy.hpp"
 #include "real_server/server.hpp"
 
+#include <selfalign/detail/strings.hpp>
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -136,12 +138,17 @@ TEST_CASE("selfalign dlma: pairs from the server's answers, scored by the server
   REQUIRE(r.exit_code == 0);
   auto lines = jsonl(r.out);
   REQUIRE(lines.size() == 1);
-  // Both answers are texts the server generated.
+  // Both answers are texts the server generated, without their surrounding white space (dlma's
+  // default strip_answers).
   std::vector<std::string> generated;
   for (const auto& c : proxy.on("/v1/completions")) {
     const json ans = c.response();
-    if (ans.contains("choices")) generated.push_back(ans["choices"][0]["text"].get<std::string>());
+    if (!ans.contains("choices")) continue;
+    generated.emplace_back(selfalign::detail::trim(ans["choices"][0]["text"].get<std::string>()));
   }
+  INFO("generated: " << json(generated).dump());
+  INFO("pair: " << lines[0].dump());
+  REQUIRE(generated.size() == 2);
   auto is_generated = [&](const json& v) {
     for (const auto& g : generated)
       if (v.is_string() && v.get<std::string>() == g) return true;
