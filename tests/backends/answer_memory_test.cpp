@@ -83,13 +83,33 @@ selfalign::openai_options big_options(const std::string& url) {
 
 }  // namespace
 
-// Every allocation of this executable goes through the counters (malloc underneath).
+// Every allocation of this executable goes through the counters (malloc underneath). All the
+// non-aligned forms are replaced together, the nothrow ones too (std::stable_sort's temporary
+// buffer uses them): a form left to the runtime would pair its new with our delete, which
+// AddressSanitizer reports as an alloc-dealloc mismatch. The aligned forms stay the runtime's, in
+// pairs.
 void* operator new(std::size_t n) { return counted_alloc(n); }
 void* operator new[](std::size_t n) { return counted_alloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return counted_alloc(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return counted_alloc(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
 void operator delete(void* p) noexcept { counted_free(p); }
 void operator delete[](void* p) noexcept { counted_free(p); }
 void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
 void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
 
 using namespace selfalign;
 
