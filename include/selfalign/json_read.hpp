@@ -435,9 +435,15 @@ class json_dom_builder {
     return true;
   }
   bool key(string_t& k) {
-    member_ = &(*stack_.back())[std::move(k)];  // a repeated key: the last value wins, as in nlohmann
+    json& object = *stack_.back();
+    // A repeated key: the last value wins, as in nlohmann. Its earlier value is destroyed, and with
+    // it any string slot pointing into it, so the in-place decode is then not attempted.
+    if (object.contains(k)) repeated_key_ = true;
+    member_ = &object[std::move(k)];
     return true;
   }
+  /// Whether an object repeated a key (an earlier value was replaced).
+  [[nodiscard]] bool repeated_key() const noexcept { return repeated_key_; }
   bool end_object() {
     stack_.pop_back();
     return true;
@@ -475,6 +481,7 @@ class json_dom_builder {
   std::vector<json*> stack_;
   json* member_ = nullptr;
   std::size_t ordinal_ = 0, next_ = 0;
+  bool repeated_key_ = false;
 };
 
 /// parse_json(), where `owned` (when not null) is the string `text` views and may be consumed on
@@ -511,8 +518,10 @@ class json_dom_builder {
         ok = false;
       }
       if (ok && large.in_place_end > 0) {
-        if (!large.in_place_slot || !buffer) {
-          ok = false;  // cannot happen: the parse met every string it was told of
+        if (!large.in_place_slot || !buffer || builder.repeated_key()) {
+          // No slot (cannot happen: the parse met every string it was told of), or a repeated key
+          // may have destroyed it: the text, still untouched, is read the usual way below.
+          ok = false;
         } else {
           decode_json_string_in_place(*buffer, large.in_place_begin, large.in_place_end);
           *large.in_place_slot = std::move(*buffer);

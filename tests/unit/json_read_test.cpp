@@ -179,3 +179,27 @@ TEST_CASE("a long string value is decoded from the text, a long key and a short 
   CHECK((*j)[big] == "short");
   CHECK(((*j)["v"] == big));
 }
+
+TEST_CASE("a repeated key that replaces the value holding the last long string: read as nlohmann reads it" * doctest::test_suite("json")) {
+  // Found by CI's fuzz_json_read: the in-place decode wrote into a string the repeated key had
+  // destroyed (heap-use-after-free under ASan). Now the text is read the usual way.
+  json_read_options o;
+  o.large_string_bytes = 1;
+  for (std::string text : {std::string(R"({"a":[1,{"b":"long text"}],"a":2})"), std::string(R"({"a":"long text","a":"other"})"),
+                           std::string(R"({"a":{"b":"x"},"c":"long","a":[3]})")}) {
+    CAPTURE(text);
+    const auto expected = nlohmann::json::parse(text);
+    std::string owned = text;
+    auto j = detail::parse_json_taking(owned, o);
+    REQUIRE(j);
+    CHECK(*j == expected);
+  }
+  // The fuzzer's input: repaired text (NaN read as null) and a repeated key.
+  json_read_options r = o;
+  r.repair_text = true;
+  r.nonfinite_as_null = true;
+  std::string owned = R"({".":[1,2,{"b":"2&crit,ria&u0"}],".":NaN})";
+  auto j = detail::parse_json_taking(owned, r);
+  REQUIRE(j);
+  CHECK(j->dump() == R"({".":null})");
+}
