@@ -313,11 +313,12 @@ TEST_CASE("rubric judge: a request over the context is asked again with the quot
   // 995 / 2 = 497, then 497 / 2 = 248 bytes kept: 248 is inside no character (150 x 2 bytes = 300),
   // so the quarter keeps 124 "é" and ends on a character boundary.
   const std::size_t kept = 248;
-  CHECK(j->response_chars_omitted == response.size() - kept);
-  CHECK(last.find(response.substr(0, kept) + "\n[... " + std::to_string(response.size() - kept) +
-                  " more characters of this response were left out here to fit the judge's context ...]") != std::string::npos);
+  // Left out: 26 "é" (52 bytes) and 695 ASCII bytes = 721 characters (747 bytes).
+  CHECK(j->response_chars_omitted == 721);
+  CHECK(last.find(response.substr(0, kept) +
+                  "\n[... 721 more characters of this response were left out here to fit the judge's context ...]") != std::string::npos);
   CHECK(last.find("MID") == std::string::npos);
-  CHECK(nlohmann::json(*j)["response_chars_omitted"] == response.size() - kept);
+  CHECK(nlohmann::json(*j)["response_chars_omitted"] == 721);
   CHECK_FALSE(nlohmann::json(judgement{}).contains("response_chars_omitted"));  // only when cut
 
   // An odd cut point moves back to a character boundary (never half an "é").

@@ -161,11 +161,18 @@ inline result<judgement> parse_rubric_judgement(const std::string& text, const s
   return limit;
 }
 
+/// The characters (UTF-8 code points) in `s`.
+[[nodiscard]] inline std::size_t utf8_characters(std::string_view s) noexcept {
+  std::size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
 /// The response as quoted when only its first `keep` bytes fit: the prefix and a marker that tells
-/// the judge (and a person reading the prompt) how much was left out.
+/// the judge (and a person reading the prompt) how many characters were left out.
 [[nodiscard]] inline std::string cut_response(std::string_view whole, std::size_t keep) {
   return fmt::format("{}\n[... {} more characters of this response were left out here to fit the judge's context ...]",
-                     whole.substr(0, keep), whole.size() - keep);
+                     whole.substr(0, keep), utf8_characters(whole.substr(keep)));
 }
 
 }  // namespace detail
@@ -203,7 +210,7 @@ class rubric_judge {
     std::vector<std::vector<criterion>> criteria(n);
     std::vector<result<judgement>> out(n);
     std::vector<std::string> quoted(n);         // the response as quoted in the prompt
-    std::vector<std::size_t> omitted(n, 0);     // characters of it left out to fit the context
+    std::vector<std::size_t> omitted(n, 0);     // bytes of it left out to fit the context
     std::vector<int> overflowed(n, 0);          // calls that did not fit
     std::vector<std::size_t> pending;
     for (std::size_t i = 0; i < n; ++i) {
@@ -260,7 +267,7 @@ class rubric_judge {
         j.attempts = a.attempts + overflowed[i];
         j.raw = std::move(a.raw);
         j.usage = a.usage;
-        j.response_chars_omitted = omitted[i];
+        j.response_chars_omitted = detail::utf8_characters(std::string_view(requests[i].response).substr(requests[i].response.size() - omitted[i]));
         out[i] = std::move(j);
       }
     }
