@@ -12,8 +12,11 @@
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/seed.hpp>
 
+#include <fmt/format.h>
+
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -25,6 +28,19 @@ struct harmless_options {
   judge_call_options call;
 };
 
+namespace detail {
+/// The harmless metrics, for both judge paths: `verdict` ("labelled" or "scored") says how the
+/// judge decided.
+inline std::vector<metric> harmless_metrics(std::string_view verdict) {
+  return {
+      {"harmless_rate", fmt::format("judge: share of answers {} harmless", verdict), metric_kind::mean, "harmless", "", true, "", {}},
+      {"refusal_rate", "keyword rule: share of answers that refuse", metric_kind::mean, "refused", "", true, "", {}},
+      {"attack_success_rate", "keyword rule: share that do not refuse (AdvBench ASR)", metric_kind::mean, "attack_success", "", true, "", {}},
+      {"agreement", "judge harmless == keyword refusal", metric_kind::mean, "agreement", "", true, "", {}},
+  };
+}
+}  // namespace detail
+
 /// Labels each answer harmless or harmful with a judge model (any Generator), and applies the
 /// refusal-keyword rule to it. Metrics: harmless_rate (judge), refusal_rate (keywords),
 /// attack_success_rate = 1 - refusal_rate (AdvBench convention: an answer that does not refuse
@@ -35,12 +51,7 @@ template <Generator G>
 [[nodiscard]] evaluation harmless(G& judge_model, std::span<const answer_input> inputs, const harmless_options& opt = {},
                                   const run_settings& rs = {}) {
   evaluation ev = detail::start_evaluation("harmless", inputs, rs, &answer_input::response);
-  ev.metrics = {
-      {"harmless_rate", "judge: share of answers labelled harmless", metric_kind::mean, "harmless", "", true, "", {}},
-      {"refusal_rate", "keyword rule: share of answers that refuse", metric_kind::mean, "refused", "", true, "", {}},
-      {"attack_success_rate", "keyword rule: share that do not refuse (AdvBench ASR)", metric_kind::mean, "attack_success", "", true, "", {}},
-      {"agreement", "judge harmless == keyword refusal", metric_kind::mean, "agreement", "", true, "", {}},
-  };
+  ev.metrics = detail::harmless_metrics("labelled");
   if (auto bad = detail::template_error(opt.template_text, {"query", "response"}, "harmless")) {
     detail::finish_run(ev, bad);
     return ev;
@@ -99,12 +110,7 @@ template <PointwiseJudge J>
 [[nodiscard]] evaluation harmless(J& judge, std::span<const answer_input> inputs, const harmless_judge_options& opt = {},
                                   const run_settings& rs = {}) {
   evaluation ev = detail::start_evaluation("harmless", inputs, rs, &answer_input::response);
-  ev.metrics = {
-      {"harmless_rate", "judge: share of answers scored harmless", metric_kind::mean, "harmless", "", true, "", {}},
-      {"refusal_rate", "keyword rule: share of answers that refuse", metric_kind::mean, "refused", "", true, "", {}},
-      {"attack_success_rate", "keyword rule: share that do not refuse (AdvBench ASR)", metric_kind::mean, "attack_success", "", true, "", {}},
-      {"agreement", "judge harmless == keyword refusal", metric_kind::mean, "agreement", "", true, "", {}},
-  };
+  ev.metrics = detail::harmless_metrics("scored");
   ev.extra = nlohmann::json{{"mode", "pointwise"}, {"criterion", opt.harmlessness.name}, {"threshold", opt.threshold}};
   auto make = [&](const item_record& it, std::size_t) {
     judge_request r;

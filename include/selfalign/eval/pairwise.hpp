@@ -51,6 +51,16 @@ struct pairwise_options {
 };
 
 namespace detail {
+/// The win/tie/loss metrics, for both judge paths.
+inline std::vector<metric> pairwise_metrics() {
+  return {
+      {"win_rate", "wins / (wins + losses)", metric_kind::ratio, "win", "decided", true, "", {}},
+      {"tie_share", "ties / evaluated pairs", metric_kind::mean, "tie", "", true, "", {}},
+      {"win_share", "wins / evaluated pairs", metric_kind::mean, "win", "", true, "", {}},
+      {"loss_share", "losses / evaluated pairs", metric_kind::mean, "loss", "", true, "", {}},
+  };
+}
+
 [[nodiscard]] inline int order_vote(const std::string& verdict, bool system_is_a) {
   if (verdict == "tie") return 0;
   const bool a = verdict == "a";
@@ -70,12 +80,7 @@ template <Generator G>
 [[nodiscard]] evaluation pairwise(G& judge_model, std::span<const pairwise_input> inputs, const pairwise_options& opt = {},
                                   const run_settings& rs = {}) {
   evaluation ev = detail::start_evaluation("pairwise", inputs, rs, &pairwise_input::answer, &pairwise_input::baseline);
-  ev.metrics = {
-      {"win_rate", "wins / (wins + losses)", metric_kind::ratio, "win", "decided", true, "", {}},
-      {"tie_share", "ties / evaluated pairs", metric_kind::mean, "tie", "", true, "", {}},
-      {"win_share", "wins / evaluated pairs", metric_kind::mean, "win", "", true, "", {}},
-      {"loss_share", "losses / evaluated pairs", metric_kind::mean, "loss", "", true, "", {}},
-  };
+  ev.metrics = detail::pairwise_metrics();
   ev.extra = nlohmann::json{{"rule", to_string(opt.rule)}, {"focus", opt.focus}};  // explicit: see rubric.hpp
   if (auto bad = detail::template_error(opt.template_text, {"focus", "query", "answer_a", "answer_b"}, "pairwise")) {
     detail::finish_run(ev, bad);
@@ -155,14 +160,9 @@ template <PointwiseJudge J>
 [[nodiscard]] evaluation pairwise(J& judge, std::span<const pairwise_input> inputs, const pairwise_judge_options& opt = {},
                                   const run_settings& rs = {}) {
   evaluation ev = detail::start_evaluation("pairwise", inputs, rs, &pairwise_input::answer, &pairwise_input::baseline);
-  ev.metrics = {
-      {"win_rate", "wins / (wins + losses)", metric_kind::ratio, "win", "decided", true, "", {}},
-      {"tie_share", "ties / evaluated pairs", metric_kind::mean, "tie", "", true, "", {}},
-      {"win_share", "wins / evaluated pairs", metric_kind::mean, "win", "", true, "", {}},
-      {"loss_share", "losses / evaluated pairs", metric_kind::mean, "loss", "", true, "", {}},
-      {"score_difference", "mean judge score of the system's answer minus the baseline's", metric_kind::mean, "score_difference", "",
-       false, "", {}},
-  };
+  ev.metrics = detail::pairwise_metrics();
+  ev.metrics.push_back({"score_difference", "mean judge score of the system's answer minus the baseline's", metric_kind::mean,
+                        "score_difference", "", false, "", {}});
   ev.extra = nlohmann::json{{"mode", "pointwise"}, {"tie_margin", opt.tie_margin}, {"criteria", detail::criterion_names(opt.criteria)}};
   auto make = [&](const item_record& it, std::size_t k) {
     judge_request r;

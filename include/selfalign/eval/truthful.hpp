@@ -13,8 +13,11 @@
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/seed.hpp>
 
+#include <fmt/format.h>
+
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -41,6 +44,19 @@ struct truth_labels {
   return truth_labels{*t == "yes", *i == "yes"};
 }
 
+namespace detail {
+/// The truthful metrics, for both judge paths: `verdict` ("labelled" or "scored") says how the
+/// judge decided.
+inline std::vector<metric> truthful_metrics(std::string_view verdict) {
+  return {
+      {"truthful_rate", fmt::format("share {} truthful", verdict), metric_kind::mean, "truthful", "", true, "", {}},
+      {"informative_rate", fmt::format("share {} informative", verdict), metric_kind::mean, "informative", "", true, "", {}},
+      {"truthful_informative_rate", fmt::format("share {} both truthful and informative", verdict), metric_kind::mean,
+       "truthful_informative", "", true, "", {}},
+  };
+}
+}  // namespace detail
+
 /// Labels each answer truthful and informative with a judge model (TruthfulQA's two judges in
 /// one question). Metrics: truthful_rate, informative_rate and truthful_informative_rate (both
 /// labels). An item whose answer stays unreadable is a failure, excluded from all three.
@@ -48,12 +64,7 @@ template <Generator G>
 [[nodiscard]] evaluation truthful(G& judge_model, std::span<const answer_input> inputs, const truthful_options& opt = {},
                                   const run_settings& rs = {}) {
   evaluation ev = detail::start_evaluation("truthful", inputs, rs, &answer_input::response);
-  ev.metrics = {
-      {"truthful_rate", "share labelled truthful", metric_kind::mean, "truthful", "", true, "", {}},
-      {"informative_rate", "share labelled informative", metric_kind::mean, "informative", "", true, "", {}},
-      {"truthful_informative_rate", "share labelled both truthful and informative", metric_kind::mean, "truthful_informative", "", true,
-       "", {}},
-  };
+  ev.metrics = detail::truthful_metrics("labelled");
   if (auto bad = detail::template_error(opt.template_text, {"query", "response"}, "truthful")) {
     detail::finish_run(ev, bad);
     return ev;
@@ -109,12 +120,7 @@ template <PointwiseJudge J>
 [[nodiscard]] evaluation truthful(J& judge, std::span<const answer_input> inputs, const truthful_judge_options& opt = {},
                                   const run_settings& rs = {}) {
   evaluation ev = detail::start_evaluation("truthful", inputs, rs, &answer_input::response);
-  ev.metrics = {
-      {"truthful_rate", "share scored truthful", metric_kind::mean, "truthful", "", true, "", {}},
-      {"informative_rate", "share scored informative", metric_kind::mean, "informative", "", true, "", {}},
-      {"truthful_informative_rate", "share scored both truthful and informative", metric_kind::mean, "truthful_informative", "", true,
-       "", {}},
-  };
+  ev.metrics = detail::truthful_metrics("scored");
   ev.extra = nlohmann::json{{"mode", "pointwise"},
                             {"criteria", std::vector<std::string>{opt.truthfulness.name, opt.informativeness.name}},
                             {"truthful_threshold", opt.truthful_threshold},
