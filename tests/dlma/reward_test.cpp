@@ -4,12 +4,15 @@
 
 #include <selfalign/any.hpp>
 #include <selfalign/dlma/build_pairs.hpp>
+#include <selfalign/dlma/make_pair.hpp>
 #include <selfalign/testing/dlma_sim.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
 
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <span>
 #include <string>
@@ -256,6 +259,60 @@ TEST_CASE("clipping and the weight shape the target margin" * doctest::test_suit
   REQUIRE_FALSE(bad.has_value());
   CHECK(bad.error().code == sa::errc::invalid_argument);
   CHECK(bad.error().message == "dlma::config: clip range [1, 0] is empty or not finite");
+}
+
+TEST_CASE("make_pair computes a pair from given log-probabilities, without a model" * doctest::test_suite("dlma")) {
+  using dlma::score_slot;
+  std::array<dlma::continuation_score, 4> scores;
+  scores[score_slot::positive_answer_positive_prompt].logprob = -10.0;
+  scores[score_slot::positive_answer_negative_prompt].logprob = -14.5;
+  scores[score_slot::negative_answer_positive_prompt].logprob = -20.0;
+  scores[score_slot::negative_answer_negative_prompt].logprob = -18.0;
+  scores[score_slot::negative_answer_negative_prompt].approximate = true;
+  scores[score_slot::positive_answer_positive_prompt].method = dlma::boundary_method::generated_ids;
+  const dlma::pair_source source{3, "q-3", "How do I pick a lock?", "tiny"};
+  const dlma::sampled_answer a1{"Ask a locksmith.", 11, "stop"};
+  const dlma::sampled_answer a2{"Use a pin.", 12, "length"};
+  dlma::config cfg;
+  auto p = dlma::make_pair(source, a1, a2, scores, cfg);
+  REQUIRE(p.has_value());
+  CHECK(p->reward_positive == 4.5);   // -10 - (-14.5)
+  CHECK(p->reward_negative == -2.0);  // -20 - (-18)
+  CHECK(p->self_reward == 6.5);
+  CHECK(p->margin == 6.5);
+  CHECK(p->clipped_margin == 6.5);
+  CHECK(p->target_margin == doctest::Approx(0.2 * 6.5));
+  CHECK(p->chosen == "Ask a locksmith.");
+  CHECK(p->rejected == "Use a pin.");
+  CHECK(p->approximate);
+  CHECK(p->boundary_positive == dlma::boundary_method::generated_ids);
+  CHECK(p->boundary_negative == dlma::boundary_method::server_text);
+  CHECK(p->index == 3);
+  CHECK(p->id == "q-3");
+  CHECK(p->model == "tiny");
+  CHECK(p->seed_negative == 12);
+  CHECK(p->finish_negative == "length");
+
+  // A negative R under the swap policy: the answers trade places and the margin turns positive.
+  std::swap(scores[score_slot::positive_answer_positive_prompt], scores[score_slot::negative_answer_positive_prompt]);
+  cfg.on_negative = dlma::negative_margin_policy::swap;
+  cfg.clip_max = 5.0;
+  auto s = dlma::make_pair(source, a1, a2, scores, cfg);
+  REQUIRE(s.has_value());
+  CHECK(s->self_reward == -13.5);  // (-20 + 14.5) - (-10 + 18)
+  CHECK(s->swapped);
+  CHECK(s->chosen == "Use a pin.");
+  CHECK(s->margin == 13.5);
+  CHECK(s->clipped_margin == 5.0);
+  CHECK(s->score_chosen == 8.0);
+  CHECK(s->score_rejected == -5.5);
+
+  // A log-probability that is not finite leaves R undefined: an error naming the term.
+  scores[score_slot::positive_answer_negative_prompt].logprob = -std::numeric_limits<double>::infinity();
+  auto bad = dlma::make_pair(source, a1, a2, scores, cfg);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error().code == sa::errc::bad_response);
+  CHECK(bad.error().message == "the self-rewarding score is undefined: log p(a1 | p-) is -inf");
 }
 
 TEST_CASE("a negative R is kept by default, or swapped, or dropped" * doctest::test_suite("dlma")) {

@@ -15,6 +15,7 @@
 #include <selfalign/dlma/boundary.hpp>
 #include <selfalign/dlma/config.hpp>
 #include <selfalign/dlma/loss.hpp>
+#include <selfalign/dlma/make_pair.hpp>
 #include <selfalign/dlma/prompts.hpp>
 #include <selfalign/dlma/report.hpp>
 #include <selfalign/events.hpp>
@@ -22,6 +23,7 @@
 #include <selfalign/result.hpp>
 #include <selfalign/seed.hpp>
 #include <selfalign/types.hpp>
+#include <selfalign/usage.hpp>
 
 #include <fmt/format.h>
 
@@ -163,6 +165,135 @@ template <class G>
                       : derive_seed(run_seed, "dlma/generate", std::string_view(q.id), to_string(pol));
 }
 
+/// Where the prompt/answer boundary is placed: cfg.boundary resolved against the layout and what
+/// the backend can do (automatic: tokens when it tokenizes and takes token-id prompts).
+template <class G>
+[[nodiscard]] result<boundary_mode> resolve_boundary(const capabilities& caps, const config& cfg) {
+  // What the scoring path needs: a tokenizer and token-id prompts (not ids of alternatives).
+  const bool can_tokens = Tokenizer<G> && caps.tokenize && (caps.token_ids || caps.token_id_prompts);
+  if (cfg.pair.layout == prompt_layout::chat) {
+    if (cfg.boundary == boundary_mode::tokens)
+      return fail(errc::invalid_argument,
+                  "dlma: boundary_mode::tokens needs the raw prompt layout (in the chat layout the backend renders the "
+                  "chat template and places the boundary: generated ids or joint tokenization)");
+    return boundary_mode::text;
+  }
+  if (cfg.boundary == boundary_mode::automatic) return can_tokens ? boundary_mode::tokens : boundary_mode::text;
+  if (cfg.boundary == boundary_mode::tokens && !can_tokens)
+    return fail(errc::unsupported,
+                "dlma: boundary_mode::tokens needs a backend that tokenizes and accepts token-id prompts "
+                "(vLLM, SGLang, llama.cpp); use boundary_mode::text to let the server place the boundary");
+  return cfg.boundary;
+}
+
+/// The two generation requests (positive, negative) of each query in [begin, end), in order.
+[[nodiscard]] inline std::vector<generation_request> generation_requests(std::span<const io::query_record> queries,
+                                                                        std::size_t begin, std::size_t end,
+                                                                        const config& cfg) {
+  std::vector<generation_request> out;
+  out.reserve(2 * (end - begin));
+  for (std::size_t i = begin; i < end; ++i) {
+    for (polarity pol : {polarity::positive, polarity::negative}) {
+      generation_request r;
+      r.model = cfg.model;
+      r.prompt = cfg.pair.render(queries[i].prompt, pol);
+      r.sampling.temperature = cfg.temperature;
+      r.sampling.top_p = cfg.top_p;
+      r.sampling.top_k = cfg.top_k;
+      r.sampling.max_tokens = cfg.max_tokens;
+      r.sampling.stop = cfg.stop;
+      r.sampling.n = 1;
+      r.sampling.seed = server_safe_seed(generation_seed(cfg.seed, queries[i], i, pol));
+      r.sampling.return_token_ids = cfg.use_generated_ids;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+/// The four scorings of one query's answers, in score_slot order. In tokens mode each contrastive
+/// prompt is tokenized once, alone, and serves both answers.
+template <class G>
+[[nodiscard]] result<std::array<prepared_scoring, 4>> prepare_pair_scorings(G& g, const std::string& query,
+                                                                           const generation& positive,
+                                                                           const generation& negative,
+                                                                           boundary_mode mode, const config& cfg) {
+  const contrastive_pair& pair = cfg.scoring();
+  const std::string a1 = answer_text(positive, cfg.strip_answers);
+  const std::string a2 = answer_text(negative, cfg.strip_answers);
+  const prompt p_pos = pair.positive(query);
+  const prompt p_neg = pair.negative(query);
+  const std::vector<token_id>* gen1 = usable_generated_ids(positive, cfg);
+  const std::vector<token_id>* gen2 = usable_generated_ids(negative, cfg);
+  const bool tok = mode == boundary_mode::tokens;
+  std::vector<token_id> alone_pos, alone_neg;
+  if (tok) {
+    auto ap = prompt_alone(g, p_pos);
+    if (!ap) return unexpected(std::move(ap).error());
+    auto an = prompt_alone(g, p_neg);
+    if (!an) return unexpected(std::move(an).error());
+    alone_pos = std::move(*ap);
+    alone_neg = std::move(*an);
+  }
+  struct combo {
+    const prompt* p;
+    const std::string* answer;
+    const std::vector<token_id>* generated;
+    const std::vector<token_id>* alone;
+  };
+  const std::array<combo, 4> combos{{{&p_pos, &a1, gen1, tok ? &alone_pos : nullptr},
+                                     {&p_neg, &a1, gen1, tok ? &alone_neg : nullptr},
+                                     {&p_pos, &a2, gen2, tok ? &alone_pos : nullptr},
+                                     {&p_neg, &a2, gen2, tok ? &alone_neg : nullptr}}};
+  std::array<prepared_scoring, 4> out;
+  for (std::size_t s = 0; s < 4; ++s) {
+    const combo& c = combos[s];
+    auto prep = prepare_scoring(g, *c.p, *c.answer, c.generated, c.alone, mode, cfg);
+    if (!prep) return unexpected(std::move(prep).error());
+    out[s] = std::move(*prep);
+  }
+  return out;
+}
+
+/// What one scoring measured, with the boundary facts of the request that asked it.
+[[nodiscard]] inline continuation_score to_continuation_score(const scoring& sc, const prepared_scoring& prep,
+                                                              const config& cfg) {
+  continuation_score cs;
+  cs.logprob = sc.logprob;
+  if (cfg.keep_token_detail) cs.tokens = sc.tokens;
+  cs.approximate = sc.approximate;
+  cs.boundary = prep.mode;
+  cs.method = prep.method;
+  cs.merged = prep.merged;
+  cs.prompt_tokens = prep.prompt_tokens;
+  cs.scored_tokens = prep.method != boundary_method::server_text ? prep.scored_tokens : sc.tokens.size();
+  if (prep.method == boundary_method::server_text && sc.boundary == scoring_boundary::joint_tokenization) {
+    // The backend tokenized prompt + answer together itself (chat prompts, text mode).
+    cs.method = boundary_method::joint_tokenization;
+    cs.merged = sc.boundary_merged;
+  }
+  if (cs.prompt_tokens == 0) cs.prompt_tokens = sc.prompt_tokens;  // the backend's count, when it knows
+  return cs;
+}
+
+/// One sampled answer as the pair records it.
+[[nodiscard]] inline sampled_answer sampled(const generation& g, const generation_request& r, const config& cfg) {
+  return {answer_text(g, cfg.strip_answers), r.sampling.seed.value_or(0), g.choices.front().finish_reason};
+}
+
+/// Counts a scored pair (kept or dropped) into the report's tallies.
+inline void tally(report& rep, const preference_pair& pair) {
+  for (boundary_method m : {pair.boundary_positive, pair.boundary_negative}) {
+    if (m == boundary_method::generated_ids) ++rep.boundary_methods.generated_ids;
+    else if (m == boundary_method::joint_tokenization) ++rep.boundary_methods.joint_tokenization;
+    else ++rep.boundary_methods.server_text;
+  }
+  if (pair.approximate) ++rep.approximate;
+  if (pair.boundary_merged) ++rep.merged_boundary;
+  if (pair.finish_positive == "length" || pair.finish_negative == "length") ++rep.truncated;
+  if (pair.swapped) ++rep.swapped;
+}
+
 inline void emit(const observer& on_event, event e) {
   if (on_event) on_event(e);
 }
@@ -191,41 +322,32 @@ template <ScoringGenerator G>
   const capabilities caps = capabilities_of(g);
   if (auto ok = require_capabilities(g, needs(cfg), detail::who); !ok) return unexpected(std::move(ok).error());
 
-  // Resolve where the prompt/answer boundary is placed.
-  boundary_mode mode = cfg.boundary;
-  // What the scoring path needs: a tokenizer and token-id prompts (not ids of alternatives).
-  const bool can_tokens = Tokenizer<G> && caps.tokenize && (caps.token_ids || caps.token_id_prompts);
-  if (cfg.pair.layout == prompt_layout::chat) {
-    if (mode == boundary_mode::tokens)
-      return fail(errc::invalid_argument,
-                  "dlma: boundary_mode::tokens needs the raw prompt layout (in the chat layout the backend renders the "
-                  "chat template and places the boundary: generated ids or joint tokenization)");
-    mode = boundary_mode::text;
-  } else if (mode == boundary_mode::automatic) {
-    mode = can_tokens ? boundary_mode::tokens : boundary_mode::text;
-  } else if (mode == boundary_mode::tokens && !can_tokens) {
-    return fail(errc::unsupported,
-                "dlma: boundary_mode::tokens needs a backend that tokenizes and accepts token-id prompts "
-                "(vLLM, SGLang, llama.cpp); use boundary_mode::text to let the server place the boundary");
-  }
+  auto resolved = detail::resolve_boundary<G>(caps, cfg);
+  if (!resolved) return unexpected(std::move(resolved).error());
+  const boundary_mode mode = *resolved;
 
   report rep;
   rep.queries = queries.size();
   rep.boundary = mode;
-  const contrastive_pair& gen_pair = cfg.pair;
-  const contrastive_pair& score_pair = cfg.scoring();
   const batch_options batch{cfg.max_concurrency, cfg.stop_token};
   std::vector<double> all_r;
 
-  auto account = [&rep](const usage& u) {
-    rep.usage += u;
+  usage_ledger ledger;  // by role: "generator" (the two answers), "scorer" (the four scorings)
+  auto account = [&rep, &ledger](const char* role, const auto& r) {
+    if (!r) {
+      ledger.failed(role);
+      return;
+    }
+    rep.usage += r->usage;
     ++rep.calls;
-    if (u.from_cache) ++rep.cache_hits;
+    if (r->usage.from_cache) ++rep.cache_hits;
+    ledger.add(role, r->usage);
   };
   auto stop_with = [&rep](const selfalign::error& e) {
     if (!rep.stop_code) {
       rep.stop_code = e.code;
       rep.stop_reason = fmt::format("{}: {}", to_string(e.code), e.message);
+      rep.status = run_status::stopped(e);
     }
   };
   std::size_t done = 0;
@@ -240,24 +362,7 @@ template <ScoringGenerator G>
     const std::size_t n = end - begin;
 
     // 1. Two samples per query.
-    std::vector<generation_request> gen_reqs;
-    gen_reqs.reserve(2 * n);
-    for (std::size_t i = begin; i < end; ++i) {
-      for (polarity pol : {polarity::positive, polarity::negative}) {
-        generation_request r;
-        r.model = cfg.model;
-        r.prompt = gen_pair.render(queries[i].prompt, pol);
-        r.sampling.temperature = cfg.temperature;
-        r.sampling.top_p = cfg.top_p;
-        r.sampling.top_k = cfg.top_k;
-        r.sampling.max_tokens = cfg.max_tokens;
-        r.sampling.stop = cfg.stop;
-        r.sampling.n = 1;
-        r.sampling.seed = server_safe_seed(detail::generation_seed(cfg.seed, queries[i], i, pol));
-        r.sampling.return_token_ids = cfg.use_generated_ids;
-        gen_reqs.push_back(std::move(r));
-      }
-    }
+    const std::vector<generation_request> gen_reqs = detail::generation_requests(queries, begin, end, cfg);
     std::vector<result<generation>> gens = generate_batch(g, std::span<const generation_request>(gen_reqs), batch);
 
     std::vector<char> alive(n, 1);
@@ -266,8 +371,12 @@ template <ScoringGenerator G>
       const std::size_t i = begin + k;
       for (std::size_t s = 0; s < 2; ++s) {
         auto& r = gens[2 * k + s];
-        if (r && r->choices.empty()) r = fail(errc::bad_response, "the backend returned no choice");
-        if (r) account(r->usage);
+        if (r && r->choices.empty()) {
+          account("generator", r);  // answered (and billed), but unusable
+          r = fail(errc::bad_response, "the backend returned no choice");
+          continue;
+        }
+        account("generator", r);
       }
       for (std::size_t s = 0; s < 2 && alive[k]; ++s) {
         const auto& r = gens[2 * k + s];
@@ -288,43 +397,11 @@ template <ScoringGenerator G>
     std::vector<detail::prepared_scoring> prepared;
     if (!rep.stop_code) {
       auto preps = parallel_map(n, cfg.max_concurrency, [&](std::size_t k) -> result<std::array<detail::prepared_scoring, 4>> {
-        std::array<detail::prepared_scoring, 4> out;
-        if (!alive[k]) return out;
-        const std::string& q = queries[begin + k].prompt;
-        const std::string a1 = detail::answer_text(*gens[2 * k], cfg.strip_answers);
-        const std::string a2 = detail::answer_text(*gens[2 * k + 1], cfg.strip_answers);
-        const prompt p_pos = score_pair.positive(q);
-        const prompt p_neg = score_pair.negative(q);
-        const std::vector<token_id>* gen1 = detail::usable_generated_ids(*gens[2 * k], cfg);
-        const std::vector<token_id>* gen2 = detail::usable_generated_ids(*gens[2 * k + 1], cfg);
-        // tokens mode: each prompt is tokenized once, alone, and serves both answers.
-        std::vector<token_id> alone_pos, alone_neg;
-        if (mode == boundary_mode::tokens) {
-          auto ap = detail::prompt_alone(g, p_pos);
-          if (!ap) return unexpected(std::move(ap).error());
-          auto an = detail::prompt_alone(g, p_neg);
-          if (!an) return unexpected(std::move(an).error());
-          alone_pos = std::move(*ap);
-          alone_neg = std::move(*an);
+        if (!alive[k]) {
+          std::array<detail::prepared_scoring, 4> none;  // (a returned temporary `{}` crashes GCC 12 here)
+          return none;
         }
-        const bool tok = mode == boundary_mode::tokens;
-        struct combo {
-          const prompt* p;
-          const std::string* answer;
-          const std::vector<token_id>* generated;
-          const std::vector<token_id>* alone;
-        };
-        const std::array<combo, 4> combos{{{&p_pos, &a1, gen1, tok ? &alone_pos : nullptr},
-                                           {&p_neg, &a1, gen1, tok ? &alone_neg : nullptr},
-                                           {&p_pos, &a2, gen2, tok ? &alone_pos : nullptr},
-                                           {&p_neg, &a2, gen2, tok ? &alone_neg : nullptr}}};
-        for (std::size_t s = 0; s < 4; ++s) {
-          const combo& c = combos[s];
-          auto prep = detail::prepare_scoring(g, *c.p, *c.answer, c.generated, c.alone, mode, cfg);
-          if (!prep) return unexpected(std::move(prep).error());
-          out[s] = std::move(*prep);
-        }
-        return out;
+        return detail::prepare_pair_scorings(g, queries[begin + k].prompt, *gens[2 * k], *gens[2 * k + 1], mode, cfg);
       });
       for (std::size_t k = 0; k < n; ++k) {
         if (!alive[k]) continue;
@@ -353,10 +430,8 @@ template <ScoringGenerator G>
       bool ok = true;
       for (std::size_t s = 0; s < 4; ++s) {
         const auto& r = scores[4 * m + s];
-        if (r) {
-          account(r->usage);
-          continue;
-        }
+        account("scorer", r);
+        if (r) continue;
         if (!ok) continue;
         ok = false;
         if (detail::stops_run(r.error().code)) {
@@ -368,74 +443,19 @@ template <ScoringGenerator G>
       }
       if (!ok) continue;
 
-      preference_pair pair;
-      pair.index = i;
-      pair.id = queries[i].id;
-      pair.query = queries[i].prompt;
-      pair.positive_answer = detail::answer_text(*gens[2 * k], cfg.strip_answers);
-      pair.negative_answer = detail::answer_text(*gens[2 * k + 1], cfg.strip_answers);
-      pair.seed_positive = *gen_reqs[2 * k].sampling.seed;
-      pair.seed_negative = *gen_reqs[2 * k + 1].sampling.seed;
-      pair.finish_positive = gens[2 * k]->choices.front().finish_reason;
-      pair.finish_negative = gens[2 * k + 1]->choices.front().finish_reason;
-      pair.model = !cfg.model.empty() ? cfg.model : gens[2 * k]->model;
-      static constexpr std::array<std::string_view, 4> names{"log p(a1 | p+)", "log p(a1 | p-)", "log p(a2 | p+)", "log p(a2 | p-)"};
-      std::optional<std::string> bad;
-      for (std::size_t s = 0; s < 4; ++s) {
-        const scoring& sc = *scores[4 * m + s];
-        const detail::prepared_scoring& prep = prepared[4 * m + s];
-        continuation_score& cs = pair.scores[s];
-        cs.logprob = sc.logprob;
-        if (cfg.keep_token_detail) cs.tokens = sc.tokens;
-        cs.approximate = sc.approximate;
-        cs.boundary = prep.mode;
-        cs.method = prep.method;
-        cs.merged = prep.merged;
-        cs.prompt_tokens = prep.prompt_tokens;
-        cs.scored_tokens = prep.method != boundary_method::server_text ? prep.scored_tokens : sc.tokens.size();
-        if (prep.method == boundary_method::server_text && sc.boundary == scoring_boundary::joint_tokenization) {
-          // The backend tokenized prompt + answer together itself (chat prompts, text mode).
-          cs.method = boundary_method::joint_tokenization;
-          cs.merged = sc.boundary_merged;
-        }
-        if (cs.prompt_tokens == 0) cs.prompt_tokens = sc.prompt_tokens;  // the backend's count, when it knows
-        pair.approximate = pair.approximate || sc.approximate;
-        pair.boundary_merged = pair.boundary_merged || cs.merged;
-        if (!std::isfinite(sc.logprob) && !bad) bad = fmt::format("{} is {}", names[s], sc.logprob);
-      }
-      pair.boundary_positive = pair.scores[0].method;
-      pair.boundary_negative = pair.scores[2].method;
-      if (bad) {
-        rep.failures.push_back({i, pair.id, selfalign::error(errc::bad_response,
-                                fmt::format("the self-rewarding score is undefined: {}", *bad)), "reward"});
+      std::array<continuation_score, 4> measured;
+      for (std::size_t s = 0; s < 4; ++s) measured[s] = detail::to_continuation_score(*scores[4 * m + s], prepared[4 * m + s], cfg);
+      const pair_source source{i, queries[i].id, queries[i].prompt, !cfg.model.empty() ? cfg.model : gens[2 * k]->model};
+      auto made = make_pair(source, detail::sampled(*gens[2 * k], gen_reqs[2 * k], cfg),
+                            detail::sampled(*gens[2 * k + 1], gen_reqs[2 * k + 1], cfg), measured, cfg);
+      if (!made) {
+        rep.failures.push_back({i, queries[i].id, made.error(), "reward"});
         continue;
       }
-      pair.reward_positive = pair.scores[0].logprob - pair.scores[1].logprob;
-      pair.reward_negative = pair.scores[2].logprob - pair.scores[3].logprob;
-      pair.self_reward = self_rewarding_score(pair.scores[0].logprob, pair.scores[1].logprob, pair.scores[2].logprob,
-                                              pair.scores[3].logprob);
-      all_r.push_back(pair.self_reward);
-      for (boundary_method m : {pair.boundary_positive, pair.boundary_negative}) {
-        if (m == boundary_method::generated_ids) ++rep.boundary_methods.generated_ids;
-        else if (m == boundary_method::joint_tokenization) ++rep.boundary_methods.joint_tokenization;
-        else ++rep.boundary_methods.server_text;
-      }
-      const bool negative = pair.self_reward < 0.0;
-      pair.swapped = negative && cfg.on_negative == negative_margin_policy::swap;
-      pair.chosen = pair.swapped ? pair.negative_answer : pair.positive_answer;
-      pair.rejected = pair.swapped ? pair.positive_answer : pair.negative_answer;
-      pair.margin = pair.swapped ? -pair.self_reward : pair.self_reward;
-      pair.score_chosen = pair.swapped ? pair.reward_negative : pair.reward_positive;
-      pair.score_rejected = pair.swapped ? pair.reward_positive : pair.reward_negative;
-      pair.clipped_margin = clip_margin(pair.margin, cfg.clip_min, cfg.clip_max);
-      pair.weight = cfg.margin_weight;
-      pair.target_margin = cfg.margin_weight * pair.clipped_margin;
-      if (pair.approximate) ++rep.approximate;
-      if (pair.boundary_merged) ++rep.merged_boundary;
-      if (pair.finish_positive == "length" || pair.finish_negative == "length") ++rep.truncated;
-      if (pair.swapped) ++rep.swapped;
-      if (negative && cfg.on_negative == negative_margin_policy::drop) rep.dropped.push_back(std::move(pair));
-      else rep.pairs.push_back(std::move(pair));
+      all_r.push_back(made->self_reward);
+      detail::tally(rep, *made);
+      if (made->self_reward < 0.0 && cfg.on_negative == negative_margin_policy::drop) rep.dropped.push_back(std::move(*made));
+      else rep.pairs.push_back(std::move(*made));
     }
 
     std::sort(chunk_unfinished.begin(), chunk_unfinished.end());
@@ -459,6 +479,7 @@ template <ScoringGenerator G>
 
   std::sort(rep.failures.begin(), rep.failures.end(), [](const pair_failure& a, const pair_failure& b) { return a.index < b.index; });
   rep.margins = summarize_margins(std::move(all_r), cfg.clip_min, cfg.clip_max);
+  rep.run_usage = ledger.summary();
   if (rep.stop_code) {
     event e;
     e.kind = event_kind::stopped;

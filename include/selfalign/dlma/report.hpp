@@ -6,7 +6,9 @@
 #include <selfalign/dlma/config.hpp>
 #include <selfalign/json.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/run_status.hpp>
 #include <selfalign/types.hpp>
+#include <selfalign/usage.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -170,11 +172,17 @@ struct report {
     std::size_t joint_tokenization = 0;
     std::size_t server_text = 0;
   } boundary_methods;
+  /// How the run ended, in the shape every algorithm's report shares ("completed" or "<code>: <message>").
+  run_status status;
+  /// Usage by role ("generator": the two answers, "scorer": the four scorings) and in total;
+  /// `calls` counts billed calls, replays from a cache are `cache_hits`, failed calls `failed`.
+  usage_summary run_usage;
+  // The fields below predate `status` and `run_usage` (kept for one release):
   selfalign::usage usage;           ///< summed over every answered generate/score call, replays included
-  std::size_t calls = 0;            ///< generate + score calls answered (of every query, finished or not)
+  std::size_t calls = 0;            ///< generate + score calls answered (of every query, finished or not), replays included
   std::size_t cache_hits = 0;       ///< of those, answered from a cache
-  std::string stop_reason = "completed";  ///< "completed", or the budget/cancel message
-  std::optional<errc> stop_code;    ///< errc::budget_exhausted / errc::cancelled when stopped early
+  std::string stop_reason = "completed";  ///< = status.stop_reason: "completed", or "<code>: <message>"
+  std::optional<errc> stop_code;    ///< = status.error's code: errc::budget_exhausted / errc::cancelled when stopped early
 
   [[nodiscard]] bool complete() const noexcept { return !stop_code.has_value(); }
 };
@@ -212,6 +220,8 @@ inline void to_json(nlohmann::json& j, const report& r) {
        {"cache_hits", r.cache_hits},
        {"stop_reason", r.stop_reason},
        {"complete", r.complete()},
+       {"status", r.status},
+       {"run_usage", r.run_usage},
        {"failures", std::move(failures)}};
 }
 

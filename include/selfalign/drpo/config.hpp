@@ -10,7 +10,7 @@
 #include <selfalign/judges/score_aggregation.hpp>
 #include <selfalign/search/common.hpp>
 #include <selfalign/types.hpp>
-#include <selfalign/wrappers/metered.hpp>
+#include <selfalign/usage.hpp>
 
 #include <cstddef>
 #include <cstdint>

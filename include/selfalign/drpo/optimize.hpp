@@ -115,7 +115,11 @@ result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& da
   rep.best_prompt = cfg.initial_system_prompt;  // until stage 2 finds better
   engine<B, S, J, O, E> eng(r, cfg, embedder);
   auto finish = [&](report& out) -> result<report> {
-    eng.acct().fill(out);
+    out.run_usage = eng.acct().summary();
+    out.usage_by_role = out.run_usage.by_role;  // the older fields, kept for their readers
+    out.total = out.run_usage.total;
+    out.cache_hits = out.total.cache_hits;
+    out.status = out.complete ? run_status::completed() : run_status::from(out.error);
     std::tie(out.base_answers, out.base_answers_cut) = eng.base_answer_counts();
     if (out.base_answers >= 4 && 2 * out.base_answers_cut >= out.base_answers)
       eng.emit(event_kind::warning,

@@ -7,9 +7,10 @@
 #include <selfalign/drpo/layout.hpp>
 #include <selfalign/json.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/run_status.hpp>
 #include <selfalign/search/common.hpp>
 #include <selfalign/types.hpp>
-#include <selfalign/wrappers/metered.hpp>
+#include <selfalign/usage.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -97,12 +98,19 @@ struct report {
   std::vector<rejected_proposal> rejected;
   std::string strategy;                  ///< "beam", "greedy", "mcts", or a user strategy
   search::search_stats search;
-  std::map<std::string, usage_totals> usage_by_role;  ///< "base", "selector", "judge", "optimizer", "embedder"
-  usage_totals total;
-  std::int64_t cache_hits = 0;           ///< answers that came from a cache (usage.from_cache)
-  std::string stop_reason;               ///< "depth", "budget_exhausted: ...", "cancelled: ...", "error: ..."
-  bool complete = false;                 ///< false: stopped early; the artefacts are the best so far
-  std::optional<selfalign::error> error; ///< what stopped an incomplete run
+  /// How the run ended, in the shape every algorithm's report shares ("completed" or "<code>: <message>").
+  run_status status;
+  /// Usage and cost by role ("base", "selector", "judge", "optimizer", "embedder") and in total.
+  usage_summary run_usage;
+  // The fields below predate `status` and `run_usage` and say the same (kept for one release):
+  std::map<std::string, usage_totals> usage_by_role;  ///< = run_usage.by_role
+  usage_totals total;                    ///< = run_usage.total
+  std::int64_t cache_hits = 0;           ///< = run_usage.total.cache_hits: answers that came from a cache
+  /// Why the run ended: how a complete search ended ("depth", "examples optimized", ...), else
+  /// "budget_exhausted: ...", "cancelled: ...", "error: ..." (status.stop_reason is the common form).
+  std::string stop_reason;
+  bool complete = false;                 ///< = status.complete; false: stopped early, the artefacts are the best so far
+  std::optional<selfalign::error> error; ///< = status.error: what stopped an incomplete run
   double wall_seconds = 0.0;
   std::uint64_t seed = 0;
   /// Base-model answers received, and how many of them ended at sampling.max_tokens
@@ -197,6 +205,7 @@ inline void to_json(nlohmann::json& j, const report& r) {
                           {"evaluations", r.search.evaluations}};
   j = {{"best_prompt", r.best_prompt}, {"best_path", r.best_path}, {"examples", r.examples}, {"icl", r.icl},
        {"trace", r.trace}, {"rejected", r.rejected}, {"strategy", r.strategy}, {"search", stats},
+       {"status", r.status}, {"run_usage", r.run_usage},
        {"usage_by_role", r.usage_by_role}, {"total", r.total}, {"cache_hits", r.cache_hits},
        {"stop_reason", r.stop_reason}, {"complete", r.complete}, {"wall_seconds", r.wall_seconds}, {"seed", r.seed},
        {"base_answers", r.base_answers}, {"base_answers_cut", r.base_answers_cut}};
@@ -220,6 +229,8 @@ inline void from_json(const nlohmann::json& j, report& r) {
     get_if_present(*it, "expansions", r.search.expansions);
     get_if_present(*it, "evaluations", r.search.evaluations);
   }
+  get_if_present(j, "status", r.status);
+  get_if_present(j, "run_usage", r.run_usage);
   get_if_present(j, "usage_by_role", r.usage_by_role);
   get_if_present(j, "total", r.total);
   get_if_present(j, "cache_hits", r.cache_hits);
@@ -230,6 +241,9 @@ inline void from_json(const nlohmann::json& j, report& r) {
   get_if_present(j, "seed", r.seed);
   get_if_present(j, "base_answers", r.base_answers);
   get_if_present(j, "base_answers_cut", r.base_answers_cut);
+  // A report written before `status` and `run_usage` existed: the same facts from the older fields.
+  if (!j.contains("status")) r.status = r.complete ? run_status::completed() : run_status::from(r.error);
+  if (!j.contains("run_usage")) r.run_usage = usage_summary{r.usage_by_role, r.total};
 }
 
 /// Reports are equal when their JSON forms are (every field, numbers exactly).

@@ -228,6 +228,7 @@ class decoder {
     rep.response = text_of(committed_);
     cut_at_marker(rep.response, cfg_.turn_markers);
     rep.stats = count_.snapshot();
+    rep.run_usage = count_.ledger.summary();
     rep.stats.outer_steps = 0;
     for (const auto& s : rep.steps) {
       if (s.tokens > 0) ++rep.stats.outer_steps;
@@ -349,8 +350,11 @@ class decoder {
     jr.seed = server_safe_seed(derive_seed(cfg_.seed, "rain/judge", index_));
     auto j = selfalign::detail::call_judge(j_, jr);
     count_.with([](statistics& s) { ++s.evaluations; });
-    if (!j) return unexpected(j.error());
-    count_.add(j->usage, j->usage.requests);
+    if (!j) {
+      count_.ledger.failed("judge");
+      return unexpected(j.error());
+    }
+    count_.add(j->usage, j->usage.requests, "judge");
     if (!j->score) {
       failure = fmt::format("the judge gave no score for the partial response \"{}\" ({})", selfalign::detail::excerpt(text, 80),
                             j->rationale.empty() ? std::string(to_string(j->status)) : j->rationale);
@@ -378,7 +382,11 @@ class decoder {
     if (er.texts.empty()) return {};
     auto e = selfalign::detail::call_embed(e_, er);
     count_.with([](statistics& s) { ++s.embedding_calls; });
-    if (!e) return unexpected(e.error());
+    if (!e) {
+      count_.ledger.failed("embedder");
+      return unexpected(e.error());
+    }
+    count_.ledger.add("embedder", e->usage);  // run_usage only: stats.requests counts model requests
     if (e->vectors.size() != er.texts.size())
       return fail(errc::bad_response, fmt::format("rain: the embedder returned {} vectors for {} texts",
                                                   e->vectors.size(), er.texts.size()));
@@ -414,7 +422,9 @@ template <Generator G, Judge J, Embedder E>
     if (auto p = j.prepare(); !p) return unexpected(p.error());
   }
   auto d = std::make_unique<decoder<G, J, E>>(g, j, e, in, cfg, index, mode->first, std::move(mode->second), caps);
-  return d->run();
+  report rep = d->run();
+  rep.status = run_status::from(rep.error);
+  return rep;
 }
 
 }  // namespace detail
@@ -455,12 +465,14 @@ template <Generator G>
     r.sampling.stop.resize(static_cast<std::size_t>(caps.max_stop));
   report rep;
   auto a = selfalign::detail::call_generate(generator, r);
-  if (!a) {
+  const bool answered = count.record(a);
+  rep.run_usage = count.ledger.summary();
+  if (!answered) {
     rep.error = a.error();
     rep.stop_reason = "error";
+    rep.status = run_status::stopped(*rep.error);
     return rep;
   }
-  count.add(a->usage, 1);
   rep.stats = count.snapshot();
   if (!a->choices.empty()) {
     const completion& c = a->choices.front();

@@ -6,7 +6,9 @@
 #include <selfalign/json.hpp>
 #include <selfalign/rain/tree.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/run_status.hpp>
 #include <selfalign/types.hpp>
+#include <selfalign/usage.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -79,8 +81,13 @@ struct report {
   std::string stop_reason;         ///< "eos", "turn_marker", "max_new_tokens", "max_length", "no_candidates", "cancelled" (config::stop_token), "error"
   statistics stats;
   std::vector<step_stats> steps;
-  std::optional<selfalign::error> error;
+  std::optional<selfalign::error> error;  ///< = status.error (kept for one release)
   nlohmann::json tree;             ///< the final tree when config.keep_tree, else null
+  /// How the decode ended, in the shape every algorithm's report shares: complete unless an error
+  /// or a cancellation stopped it ("<code>: <message>"); `stop_reason` above says why the text ended.
+  run_status status;
+  /// Requests and tokens by role ("generator", "judge", "embedder") and in total.
+  usage_summary run_usage;
 
   [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
 };
@@ -104,6 +111,8 @@ inline void to_json(nlohmann::json& j, const statistics& s) {
 inline void to_json(nlohmann::json& j, const report& r) {
   j = {{"response", r.response}, {"stop_reason", r.stop_reason}, {"stats", r.stats}, {"steps", r.steps}};
   j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
+  j["status"] = r.status;
+  j["run_usage"] = r.run_usage;
   if (!r.tree.is_null()) j["tree"] = r.tree;
 }
 

@@ -16,6 +16,7 @@
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/search/common.hpp>
 #include <selfalign/seed.hpp>
+#include <selfalign/usage.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -36,52 +37,6 @@ SELFALIGN_BEGIN_NAMESPACE
 namespace drpo {
 
 namespace detail {
-
-// Usage and cost per role. Thread-safe.
-class accounting {
- public:
-  accounting(const price_table& prices, const std::map<std::string, std::string>& models) : prices_(prices), models_(models) {}
-
-  void add(const std::string& role, const usage& u, int attempts = 1) {
-    if (attempts <= 0) return;  // answered from an in-process memo: no call at all
-    std::lock_guard lock(mutex_);
-    usage_totals& t = by_role_[role];
-    if (u.from_cache) {
-      t.cache_hits += attempts;
-      return;
-    }
-    t.calls += attempts;
-    t.prompt_tokens += u.prompt_tokens;
-    t.completion_tokens += u.completion_tokens;
-    auto it = models_.find(role);
-    t.cost += prices_.cost(it == models_.end() ? std::string() : it->second, u);
-  }
-  void failed(const std::string& role) {
-    std::lock_guard lock(mutex_);
-    ++by_role_[role].failed;
-  }
-  void fill(report& r) const {
-    std::lock_guard lock(mutex_);
-    r.usage_by_role = by_role_;
-    r.total = {};
-    r.cache_hits = 0;
-    for (const auto& [role, t] : by_role_) {
-      r.total.calls += t.calls;
-      r.total.failed += t.failed;
-      r.total.prompt_tokens += t.prompt_tokens;
-      r.total.completion_tokens += t.completion_tokens;
-      r.total.cache_hits += t.cache_hits;
-      r.total.cost += t.cost;
-    }
-    r.cache_hits = r.total.cache_hits;
-  }
-
- private:
-  const price_table& prices_;
-  const std::map<std::string, std::string>& models_;
-  mutable std::mutex mutex_;
-  std::map<std::string, usage_totals> by_role_;
-};
 
 // {"Aspect": {"rationale": ..., "score": n}} as the optimizer sees it ("{}" when unreadable, as the original).
 inline std::string evaluation_text(const evaluation& e) {
@@ -147,7 +102,7 @@ class engine {
 
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
   [[nodiscard]] const batch_options& options() const noexcept { return opts_; }
-  [[nodiscard]] accounting& acct() noexcept { return acct_; }
+  [[nodiscard]] usage_ledger& acct() noexcept { return acct_; }
 
   void emit(event_kind kind, std::string message, std::map<std::string, double> values = {}) const {
     if (!cfg_.on_event) return;
@@ -374,7 +329,7 @@ class engine {
   roles<B, S, J, O, E> roles_;
   const config& cfg_;
   E& embedder_;
-  accounting acct_;
+  usage_ledger acct_;
   batch_options opts_;
   example_index index_;
   std::map<std::string, std::vector<icl_example>> retrieved_;

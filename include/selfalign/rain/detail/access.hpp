@@ -13,6 +13,7 @@
 #include <selfalign/rain/tree.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/seed.hpp>
+#include <selfalign/usage.hpp>
 
 #include <fmt/format.h>
 
@@ -30,15 +31,30 @@
 SELFALIGN_BEGIN_NAMESPACE
 namespace rain::detail {
 
-/// Counters shared by the concurrent tasks of one decode.
+/// Counters shared by the concurrent tasks of one decode, and its usage by role ("generator",
+/// "judge", "embedder") for the report's run_usage.
 struct counters {
   std::mutex mutex;
   statistics s;
-  void add(const usage& u, std::int64_t requests) {
-    std::lock_guard lock(mutex);
-    s.requests += requests;
-    s.prompt_tokens += u.prompt_tokens;
-    s.completion_tokens += u.completion_tokens;
+  usage_ledger ledger;
+  void add(const usage& u, std::int64_t requests, const char* role = "generator") {
+    {
+      std::lock_guard lock(mutex);
+      s.requests += requests;
+      s.prompt_tokens += u.prompt_tokens;
+      s.completion_tokens += u.completion_tokens;
+    }
+    ledger.add(role, u, std::max<std::int64_t>(1, requests));  // a judge that does not say made one call at least
+  }
+  /// Counts an answer (one request) or a failed call; true when `a` holds an answer.
+  template <class Answer>
+  bool record(const result<Answer>& a, const char* role = "generator") {
+    if (!a) {
+      ledger.failed(role);
+      return false;
+    }
+    add(a->usage, 1, role);
+    return true;
   }
   template <class F>
   void with(F&& f) {
@@ -97,8 +113,7 @@ class access {
     r.sampling.temperature = 0.0;
     r.sampling.logprobs = std::min(std::max(cfg_.candidates, cfg_.max_children), caps_.max_top_logprobs);
     auto a = selfalign::detail::call_generate(g_, r);
-    if (!a) return unexpected(a.error());
-    count_.add(a->usage, 1);
+    if (!count_.record(a)) return unexpected(a.error());
     if (a->choices.empty()) return fail(errc::bad_response, "rain: a next-token request returned no choice");
     const completion& c = a->choices.front();
     std::vector<candidate> out;
@@ -168,8 +183,7 @@ class access {
     auto answers = generate_batch(g_, std::span<const generation_request>(reqs), batch_options{width, {}});
     std::vector<std::pair<std::vector<token>, double>> sets;  // tokens, log p
     for (auto& a : answers) {
-      if (!a) return unexpected(a.error());
-      count_.add(a->usage, 1);
+      if (!count_.record(a)) return unexpected(a.error());
       for (const auto& c : a->choices) {
         auto ts = to_tokens(c, len);
         if (!ts) return unexpected(ts.error());
@@ -214,8 +228,7 @@ class access {
         r.sampling.stop.resize(static_cast<std::size_t>(caps_.max_stop));  // the rest is cut below
     }
     auto a = selfalign::detail::call_generate(g_, r);
-    if (!a) return unexpected(a.error());
-    count_.add(a->usage, 1);
+    if (!count_.record(a)) return unexpected(a.error());
     count_.with([](statistics& s) { ++s.rollouts; });
     std::string text = a->text();
     if (const auto p = first_clause_end(text, cfg_.clause_ends); p != std::string::npos) text.resize(p);

@@ -1,0 +1,58 @@
+// selfalign: run_status — how a run of any algorithm ended, in one shape: complete or not, why,
+// and the error that stopped it. DRPO, RAIN and DLMA reports each carry one as `status`.
+// SPDX-License-Identifier: MIT
+#pragma once
+
+#include <selfalign/config.hpp>
+#include <selfalign/json.hpp>
+#include <selfalign/result.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+SELFALIGN_BEGIN_NAMESPACE
+
+/// How a run ended. `stop_reason` has one format for every algorithm: "completed" when the run
+/// reached its end, otherwise "<code>: <message>" with the error code's name
+/// ("budget_exhausted: the call budget of 40 calls is used up", "cancelled: ...",
+/// "context_overflow: ..."). What a completed run produced and why it ended there (DRPO's "depth",
+/// RAIN's "eos") stays in the algorithm's own report fields.
+struct run_status {
+  bool complete = true;
+  std::string stop_reason = "completed";
+  std::optional<selfalign::error> error;  ///< what stopped an incomplete run
+
+  /// A run that reached its end.
+  [[nodiscard]] static run_status completed() { return {}; }
+  /// A run that `e` stopped early; what it produced so far is in the report.
+  [[nodiscard]] static run_status stopped(const selfalign::error& e) {
+    run_status s;
+    s.complete = false;
+    s.stop_reason = fmt::format("{}: {}", to_string(e.code), e.message);
+    s.error = e;
+    return s;
+  }
+  /// stopped(*e) when `e` holds an error, else completed().
+  [[nodiscard]] static run_status from(const std::optional<selfalign::error>& e) { return e ? stopped(*e) : completed(); }
+
+  /// Stopped by a budget or a cancellation: rerunning with the same cache resumes.
+  [[nodiscard]] bool resumable() const noexcept {
+    return error && (error->code == errc::budget_exhausted || error->code == errc::cancelled);
+  }
+  friend bool operator==(const run_status&, const run_status&) = default;
+};
+
+inline void to_json(nlohmann::json& j, const run_status& s) {
+  j = {{"complete", s.complete}, {"stop_reason", s.stop_reason}};
+  j["error"] = s.error ? nlohmann::json(*s.error) : nlohmann::json(nullptr);
+}
+inline void from_json(const nlohmann::json& j, run_status& s) {
+  detail::get_if_present(j, "complete", s.complete);
+  detail::get_if_present(j, "stop_reason", s.stop_reason);
+  detail::get_if_present(j, "error", s.error);
+}
+
+SELFALIGN_END_NAMESPACE
