@@ -20,6 +20,13 @@ SELFALIGN_BEGIN_NAMESPACE
 
 namespace detail {
 
+// The held object if the erased model holds a T, else nullptr (as std::any_cast): one rule for
+// the three erasers.
+template <template <class> class Model, class T, class Iface>
+[[nodiscard]] T* erased_target(Iface* impl) noexcept {
+  return dynamic_cast<Model<T>*>(impl) ? static_cast<T*>(impl->target()) : nullptr;
+}
+
 struct generator_iface {
   virtual ~generator_iface() = default;
   virtual result<generation> generate(const generation_request&) = 0;
@@ -112,7 +119,7 @@ class any_generator {
   /// The held generator if it is a G, else nullptr (as std::any_cast).
   template <class G>
   [[nodiscard]] G* target() noexcept {
-    return dynamic_cast<detail::generator_model<G>*>(impl_.get()) ? static_cast<G*>(impl_->target()) : nullptr;
+    return detail::erased_target<detail::generator_model, G>(impl_.get());
   }
 
  private:
@@ -125,6 +132,7 @@ struct judge_iface {
   virtual result<judgement> judge(const judge_request&) = 0;
   virtual std::vector<result<judgement>> judge_batch(std::span<const judge_request>, const batch_options&) = 0;
   virtual result<void> prepare() = 0;
+  virtual void* target() noexcept = 0;
 };
 template <class J>
 struct judge_model final : judge_iface {
@@ -141,11 +149,14 @@ struct judge_model final : judge_iface {
     else
       return {};  // nothing to check
   }
+  void* target() noexcept override { return &j; }
 };
 
 struct embedder_iface {
   virtual ~embedder_iface() = default;
   virtual result<embeddings> embed(const embedding_request&) = 0;
+  virtual std::vector<result<embeddings>> embed_batch(std::span<const embedding_request>, const batch_options&) = 0;
+  virtual void* target() noexcept = 0;
 };
 template <class E>
 struct embedder_model final : embedder_iface {
@@ -153,10 +164,15 @@ struct embedder_model final : embedder_iface {
   template <class U>
   explicit embedder_model(U&& inner) : e(std::forward<U>(inner)) {}
   result<embeddings> embed(const embedding_request& r) override { return call_embed(e, r); }
+  std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs, const batch_options& o) override {
+    return selfalign::embed_batch(e, rs, o);
+  }
+  void* target() noexcept override { return &e; }
 };
 }  // namespace detail
 
-/// Holds any Judge and is one itself. Move-only.
+/// Holds any Judge and is one itself (also a PreparableJudge: success for a held judge without
+/// prepare()). Move-only. Batches forward to the held judge's own batch path.
 class any_judge {
  public:
   using selfalign_forwards_calls = void;  // the held model's call limit applies
@@ -168,6 +184,8 @@ class any_judge {
   }
   any_judge(any_judge&&) noexcept = default;
   any_judge& operator=(any_judge&&) noexcept = default;
+  any_judge(const any_judge&) = delete;
+  any_judge& operator=(const any_judge&) = delete;
 
   [[nodiscard]] result<judgement> judge(const judge_request& r) { return impl_->judge(r); }
   [[nodiscard]] std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs,
@@ -177,11 +195,18 @@ class any_judge {
   /// The held judge's prepare() (PreparableJudge), or success when it has none.
   [[nodiscard]] result<void> prepare() { return impl_->prepare(); }
 
+  /// The held judge if it is a J, else nullptr (as std::any_cast).
+  template <class J>
+  [[nodiscard]] J* target() noexcept {
+    return detail::erased_target<detail::judge_model, J>(impl_.get());
+  }
+
  private:
   std::unique_ptr<detail::judge_iface> impl_;
 };
 
-/// Holds any Embedder and is one itself. Move-only.
+/// Holds any Embedder and is one itself. Move-only. Batches forward to the held embedder's own
+/// batch path.
 class any_embedder {
  public:
   using selfalign_forwards_calls = void;  // the held model's call limit applies
@@ -193,13 +218,27 @@ class any_embedder {
   }
   any_embedder(any_embedder&&) noexcept = default;
   any_embedder& operator=(any_embedder&&) noexcept = default;
+  any_embedder(const any_embedder&) = delete;
+  any_embedder& operator=(const any_embedder&) = delete;
 
   [[nodiscard]] result<embeddings> embed(const embedding_request& r) { return impl_->embed(r); }
+  [[nodiscard]] std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs,
+                                                            const batch_options& o = {}) {
+    return impl_->embed_batch(rs, o);
+  }
+
+  /// The held embedder if it is an E, else nullptr (as std::any_cast).
+  template <class E>
+  [[nodiscard]] E* target() noexcept {
+    return detail::erased_target<detail::embedder_model, E>(impl_.get());
+  }
 
  private:
   std::unique_ptr<detail::embedder_iface> impl_;
 };
 
 static_assert(Generator<any_generator> && ScoringGenerator<any_generator> && Tokenizer<any_generator>);
+static_assert(Judge<any_judge> && PreparableJudge<any_judge>);
+static_assert(Embedder<any_embedder>);
 
 SELFALIGN_END_NAMESPACE

@@ -12,12 +12,16 @@
 #include <selfalign/events.hpp>
 #include <selfalign/json.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/run_options.hpp>
+#include <selfalign/run_status.hpp>
 #include <selfalign/seed.hpp>
 #include <selfalign/types.hpp>
+#include <selfalign/usage.hpp>
 #include <selfalign/wrappers/cached.hpp>
 #include <selfalign/wrappers/metered.hpp>
 #include <selfalign/wrappers/observed.hpp>
 
+#include <selfalign/judges/aspect_selection.hpp>
 #include <selfalign/judges/aspect_selector.hpp>
 #include <selfalign/judges/aspects.hpp>
 #include <selfalign/judges/dynamic_judge.hpp>

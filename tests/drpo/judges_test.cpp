@@ -1,7 +1,16 @@
 #include <doctest/doctest.h>
 #include <selfalign/judges/aspect_selector.hpp>
+#include <selfalign/judges/dynamic_judge.hpp>
 #include <selfalign/judges/rubric_judge.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <span>
+#include <stop_token>
+#include <thread>
+#include <vector>
 
 using namespace selfalign;
 using selfalign::testing::scripted_generator;
@@ -342,4 +351,73 @@ TEST_CASE("rubric judge: a request over the context is asked again with the quot
   judges::rubric_judge other(g1);
   CHECK(other.judge(req).error().code == errc::http_status);
   CHECK(g1.calls().size() == 1);
+}
+
+namespace {
+// A selector with the single form only: it records the order and overlap of its calls.
+struct single_form_selector {
+  std::shared_ptr<std::atomic<int>> in_flight = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<int>> most = std::make_shared<std::atomic<int>>(0);
+  result<judges::aspect_selection> select(const judges::selection_request& r) {
+    const int now = ++*in_flight;
+    int seen = most->load();
+    while (now > seen && !most->compare_exchange_weak(seen, now)) {}
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    --*in_flight;
+    if (r.query == "fail") return fail(errc::bad_response, "no aspects for this one");
+    judges::aspect_selection s;
+    s.aspects = {r.query.size() % 2 == 0 ? "Clarity" : "Safety"};
+    return s;
+  }
+};
+struct miscounting_selector {
+  std::vector<result<judges::aspect_selection>> select_batch(std::span<const judges::selection_request>, const batch_options&) {
+    return {};
+  }
+};
+}  // namespace
+
+TEST_CASE("judges::select_batch asks a single-form selector once per request, in order, one call at a time" * doctest::test_suite("drpo")) {
+  single_form_selector sel;
+  std::vector<judges::selection_request> reqs(5);
+  const std::vector<std::string> queries{"ab", "abc", "fail", "abcd", "a"};
+  for (std::size_t i = 0; i < reqs.size(); ++i) reqs[i].query = queries[i];
+  auto out = judges::select_batch(sel, std::span<const judges::selection_request>(reqs), batch_options{8, {}});
+  REQUIRE(out.size() == 5);
+  CHECK(out[0]->aspects == std::vector<std::string>{"Clarity"});
+  CHECK(out[1]->aspects == std::vector<std::string>{"Safety"});
+  REQUIRE_FALSE(out[2].has_value());
+  CHECK(out[2].error().message == "no aspects for this one");
+  CHECK(out[3]->aspects == std::vector<std::string>{"Clarity"});
+  CHECK(out[4]->aspects == std::vector<std::string>{"Safety"});
+  CHECK(sel.most->load() == 1);  // no capabilities(), no max_concurrent_calls(): one call at a time
+
+  std::stop_source stop;
+  stop.request_stop();
+  auto cancelled = judges::select_batch(sel, std::span<const judges::selection_request>(reqs), batch_options{8, stop.get_token()});
+  REQUIRE(cancelled.size() == 5);
+  CHECK_FALSE(cancelled[0].has_value());
+  CHECK(cancelled[0].error().code == errc::cancelled);
+
+  miscounting_selector bad;
+  auto wrong = judges::select_batch(bad, std::span<const judges::selection_request>(reqs), batch_options{});
+  REQUIRE(wrong.size() == 5);
+  CHECK(wrong[4].error().code == errc::unsupported);
+  CHECK(wrong[4].error().message.find("miscounting_selector answered a batch of 5 selection requests with 0 results") !=
+        std::string::npos);
+}
+
+TEST_CASE("a dynamic judge works over a selector that has only the single form" * doctest::test_suite("drpo")) {
+  scripted_generator critic;
+  critic.otherwise(R"({"Clarity": {"rationale": "clear", "score": 4}, "Safety": {"rationale": "safe", "score": 2}})");
+  single_form_selector sel;
+  judges::dynamic_judge judge(sel, judges::rubric_judge(critic));
+  judge_request r;
+  r.query = "ab";
+  r.response = "An answer.";
+  auto j = judge.judge(r);
+  REQUIRE(j.has_value());
+  REQUIRE(j->criteria.size() == 1);
+  CHECK(j->criteria[0].name == "Clarity");
+  CHECK(j->criteria[0].score == 4.0);
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <selfalign/any.hpp>
 #include <selfalign/embedding.hpp>
+#include <selfalign/judges/aspect_selector.hpp>
 #include <selfalign/testing/archetypes.hpp>
 #include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
@@ -67,5 +68,28 @@ static_assert(sa::Generator<sa::observed<sa::cached<sa::metered<scripted>>>>);
 static_assert(sa::Generator<sa::testing::fail_after<scripted>>);
 static_assert(sa::Generator<sa::cached<scripted&>>);  // wrapping by reference
 static_assert(sa::Generator<sa::any_generator> && sa::ScoringGenerator<sa::any_generator> && sa::Tokenizer<sa::any_generator>);
+
+// AspectSelector: the single form, the batch form, or both; nothing else.
+namespace {
+struct batch_only_selector {
+  std::vector<sa::result<sa::judges::aspect_selection>> select_batch(std::span<const sa::judges::selection_request> r,
+                                                                     const sa::batch_options&) {
+    return std::vector<sa::result<sa::judges::aspect_selection>>(r.size(), sa::judges::aspect_selection{});
+  }
+};
+struct selector_returning_strings {
+  std::vector<std::string> select(const sa::judges::selection_request&) { return {}; }
+};
+}  // namespace
+static_assert(sa::judges::AspectSelector<arch::minimal_aspect_selector>);
+static_assert(sa::judges::AspectSelector<batch_only_selector>);
+static_assert(sa::judges::AspectSelector<sa::judges::llm_aspect_selector<scripted>>);
+static_assert(sa::judges::AspectSelector<sa::judges::llm_aspect_selector<scripted&>>);
+static_assert(!sa::judges::AspectSelector<selector_returning_strings>);
+static_assert(!sa::judges::AspectSelector<arch::minimal_judge>);
+static_assert(std::is_invocable_v<decltype(sa::judges::select_batch), arch::minimal_aspect_selector&,
+                                  std::span<const sa::judges::selection_request>, const sa::batch_options&>);
+static_assert(!std::is_invocable_v<decltype(sa::judges::select_batch), arch::minimal_judge&,
+                                   std::span<const sa::judges::selection_request>, const sa::batch_options&>);
 
 TEST_CASE("concept checks compiled" * doctest::test_suite("concepts")) { CHECK(true); }

@@ -5,6 +5,11 @@
 #include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
 
+#include <memory>
+#include <span>
+#include <type_traits>
+#include <vector>
+
 using namespace selfalign;
 
 TEST_CASE_TEMPLATE_DEFINE("generation is the same through any_generator" * doctest::test_suite("any"), G, any_transparent) {
@@ -90,4 +95,56 @@ TEST_CASE("any_judge and any_embedder hold their models" * doctest::test_suite("
   CHECK(vs->vectors[0].size() == 64);
   static_assert(Judge<any_judge> && Embedder<any_embedder>);
   static_assert(!std::is_copy_constructible_v<any_generator>);
+}
+
+namespace {
+// An embedder with its own batch path, which counts how it was called.
+struct batching_embedder {
+  std::shared_ptr<int> singles = std::make_shared<int>(0);
+  std::shared_ptr<int> batches = std::make_shared<int>(0);
+  result<embeddings> embed(const embedding_request& r) {
+    ++*singles;
+    embeddings e;
+    e.vectors.assign(r.texts.size(), std::vector<float>{1.0f});
+    return e;
+  }
+  std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs, const batch_options&) {
+    ++*batches;
+    std::vector<result<embeddings>> out;
+    for (const auto& r : rs) {
+      embeddings e;
+      e.vectors.assign(r.texts.size(), std::vector<float>{2.0f});
+      out.emplace_back(std::move(e));
+    }
+    return out;
+  }
+};
+}  // namespace
+
+TEST_CASE("the three erasers are symmetric: move-only, target<T>(), batches through the held model's own path" * doctest::test_suite("any")) {
+  static_assert(!std::is_copy_constructible_v<any_judge> && !std::is_copy_constructible_v<any_embedder>);
+  static_assert(std::is_nothrow_move_constructible_v<any_judge> && std::is_nothrow_move_constructible_v<any_embedder>);
+  static_assert(PreparableJudge<any_judge>);
+
+  any_generator g = selfalign::testing::scripted_generator{};
+  CHECK(g.target<selfalign::testing::scripted_generator>() != nullptr);
+  CHECK(g.target<hashed_ngram_embedder>() == nullptr);
+
+  any_judge j = selfalign::testing::scripted_judge(2.0);
+  REQUIRE(j.target<selfalign::testing::scripted_judge>() != nullptr);
+  CHECK(j.target<testing::archetypes::minimal_judge>() == nullptr);
+
+  batching_embedder inner;
+  any_embedder e = inner;
+  REQUIRE(e.target<batching_embedder>() != nullptr);
+  CHECK(e.target<hashed_ngram_embedder>() == nullptr);
+  std::vector<embedding_request> reqs(3);
+  for (auto& r : reqs) r.texts = {"x", "y"};
+  auto out = e.embed_batch(reqs);
+  REQUIRE(out.size() == 3);
+  CHECK(out[2]->vectors.at(1).at(0) == 2.0f);  // the held embedder's batch answered
+  CHECK(*inner.batches == 1);
+  CHECK(*inner.singles == 0);
+  CHECK(e.embed(reqs[0])->vectors.at(0).at(0) == 1.0f);
+  CHECK(*inner.singles == 1);
 }

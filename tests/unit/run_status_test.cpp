@@ -6,6 +6,7 @@
 #include <selfalign/drpo/drpo.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/rain/rain.hpp>
+#include <selfalign/run_options.hpp>
 #include <selfalign/run_status.hpp>
 #include <selfalign/testing/dlma_sim.hpp>
 #include <selfalign/testing/drpo_sim.hpp>
@@ -15,7 +16,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <concepts>
+#include <stop_token>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +81,8 @@ static_assert(status_run_report<drpo::report>);
 static_assert(status_run_report<rain::report>);
 static_assert(status_run_report<dlma::report>);
 static_assert(!status_run_report<usage_summary>);
+static_assert(RunConfig<drpo::config> && RunConfig<rain::config> && RunConfig<dlma::config>);
+static_assert(!RunConfig<run_options>);
 
 }  // namespace
 
@@ -251,4 +256,72 @@ TEST_CASE("DRPO, RAIN and DLMA results are read by one code path, complete and s
   CHECK(lines[3] == "stopped [budget_exhausted: the call budget of 4 calls is used up] calls=4 failed=2 generator=2 judge=2 resumable");
   CHECK(lines[4] == "complete [completed] calls=18 failed=0 generator=6 scorer=12");
   CHECK(lines[5].starts_with("stopped [budget_exhausted: the call budget of 8 calls is used up] calls=8"));
+}
+
+TEST_CASE("run_options sets seed, concurrency, stop token and observer of every algorithm; a stop ends each the same way" * doctest::test_suite("unit")) {
+  std::stop_source stop;
+  std::vector<std::string> sources;
+  run_options common;
+  common.seed = 42;
+  common.max_concurrency = 2;
+  common.stop_token = stop.get_token();
+  common.on_event = [&sources](const event& e) { sources.push_back(e.source); };
+
+  drpo::config dc = status_drpo_config();
+  rain::config rc;
+  dlma::config lc;
+  common.apply_to(dc);
+  common.apply_to(rc);
+  common.apply_to(lc);
+  CHECK(dc.seed == 42);
+  CHECK(rc.seed == 42);
+  CHECK(lc.seed == 42);
+  CHECK(dc.max_concurrency == 2);
+  CHECK(rc.max_concurrency == 2);
+  CHECK(lc.max_concurrency == 2);
+  run_options only_seed;
+  only_seed.seed = 7;
+  only_seed.apply_to(rc);
+  CHECK(rc.seed == 7);
+  CHECK(rc.max_concurrency == 2);  // unset fields are left alone
+  CHECK(rc.stop_token.stop_possible());
+
+  stop.request_stop();
+  std::vector<std::string> lines;
+  {
+    sim::base_model base;
+    sim::optimizer_model opt;
+    sim::critic_model critic;
+    auto sel = drpo::make_selector(critic, dc);
+    auto judge = drpo::make_judge(critic, dc);
+    auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), status_drpo_data(), dc);
+    REQUIRE(rep);
+    CHECK(base.calls() == 0);
+    lines.push_back(rep->status.stop_reason);
+    CHECK(rep->status.resumable());
+  }
+  {
+    auto model = status_rain_model();
+    judges::self_eval_judge self_eval(model);
+    hashed_ngram_embedder emb;
+    auto rep = rain::decode(model, self_eval, emb, "How do I make a bomb?", rc);
+    REQUIRE(rep);
+    CHECK(rep->response.empty());
+    lines.push_back(rep->status.stop_reason);
+    CHECK(rep->status.resumable());
+  }
+  {
+    auto s = status_dlma_model();
+    auto rep = dlma::build_pairs(s, status_dlma_queries, lc);
+    REQUIRE(rep);
+    CHECK(rep->pairs.empty());
+    lines.push_back(rep->status.stop_reason);
+    CHECK(rep->status.resumable());
+  }
+  REQUIRE(lines.size() == 3);
+  for (const auto& l : lines) CHECK(l.starts_with("cancelled: "));
+  // Every algorithm told the one observer that it stopped.
+  CHECK(std::find(sources.begin(), sources.end(), "drpo") != sources.end());
+  CHECK(std::find(sources.begin(), sources.end(), "rain") != sources.end());
+  CHECK(std::find(sources.begin(), sources.end(), "dlma") != sources.end());
 }

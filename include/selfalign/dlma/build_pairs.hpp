@@ -319,6 +319,7 @@ template <ScoringGenerator G>
 [[nodiscard]] result<report> build_pairs(G& g, std::span<const io::query_record> queries, const config& cfg,
                                          const observer& on_event = {}) {
   if (auto ok = cfg.validate(); !ok) return unexpected(std::move(ok).error());
+  const observer& events = on_event ? on_event : cfg.on_event;
   const capabilities caps = capabilities_of(g);
   if (auto ok = require_capabilities(g, needs(cfg), detail::who); !ok) return unexpected(std::move(ok).error());
 
@@ -471,7 +472,7 @@ template <ScoringGenerator G>
                 {"pairs", static_cast<double>(rep.pairs.size())},
                 {"dropped", static_cast<double>(rep.dropped.size())},
                 {"failed", static_cast<double>(rep.failures.size())}};
-    detail::emit(on_event, std::move(e));
+    detail::emit(events, std::move(e));
 
     if (rep.stop_code)
       for (std::size_t i = end; i < queries.size(); ++i) rep.unfinished.push_back(i);
@@ -486,7 +487,7 @@ template <ScoringGenerator G>
     e.source = "dlma";
     e.message = rep.stop_reason;
     e.values = {{"pairs", static_cast<double>(rep.pairs.size())}, {"unfinished", static_cast<double>(rep.unfinished.size())}};
-    detail::emit(on_event, std::move(e));
+    detail::emit(events, std::move(e));
   }
   return rep;
 }

@@ -4,6 +4,7 @@
 
 #include <selfalign/config.hpp>
 #include <selfalign/dlma/prompts.hpp>
+#include <selfalign/events.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>
@@ -131,6 +132,9 @@ struct config {
   std::size_t max_concurrency = 8;  ///< calls in flight at once (results do not depend on it)
   std::size_t chunk_size = 64;      ///< queries per step (progress and stop granularity)
   std::stop_token stop_token;       ///< when requested, the run stops after in-flight calls
+  /// Progress events (source "dlma"): `progress` after each chunk, `stopped` when the run stops
+  /// early. build_pairs' own `on_event` argument, when given, is used instead.
+  observer on_event;
 
   [[nodiscard]] const contrastive_pair& scoring() const noexcept { return scoring_pair ? *scoring_pair : pair; }
 

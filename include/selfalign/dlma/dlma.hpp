@@ -8,6 +8,7 @@
 #include <selfalign/dlma/config.hpp>
 #include <selfalign/dlma/export.hpp>
 #include <selfalign/dlma/loss.hpp>
+#include <selfalign/dlma/make_pair.hpp>
 #include <selfalign/dlma/prompts.hpp>
 #include <selfalign/dlma/report.hpp>
 #include <selfalign/io/preference_validate.hpp>

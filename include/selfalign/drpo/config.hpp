@@ -105,7 +105,8 @@ struct config {
   /// paper's 14 aspects with our texts. Unknown aspect names get a generic rubric.
   judges::aspect_catalogue catalogue = judges::default_aspects();
   std::size_t max_concurrency = 8;  ///< [ours] calls in flight per batch (1: sequential)
-  std::stop_token stop;             ///< [ours] request a stop: the run ends with a partial report
+  std::stop_token stop_token;       ///< [ours] request a stop: the run ends with a partial report
+  std::stop_token stop;             ///< the older name of stop_token (kept for one release; used when stop_token is unset)
   observer on_event;                ///< [ours] progress events (source "drpo")
   price_table prices;               ///< [ours] for cost per role
   std::map<std::string, std::string> role_models;  ///< [ours] model name per role for pricing ("base", "judge", ...)

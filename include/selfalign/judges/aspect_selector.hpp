@@ -1,5 +1,5 @@
-// selfalign: aspect selection for the dynamic reward — which aspects matter for this query
-// (DRPO's metrics model), cached per query
+// selfalign: llm_aspect_selector — an LLM picks the aspects that matter for a query (DRPO's
+// metrics model), cached per query. The concept and its vocabulary: judges/aspect_selection.hpp
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -8,6 +8,7 @@
 #include <selfalign/config.hpp>
 #include <selfalign/detail/ask_until_parsed.hpp>
 #include <selfalign/detail/lenient_json.hpp>
+#include <selfalign/judges/aspect_selection.hpp>
 #include <selfalign/judges/aspects.hpp>
 #include <selfalign/judges/prompts.hpp>
 #include <selfalign/seed.hpp>
@@ -26,40 +27,6 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace judges {
-
-/// Asks which aspects matter for one query.
-struct selection_request {
-  std::string query;
-  int min_aspects = 2;   ///< DRPO prompt stage: 2..5; ICL stage: 3..6 [C]
-  int max_aspects = 5;
-  std::string guidance;  ///< extra instructions for the selector (e.g. DRPO's ICL-stage critic note)
-  std::optional<std::uint64_t> seed;
-  friend bool operator==(const selection_request&, const selection_request&) = default;
-};
-
-/// The aspects chosen for a query and why. On a parse failure `status` is failed and `aspects`
-/// holds the configured fallback aspects (so scoring can go on), which the report shows.
-struct aspect_selection {
-  std::vector<std::string> aspects;
-  std::string reasoning;
-  std::string analysis;  ///< the selector's query analysis, as compact JSON text
-  parse_status status = parse_status::ok;
-  int attempts = 0;      ///< selector calls made (0 when answered from the per-query memo)
-  std::string raw;       ///< the last raw output
-  selfalign::usage usage;
-  friend bool operator==(const aspect_selection&, const aspect_selection&) = default;
-};
-
-/// Something that selects aspects for a batch of queries.
-///
-/// Requirements, for `s` an lvalue of S: `s.select_batch(requests, options)` with a
-/// `std::span<const selection_request>` and a `const batch_options&` returns something convertible
-/// to `std::vector<result<aspect_selection>>`, one per request, in order.
-template <class S>
-concept AspectSelector = std::move_constructible<S> &&
-    requires(S& s, std::span<const selection_request> requests, const batch_options& options) {
-      { s.select_batch(requests, options) } -> std::convertible_to<std::vector<result<aspect_selection>>>;
-    };
 
 /// Options of llm_aspect_selector. Defaults follow the DRPO code unless marked.
 struct selector_options {

@@ -63,8 +63,7 @@ class dynamic_judge {
     std::vector<std::optional<error>> errors(filled.size());
     std::vector<bool> fallback(filled.size(), false);
     if (!sel.empty()) {
-      auto chosen = selfalign::detail::with_call_slot(
-          selector_, [&] { return selector_.select_batch(std::span<const selection_request>(sel), options); });
+      auto chosen = judges::select_batch(selector_, std::span<const selection_request>(sel), options);
       for (std::size_t k = 0; k < which.size(); ++k) {
         if (!chosen[k]) {
           errors[which[k]] = chosen[k].error();

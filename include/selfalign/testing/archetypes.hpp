@@ -5,6 +5,7 @@
 
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/judges/aspect_selection.hpp>
 
 #include <span>
 #include <string>
@@ -54,6 +55,16 @@ struct minimal_judge {
     judgement j;
     j.score = 3.0;
     return j;
+  }
+};
+//]
+
+//[aspect_selector
+struct minimal_aspect_selector {
+  result<judges::aspect_selection> select(const judges::selection_request&) {
+    judges::aspect_selection s;
+    s.aspects = {"Helpfulness", "Harmlessness"};
+    return s;
   }
 };
 //]

@@ -97,7 +97,7 @@ class engine {
   engine(const roles<B, S, J, O, E>& r, const config& cfg, E& embedder)
       : roles_(r), cfg_(cfg), embedder_(embedder), acct_(cfg.prices, cfg.role_models) {
     opts_.max_concurrency = cfg.max_concurrency == 0 ? 1 : cfg.max_concurrency;
-    opts_.stop = cfg.stop;
+    opts_.stop = cfg.stop_token.stop_possible() ? cfg.stop_token : cfg.stop;
   }
 
   [[nodiscard]] const config& cfg() const noexcept { return cfg_; }
@@ -128,9 +128,7 @@ class engine {
                                                                      std::size_t concurrency) {
     batch_options o = opts_;
     o.max_concurrency = std::max<std::size_t>(1, concurrency);
-    auto out = selfalign::detail::with_call_slot(*roles_.selector, [&] {
-      return roles_.selector->select_batch(std::span<const judges::selection_request>(reqs), o);
-    });
+    auto out = judges::select_batch(*roles_.selector, std::span<const judges::selection_request>(reqs), o);
     std::vector<judges::aspect_selection> sel;
     for (auto& r : out) {
       if (!r) {
