@@ -9,6 +9,7 @@
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
 
+#include <cassert>
 #include <memory>
 #include <span>
 #include <string>
@@ -100,29 +101,34 @@ class any_generator {
   any_generator(const any_generator&) = delete;
   any_generator& operator=(const any_generator&) = delete;
 
-  [[nodiscard]] result<generation> generate(const generation_request& r) { return impl_->generate(r); }
+  [[nodiscard]] result<generation> generate(const generation_request& r) { return impl()->generate(r); }
   [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> rs,
                                                                const batch_options& o = {}) {
-    return impl_->generate_batch(rs, o);
+    return impl()->generate_batch(rs, o);
   }
-  [[nodiscard]] result<scoring> score(const scoring_request& r) { return impl_->score(r); }
+  [[nodiscard]] result<scoring> score(const scoring_request& r) { return impl()->score(r); }
   [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs,
                                                          const batch_options& o = {}) {
-    return impl_->score_batch(rs, o);
+    return impl()->score_batch(rs, o);
   }
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) {
-    return impl_->tokenize(text, add_special);
+    return impl()->tokenize(text, add_special);
   }
-  [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids) { return impl_->detokenize(ids); }
-  [[nodiscard]] selfalign::capabilities capabilities() const { return impl_->capabilities(); }
+  [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids) { return impl()->detokenize(ids); }
+  [[nodiscard]] selfalign::capabilities capabilities() const { return impl()->capabilities(); }
 
   /// The held generator if it is a G, else nullptr (as std::any_cast).
   template <class G>
   [[nodiscard]] G* target() noexcept {
-    return detail::erased_target<detail::generator_model, G>(impl_.get());
+    return detail::erased_target<detail::generator_model, G>(impl());
   }
 
  private:
+  // A moved-from eraser holds nothing: calling it is a bug, caught here in debug builds.
+  [[nodiscard]] detail::generator_iface* impl() const noexcept {
+    assert(impl_ && "a moved-from selfalign eraser was called");
+    return impl_.get();
+  }
   std::unique_ptr<detail::generator_iface> impl_;
 };
 
@@ -132,6 +138,7 @@ struct judge_iface {
   virtual result<judgement> judge(const judge_request&) = 0;
   virtual std::vector<result<judgement>> judge_batch(std::span<const judge_request>, const batch_options&) = 0;
   virtual result<void> prepare() = 0;
+  virtual selfalign::capabilities capabilities() = 0;
   virtual void* target() noexcept = 0;
 };
 template <class J>
@@ -149,6 +156,7 @@ struct judge_model final : judge_iface {
     else
       return {};  // nothing to check
   }
+  selfalign::capabilities capabilities() override { return capabilities_of(j); }
   void* target() noexcept override { return &j; }
 };
 
@@ -156,6 +164,7 @@ struct embedder_iface {
   virtual ~embedder_iface() = default;
   virtual result<embeddings> embed(const embedding_request&) = 0;
   virtual std::vector<result<embeddings>> embed_batch(std::span<const embedding_request>, const batch_options&) = 0;
+  virtual selfalign::capabilities capabilities() = 0;
   virtual void* target() noexcept = 0;
 };
 template <class E>
@@ -167,6 +176,7 @@ struct embedder_model final : embedder_iface {
   std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs, const batch_options& o) override {
     return selfalign::embed_batch(e, rs, o);
   }
+  selfalign::capabilities capabilities() override { return capabilities_of(e); }
   void* target() noexcept override { return &e; }
 };
 }  // namespace detail
@@ -187,21 +197,27 @@ class any_judge {
   any_judge(const any_judge&) = delete;
   any_judge& operator=(const any_judge&) = delete;
 
-  [[nodiscard]] result<judgement> judge(const judge_request& r) { return impl_->judge(r); }
+  [[nodiscard]] result<judgement> judge(const judge_request& r) { return impl()->judge(r); }
   [[nodiscard]] std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs,
                                                            const batch_options& o = {}) {
-    return impl_->judge_batch(rs, o);
+    return impl()->judge_batch(rs, o);
   }
   /// The held judge's prepare() (PreparableJudge), or success when it has none.
-  [[nodiscard]] result<void> prepare() { return impl_->prepare(); }
+  [[nodiscard]] result<void> prepare() { return impl()->prepare(); }
+  [[nodiscard]] selfalign::capabilities capabilities() const { return impl()->capabilities(); }
 
   /// The held judge if it is a J, else nullptr (as std::any_cast).
   template <class J>
   [[nodiscard]] J* target() noexcept {
-    return detail::erased_target<detail::judge_model, J>(impl_.get());
+    return detail::erased_target<detail::judge_model, J>(impl());
   }
 
  private:
+  // A moved-from eraser holds nothing: calling it is a bug, caught here in debug builds.
+  [[nodiscard]] detail::judge_iface* impl() const noexcept {
+    assert(impl_ && "a moved-from selfalign eraser was called");
+    return impl_.get();
+  }
   std::unique_ptr<detail::judge_iface> impl_;
 };
 
@@ -221,19 +237,25 @@ class any_embedder {
   any_embedder(const any_embedder&) = delete;
   any_embedder& operator=(const any_embedder&) = delete;
 
-  [[nodiscard]] result<embeddings> embed(const embedding_request& r) { return impl_->embed(r); }
+  [[nodiscard]] result<embeddings> embed(const embedding_request& r) { return impl()->embed(r); }
   [[nodiscard]] std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs,
                                                             const batch_options& o = {}) {
-    return impl_->embed_batch(rs, o);
+    return impl()->embed_batch(rs, o);
   }
+  [[nodiscard]] selfalign::capabilities capabilities() const { return impl()->capabilities(); }
 
   /// The held embedder if it is an E, else nullptr (as std::any_cast).
   template <class E>
   [[nodiscard]] E* target() noexcept {
-    return detail::erased_target<detail::embedder_model, E>(impl_.get());
+    return detail::erased_target<detail::embedder_model, E>(impl());
   }
 
  private:
+  // A moved-from eraser holds nothing: calling it is a bug, caught here in debug builds.
+  [[nodiscard]] detail::embedder_iface* impl() const noexcept {
+    assert(impl_ && "a moved-from selfalign eraser was called");
+    return impl_.get();
+  }
   std::unique_ptr<detail::embedder_iface> impl_;
 };
 

@@ -145,6 +145,7 @@ TEST_CASE("the three erasers are symmetric: move-only, target<T>(), batches thro
   CHECK(out[2]->vectors.at(1).at(0) == 2.0f);  // the held embedder's batch answered
   CHECK(*inner.batches == 1);
   CHECK(*inner.singles == 0);
+  CHECK(e.capabilities().embeddings);  // what the held embedder says of itself
   CHECK(e.embed(reqs[0])->vectors.at(0).at(0) == 1.0f);
   CHECK(*inner.singles == 1);
 }

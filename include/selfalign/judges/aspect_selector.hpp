@@ -28,6 +28,17 @@
 SELFALIGN_BEGIN_NAMESPACE
 namespace judges {
 
+/// Puts a selection into a judge request: one criterion per chosen aspect, with the catalogue's
+/// rubric, and the selector's reasoning appended to the request's guidance. DRPO's evaluation and
+/// judges::dynamic_judge compose their requests this way.
+inline void apply_selection(judge_request& r, const aspect_selection& s, const aspect_catalogue& catalogue) {
+  for (const auto& name : s.aspects) r.criteria.push_back(catalogue.resolve(name).to_criterion());
+  if (!s.reasoning.empty()) {
+    if (!r.guidance.empty()) r.guidance += "\n";
+    r.guidance += "Why these aspects matter here: " + s.reasoning;
+  }
+}
+
 /// Options of llm_aspect_selector. Defaults follow the DRPO code unless marked.
 struct selector_options {
   aspect_catalogue catalogue = default_aspects();

@@ -69,10 +69,7 @@ class dynamic_judge {
           errors[which[k]] = chosen[k].error();
           continue;
         }
-        judge_request& r = filled[which[k]];
-        for (const auto& name : chosen[k]->aspects) r.criteria.push_back(opt_.catalogue.resolve(name).to_criterion());
-        if (!chosen[k]->reasoning.empty())
-          r.guidance += (r.guidance.empty() ? "" : "\n") + std::string("Why these aspects matter here: ") + chosen[k]->reasoning;
+        apply_selection(filled[which[k]], *chosen[k], opt_.catalogue);
         fallback[which[k]] = chosen[k]->status == parse_status::failed;
       }
     }

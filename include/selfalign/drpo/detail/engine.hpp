@@ -228,14 +228,8 @@ class engine {
       judge_request r;
       r.query = it.query;
       r.response = it.response;
-      for (const auto& name : it.selection->aspects) r.criteria.push_back(cfg_.catalogue.resolve(name).to_criterion());
-      std::string guidance;
-      if (it.icl) guidance = cfg_.prompts.icl_judge_note;
-      if (!it.selection->reasoning.empty()) {
-        if (!guidance.empty()) guidance += "\n";
-        guidance += "Why these aspects matter here: " + it.selection->reasoning;
-      }
-      r.guidance = std::move(guidance);
+      if (it.icl) r.guidance = cfg_.prompts.icl_judge_note;
+      judges::apply_selection(r, *it.selection, cfg_.catalogue);
       r.seed = it.seed;
       reqs.push_back(std::move(r));
     }
