@@ -71,14 +71,14 @@ void write_effective_config(const command& cmd, const cli::command_line& parser,
   std::error_code ec;
   if (!std::filesystem::is_regular_file(out, ec)) return;  // e.g. /dev/null
   std::vector<std::string> omitted;
-  std::string text = parser.effective_config(&omitted);
-  // Keys are read from the environment only (--api-key-env names the variable); should a value
+  const std::string path = out + ".config.toml";
+  std::string text = fmt::format("# selfalign {} {}: the options of the run that wrote {}\n# repeat it: selfalign {} --config {}\n{}",
+                                 cmd.name, selfalign::version_string, out, cmd.name, path, parser.effective_config(&omitted));
+  // Keys are read from the environment only (--api-key-env names the variable); should any value
   // still hold the key (a URL with credentials), it is not written.
   selfalign::detail::redact_secrets(text, ctx.secrets);
-  const std::string path = out + ".config.toml";
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << "# selfalign " << cmd.name << " " << selfalign::version_string << ": the options of the run that wrote " << out << "\n"
-    << "# repeat it: selfalign " << cmd.name << " --config " << path << "\n" << text;
+  f << text;
   if (!f.flush()) std::fprintf(stderr, "selfalign %s: warning: cannot write %s\n", cmd.name, path.c_str());
   for (const auto& name : omitted)
     std::fprintf(stderr, "selfalign %s: warning: --%s is not in %s (its value does not fit one TOML line)\n", cmd.name, name.c_str(),
