@@ -166,8 +166,8 @@ class command_line {
   }
   /// Adds --config FILE to the current section (call once, after the options it should follow).
   command_line& config_option() {
-    const std::string help = "read options from a TOML file: 'name = value' per option, e.g. max-tokens = 64,\n"
-                             "quiet = true, input = \"prompts.jsonl\" (the command line wins over the file)";
+    const std::string help = "read options from a TOML file, 'name = value' per option (e.g. quiet = true) and\n"
+                             "the positionals under their name (see docs/cli.md); the command line wins over the file";
     config_ = app_->set_config("--config", "", help)->type_name("FILE")->group(group());
     items_.push_back({item::kind_t::option, "config", "FILE", help, {}, {}, config_});
     return *this;
