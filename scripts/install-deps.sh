@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ clang pkg-config nlohmann-json3-dev libfmt-dev doctest-dev
-          libcpp-httplib-dev libssl-dev zlib1g-dev libbrotli-dev libclang-rt-14-dev libsqlite3-dev
+          libcpp-httplib-dev libcli11-dev libssl-dev zlib1g-dev libbrotli-dev libclang-rt-14-dev libsqlite3-dev
           chromium)  # chromium: the eval report is rendered by headless Chromium in a test
 missing=()
 for p in "${packages[@]}"; do

@@ -5,13 +5,13 @@
 
 #include <selfalign/selfalign.hpp>
 #include <selfalign/detail/redact.hpp>
-#include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>
 #include <selfalign/io/json_file.hpp>
 #include <selfalign/io/output.hpp>
-#include <selfalign/io/progress.hpp>
 #include <selfalign/io/trace.hpp>
 
+#include "command_line.hpp"
+#include "progress.hpp"
 #include "shard.hpp"
 
 #include <fmt/format.h>
@@ -91,13 +91,16 @@ inline void install_signal_handlers() {
 }
 
 /// Adds the options every subcommand takes to a parser.
-inline void add_common_options(io::arg_parser& p, bool with_roles) {
+inline void add_common_options(command_line& p, bool with_roles) {
   p.section("common options")
       .option("base-url", "URL", "server base URL (default: $SELFALIGN_BASE_URL, then $OPENAI_BASE_URL, then http://127.0.0.1:8080/v1);\n"
               "a URL without a path gets /v1; 'URL1,URL2' are replicas of one model")
+      .env("SELFALIGN_BASE_URL")
       .option("api-key-env", "NAME", "environment variable holding the API key (default OPENAI_API_KEY)")
       .option("model", "NAME", "model name (default: the first model the endpoint lists)")
+      .env("SELFALIGN_MODEL")
       .option("server", "KIND", "auto|openai|vllm|llamacpp|ollama|sglang|tgi|generic (default auto)")
+      .env("SELFALIGN_SERVER")
       .option("backend", "KIND", "http|simulated (default http; simulated = the built-in offline model)")
       .option("concurrency", "N", "model calls in flight at once (default 8)")
       .option("timeout", "SECONDS", "most time one model call may take, retries and their waits included (default 600)")
@@ -113,7 +116,9 @@ inline void add_common_options(io::arg_parser& p, bool with_roles) {
       .option("deadline", "SECONDS", "budget: wall time of the whole run")
       .option("trace", "FILE", "write every event as JSONL")
       .flag("quiet", "no progress line on standard error")
-      .option("out", "FILE", "output file ('-' = standard output, the default)");
+      .option("out", "FILE", "output file ('-' = standard output, the default); a run that writes FILE also writes\n"
+              "FILE.config.toml, its options for --config to repeat it")
+      .config_option();
   if (with_roles) {
     p.section("role overrides")
         .option("judge-model", "NAME", "model of the judge role (default: --model)")
@@ -127,14 +132,14 @@ inline void add_common_options(io::arg_parser& p, bool with_roles) {
 /// cache, trace, progress and the event fan-out.
 struct context {
   std::string command;
-  io::parsed_args args;
+  parsed_args args;
   bool simulated = false;
   std::uint64_t seed = 0;
   std::size_t concurrency = 8;
   std::shared_ptr<meter> usage_meter;
   std::shared_ptr<cache_store> cache;
   std::shared_ptr<io::trace_writer> trace;
-  std::shared_ptr<io::progress_display> progress;
+  std::shared_ptr<progress_display> progress;
   std::vector<std::string> secrets;  ///< the API key: removed from every line written to stderr or the trace
 
   /// Sends an event to the trace and the progress line.
@@ -162,7 +167,7 @@ inline std::chrono::milliseconds seconds_to_ms(double seconds) {
 }
 
 /// Reads the common options into a context (budgets, cache, trace, progress). Errors are usage errors.
-inline result<context> make_context(std::string command, io::parsed_args args) {
+inline result<context> make_context(std::string command, parsed_args args) {
   context c;
   c.command = std::move(command);
   c.args = std::move(args);
@@ -230,7 +235,7 @@ inline result<context> make_context(std::string command, io::parsed_args args) {
     c.trace->set_secrets(c.secrets);
   }
   const bool tty = ::isatty(::fileno(stderr)) != 0;
-  c.progress = std::make_shared<io::progress_display>(stderr, tty && !c.args.has("quiet"), c.usage_meter);
+  c.progress = std::make_shared<progress_display>(stderr, tty && !c.args.has("quiet"), c.usage_meter);
   return c;
 }
 

@@ -19,8 +19,8 @@
 
 namespace cli {
 
-inline io::arg_parser cache_parser() {
-  io::arg_parser p("selfalign cache stats|export|import|vacuum FILE [SOURCE.jsonl...]",
+inline command_line cache_parser() {
+  command_line p("selfalign cache stats|export|import|vacuum FILE [SOURCE.jsonl...]",
                    "Inspects and maintains a durable call cache (the FILE given to --cache): an SQLite database or a\n"
                    "JSONL file.\n"
                    "  stats FILE           one JSON object: format, entries, file size, pending calls, and entries,\n"
@@ -30,8 +30,8 @@ inline io::arg_parser cache_parser() {
                    "  vacuum FILE          compacts: SQLite drops expired pending markers, checkpoints the WAL and\n"
                    "                       rebuilds the file; JSONL is rewritten with one line per key, torn and\n"
                    "                       damaged lines dropped");
-  p.section("cache options").option("out", "FILE", "export: output file ('-' = standard output, the default)");
-  p.positionals(2, 1000, "ACTION FILE [SOURCE...]")
+  p.section("cache options").option("out", "FILE", "export: output file ('-' = standard output, the default)").config_option();
+  p.positionals(2, 1000, "ACTION FILE [SOURCE...]", "arguments")
       .example("selfalign cache stats run.cache")
       .example("selfalign cache import run.cache old-run.jsonl")
       .example("selfalign cache export run.cache --out run.jsonl");
@@ -203,8 +203,8 @@ inline int run_cache(context& c) {
 
 // -- merge ----------------------------------------------------------------------------------------
 
-inline io::arg_parser merge_parser() {
-  io::arg_parser p("selfalign merge --out OUT [--input INPUT.jsonl] PART...",
+inline command_line merge_parser() {
+  command_line p("selfalign merge --out OUT [--input INPUT.jsonl] PART...",
                    "Joins the outputs of a run split with --shard K/N back into one file, in input order, and checks\n"
                    "that every input id is there exactly once. Mergeable: generate, judge, rain and dlma outputs\n"
                    "(one line per input id) and, with --kind dlma-stats, dlma --stats files (counts, mean, stddev,\n"
@@ -219,8 +219,9 @@ inline io::arg_parser merge_parser() {
             "unknown ids are still refused")
       .option("kind", "KIND", "lines (default) or dlma-stats")
       .option("lines", "FILE", "dlma-stats: the merged dlma lines, to recompute the margin quantiles")
-      .option("out", "FILE", "output file ('-' = standard output, the default)");
-  p.positionals(1, 100000, "PART... (the shards' outputs)")
+      .option("out", "FILE", "output file ('-' = standard output, the default)")
+      .config_option();
+  p.positionals(1, 100000, "PART... (the shards' outputs)", "part")
       .example("selfalign merge --input prompts.jsonl --out answers.jsonl answers.*.jsonl")
       .example("selfalign merge --kind dlma-stats --lines pairs.jsonl --out stats.json stats.*.json");
   return p;

@@ -11,8 +11,8 @@
 
 namespace cli {
 
-inline io::arg_parser dlma_parser() {
-  io::arg_parser p("selfalign dlma [options] INPUT.jsonl",
+inline command_line dlma_parser() {
+  command_line p("selfalign dlma [options] INPUT.jsonl",
                    "Builds DLMA preference pairs: for each query the model answers once under a positive and once\n"
                    "under a negative contrastive prompt, then scores both answers under both prompts; the\n"
                    "self-rewarding margin R tells a DPO trainer how strongly to prefer the positive answer. Needs a\n"

@@ -10,8 +10,8 @@
 
 namespace cli {
 
-inline io::arg_parser drpo_parser() {
-  io::arg_parser p("selfalign drpo [options] INPUT.jsonl",
+inline command_line drpo_parser() {
+  command_line p("selfalign drpo [options] INPUT.jsonl",
                    "Searches for a model-specific alignment system prompt with DRPO: an optimizer model proposes\n"
                    "prompts, the base model answers the next training query under each, and a judge scores the\n"
                    "answers on aspects it selects per query (the dynamic reward). INPUT.jsonl holds the training\n"

@@ -21,8 +21,8 @@
 
 namespace cli {
 
-inline io::arg_parser eval_parser() {
-  io::arg_parser p("selfalign eval --protocol NAME [options] INPUT.jsonl",
+inline command_line eval_parser() {
+  command_line p("selfalign eval --protocol NAME [options] INPUT.jsonl",
                    "Evaluates answers with a judge model, as the papers do, and reports every rate and mean with a\n"
                    "95% bootstrap confidence interval over items (same --seed, same numbers). Protocols:\n"
                    "  pairwise    the judge compares each answer with the --against answer to the same id, in both\n"

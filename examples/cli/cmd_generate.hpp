@@ -8,8 +8,8 @@
 
 namespace cli {
 
-inline io::arg_parser generate_parser() {
-  io::arg_parser p("selfalign generate [options] INPUT.jsonl",
+inline command_line generate_parser() {
+  command_line p("selfalign generate [options] INPUT.jsonl",
                    "Runs a model over the prompts of INPUT.jsonl (one JSON object per line, text in \"prompt\",\n"
                    "\"instruction\", \"question\" or \"query\", optional \"id\") and writes one JSON line per input,\n"
                    "in input order: {id, prompt, response, finish_reason, usage}; finish_reason \"length\" means the\n"
@@ -112,8 +112,8 @@ inline int run_generate(context& c) {
   return finish_with_failed_items(c, failed, requests.size(), code);
 }
 
-inline io::arg_parser models_parser() {
-  io::arg_parser p("selfalign models [options]",
+inline command_line models_parser() {
+  command_line p("selfalign models [options]",
                    "Lists the models the endpoint serves and what the backend can do there (the server kind it\n"
                    "detected, and its capabilities), as one JSON object.");
   add_common_options(p, false);

@@ -10,8 +10,8 @@
 
 namespace cli {
 
-inline io::arg_parser judge_parser() {
-  io::arg_parser p("selfalign judge [options] INPUT.jsonl",
+inline command_line judge_parser() {
+  command_line p("selfalign judge [options] INPUT.jsonl",
                    "Scores each response with the dynamic-reward rubric judge: the judge model first selects the\n"
                    "aspects that matter for the query (helpfulness, safety, factuality, ...), then scores the\n"
                    "response 1-5 on each with a rationale; the score is their mean. INPUT.jsonl holds the query in\n"

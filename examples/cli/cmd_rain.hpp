@@ -10,8 +10,8 @@
 
 namespace cli {
 
-inline io::arg_parser rain_parser() {
-  io::arg_parser p("selfalign rain [options] INPUT.jsonl",
+inline command_line rain_parser() {
+  command_line p("selfalign rain [options] INPUT.jsonl",
                    "Decodes each prompt with RAIN: a tree search over token sets in which the model evaluates its\n"
                    "own partial answers and rewinds away from continuations it judges harmful. Needs a server that\n"
                    "continues a raw prefix and returns top-k logprobs (vLLM, SGLang, llama.cpp; see docs/rain.md).\n"

@@ -4,9 +4,10 @@
 #pragma once
 
 #include <selfalign/cache/sha256.hpp>
-#include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>
 #include <selfalign/result.hpp>
+
+#include "command_line.hpp"
 
 #include <fmt/format.h>
 
@@ -54,7 +55,7 @@ inline std::vector<selfalign::io::query_record> keep_shard(std::vector<selfalign
 }
 
 /// Adds --shard to a command's parser (commands whose output is one line per input id).
-inline void add_shard_option(selfalign::io::arg_parser& p) {
+inline void add_shard_option(command_line& p) {
   p.section("sharding (split one run over N processes or machines; join with 'selfalign merge')")
       .option("shard", "K/N", "process only the inputs of shard K of N (0 <= K < N), chosen by a hash of\n"
               "each input's id: stable across runs and machines. A shard's lines equal the unsharded\n"

@@ -36,10 +36,8 @@
 #include <selfalign/rain/rain.hpp>
 #include <selfalign/eval/eval.hpp>
 
-#include <selfalign/io/args.hpp>
 #include <selfalign/io/dataset.hpp>
 #include <selfalign/io/json_file.hpp>
 #include <selfalign/io/output.hpp>
 #include <selfalign/io/preference_export.hpp>
-#include <selfalign/io/progress.hpp>
 #include <selfalign/io/trace.hpp>

@@ -1,7 +1,6 @@
 #include <doctest/doctest.h>
 #include <selfalign/events.hpp>
 #include <selfalign/io/output.hpp>
-#include <selfalign/io/progress.hpp>
 #include <selfalign/io/trace.hpp>
 
 #include "test_support.hpp"
@@ -124,19 +123,4 @@ TEST_CASE("the trace writer records every event as one JSON line" * doctest::tes
   auto j2 = nlohmann::json::parse(l2);
   CHECK(j2["error"]["code"] == "timeout");
   CHECK(j2["error"]["message"] == "deadline");
-}
-
-TEST_CASE("the progress line counts calls, cache hits, tokens and items" * doctest::test_suite("io")) {
-  io::progress_display p(stderr, false);
-  p.set_total(4);
-  event call;
-  call.kind = event_kind::call_finished;
-  call.usage.prompt_tokens = 1200;
-  call.usage.completion_tokens = 300;
-  p.on_event(call);
-  call.usage.from_cache = true;
-  p.on_event(call);
-  p.item_done();
-  const std::string line = p.line();
-  CHECK(line.rfind("[1/4] calls 1 (1 cached)  tokens 1.5k  0s elapsed, ETA 0s", 0) == 0);
 }

@@ -1,8 +1,8 @@
-// selfalign: a one-line progress display on a terminal, fed by events
+// selfalign CLI: the one-line progress display on a terminal, fed by events (the CLI's, not the
+// library's: a library user renders events as their program does)
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
 #include <selfalign/events.hpp>
 #include <selfalign/wrappers/metered.hpp>
 
@@ -15,8 +15,11 @@
 #include <mutex>
 #include <string>
 
-SELFALIGN_BEGIN_NAMESPACE
-namespace io {
+namespace cli {
+
+using selfalign::event;
+using selfalign::event_kind;
+using selfalign::meter;
 
 /// Counts calls, tokens and cache hits from call events and items from progress events
 /// (values "done" and "total"), and redraws one status line at most ten times a second:
@@ -116,5 +119,4 @@ class progress_display {
   bool drawn_ = false;
 };
 
-}  // namespace io
-SELFALIGN_END_NAMESPACE
+}  // namespace cli
