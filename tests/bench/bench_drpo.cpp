@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -36,9 +37,10 @@ std::vector<std::string> queries() {
   return out;  // 48 queries: enough for depth 20 + 10
 }
 
-// One run; `original`: the original's search (reproduce_original_search, no deduplication).
+// One run; `original`: the original's search (reproduce_original_search, no deduplication);
+// `variant` adjusts the default search's config (the bench's breakdown).
 outcome run(std::size_t concurrency, std::chrono::microseconds latency, bool full_width, bool original = false,
-            std::uint64_t seed = 0) {
+            std::uint64_t seed = 0, const std::function<void(drpo::config&)>& variant = {}) {
   sim::base_model base;
   sim::optimizer_model opt;
   sim::critic_model critic;
@@ -50,6 +52,7 @@ outcome run(std::size_t concurrency, std::chrono::microseconds latency, bool ful
     cfg.reproduce_original_search = true;
     cfg.dedup_candidates = false;  // as the original: every proposal is evaluated
   }
+  if (variant && !original) variant(cfg);
   if (full_width) {  // never skip: every level expands W states into W*A candidates
     cfg.skip_threshold = 6.0;
     cfg.max_score = 6.0;
@@ -189,6 +192,39 @@ seed_comparison compare_seeds(std::size_t seeds) {
   return out;
 }
 
+// What each part of the economical search saves: base + judge calls against the original's over
+// the same seeds, and in how many seeds best_score (the path mean) is equal or better.
+void breakdown(std::size_t seeds) {
+  struct variant {
+    const char* name;
+    std::function<void(drpo::config&)> apply;
+  };
+  const std::vector<variant> variants{
+      {"original's search + deduplication (the default before)", [](drpo::config& c) { c.reproduce_original_search = true; }},
+      {"pruning + reuse, converged_levels 0", [](drpo::config& c) { c.converged_levels = 0; }},
+      {"pruning + reuse, converged_levels 0, no deduplication", [](drpo::config& c) { c.converged_levels = 0; c.dedup_candidates = false; }},
+      {"default: pruning + reuse + converged stop", [](drpo::config&) {}},
+      {"default, no deduplication", [](drpo::config& c) { c.dedup_candidates = false; }},
+  };
+  fmt::print("\n== breakdown over {} seeds: base + judge calls vs the original's search; best_score equal or better ==\n", seeds);
+  std::vector<outcome> originals;
+  std::size_t original_calls = 0;
+  for (std::size_t seed = 1; seed <= seeds; ++seed) {
+    originals.push_back(run(8, std::chrono::microseconds(0), false, true, seed));
+    original_calls += originals.back().base + originals.back().judge;
+  }
+  for (const auto& v : variants) {
+    std::size_t calls = 0, path_ok = 0;
+    for (std::size_t seed = 1; seed <= seeds; ++seed) {
+      const outcome o = run(8, std::chrono::microseconds(0), false, false, seed, v.apply);
+      calls += o.base + o.judge;
+      path_ok += o.rep.best_score.value_or(0.0) >= originals[seed - 1].rep.best_score.value_or(0.0) - 1e-12 ? 1 : 0;
+    }
+    fmt::print("{:<58}{:>6} / {} = {:.3f}; best_score equal or better in {} of {}\n", v.name, calls, original_calls,
+               static_cast<double>(calls) / static_cast<double>(original_calls), path_ok, seeds);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +234,7 @@ int main(int argc, char** argv) {
   report_scenario("default run (skips carry good prompts forward)", latency, false, false);
   report_scenario("full width, the original's search (no skips, no deduplication: every level expands W*A candidates)", latency,
                   true, true);
+  breakdown(20);
   const seed_comparison c = compare_seeds(20);
   // The headline figures as one JSON object, the last line, for tracking over time.
   fmt::print("{}\n", nlohmann::json{{"calls_ratio", c.calls_ratio},
