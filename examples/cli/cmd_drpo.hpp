@@ -31,7 +31,8 @@ inline command_line drpo_parser() {
       .alias("max-new-tokens", "max-tokens")
       .option("judge-max-tokens", "N", "most tokens per judge answer, aspect selection and scoring (default 2048)")
       .option("optimizer-max-tokens", "N", "most tokens per optimizer answer, both stages (default 2048)")
-      .flag("keep-duplicates", "evaluate identical proposed prompts again, as the original code does");
+      .flag("keep-duplicates", "evaluate identical proposed prompts again, as the original code does")
+      .flag("original-search", "evaluate every candidate and run to the depth budget, as the original code does");
   add_common_options(p, true);
   p.positionals(1, 1, "INPUT.jsonl ('-' reads standard input)")
       .example("selfalign drpo --base-url http://127.0.0.1:8000/v1 --judge-base-url https://api.openai.com/v1 \\\n"
@@ -83,6 +84,7 @@ inline int run_drpo(context& c) {
   cfg.icl_optimizer_sampling.max_tokens = cfg.optimizer_sampling.max_tokens;
   if (auto p = c.args.get("initial-prompt")) cfg.initial_system_prompt = *p;
   cfg.dedup_candidates = !c.args.has("keep-duplicates");
+  cfg.reproduce_original_search = c.args.has("original-search");
   auto chosen = c.args.get_choice("strategy", "beam", {"beam", "greedy", "mcts"});
   if (!chosen) return report_error(&c, c.command, chosen.error());
   const std::string strategy = *chosen;

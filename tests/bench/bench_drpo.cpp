@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -36,17 +37,25 @@ std::vector<std::string> queries() {
   return out;  // 48 queries: enough for depth 20 + 10
 }
 
-outcome run(std::size_t concurrency, std::chrono::microseconds latency, bool full_width) {
+// One run; `original`: the original's search (reproduce_original_search, no deduplication);
+// `variant` adjusts the default search's config (the bench's breakdown).
+outcome run(std::size_t concurrency, std::chrono::microseconds latency, bool full_width, bool original = false,
+            std::uint64_t seed = 0, const std::function<void(drpo::config&)>& variant = {}) {
   sim::base_model base;
   sim::optimizer_model opt;
   sim::critic_model critic;
   for (sim::sim_base* s : std::initializer_list<sim::sim_base*>{&base, &opt, &critic}) s->set_latency(latency);
   drpo::config cfg;  // the paper's defaults: W 2, A 3, depth 20 (+10)
   cfg.max_concurrency = concurrency;
+  cfg.seed = seed;
+  if (original) {
+    cfg.reproduce_original_search = true;
+    cfg.dedup_candidates = false;  // as the original: every proposal is evaluated
+  }
+  if (variant && !original) variant(cfg);
   if (full_width) {  // never skip: every level expands W states into W*A candidates
     cfg.skip_threshold = 6.0;
     cfg.max_score = 6.0;
-    cfg.dedup_candidates = false;  // as the original: every proposal is evaluated
   }
   drpo::dataset data;
   data.queries = queries();
@@ -57,8 +66,8 @@ outcome run(std::size_t concurrency, std::chrono::microseconds latency, bool ful
   auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
   outcome o;
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!rep) {
-    fmt::print("error: {}\n", rep.error().describe());
+  if (!rep || !rep->complete) {
+    fmt::print("error: {}\n", rep ? rep->stop_reason : rep.error().describe());
     std::exit(1);
   }
   o.rep = std::move(*rep);
@@ -88,9 +97,10 @@ std::size_t critical_rounds(const drpo::report& r) {
   return rounds;
 }
 
-void report_scenario(const char* name, std::chrono::microseconds latency, bool full_width) {
-  const outcome seq = run(1, latency, full_width);
-  const outcome par = run(8, latency, full_width);
+void report_scenario(const char* name, std::chrono::microseconds latency, bool full_width, bool original) {
+  const outcome seq = run(1, latency, full_width, original);
+  const outcome par = run(8, latency, full_width, original);
+  const outcome orig = run(8, std::chrono::microseconds(0), full_width, true);
   const drpo::report& r = seq.rep;
   const std::size_t W = 2, A = 3;
   const std::size_t levels = r.search.levels;
@@ -100,6 +110,11 @@ void report_scenario(const char* name, std::chrono::microseconds latency, bool f
   for (const auto& e : r.icl) icl_revisions += e.rounds.size() - 1;
   const std::size_t s2_opt = seq.opt - icl_revisions, s2_sel = seq.selection - r.icl.size(),
                     s2_judge = seq.judge - r.icl.size() - icl_revisions;
+  const std::size_t o2_opt = orig.opt - icl_revisions, o2_sel = orig.selection - r.icl.size(),
+                    o2_judge = orig.judge - r.icl.size() - icl_revisions;
+  std::size_t pruned = 0, reused = 0;
+  for (const auto& x : r.rejected) pruned += x.reason.rfind("cannot enter the beam", 0) == 0 ? 1 : 0;
+  for (const auto& c : r.trace) reused += c.reused_from ? 1 : 0;
   const std::size_t total = seq.base + seq.opt + seq.selection + seq.judge;
   const std::size_t rounds = critical_rounds(r);
   const double width = static_cast<double>(total) / static_cast<double>(rounds);
@@ -113,11 +128,14 @@ void report_scenario(const char* name, std::chrono::microseconds latency, bool f
              levels, r.search.final_max_depth, r.search.depth_increases, r.trace.size(), duplicates);
   fmt::print("best mean reward {:.3f}; best prompt principles: {}\n", r.best_score.value_or(-1.0),
              fmt::join(sim::principles_in(r.best_prompt), ", "));
-  fmt::print("\n{:<28}{:>10}{:>16}{:>22}\n", "calls (stage 2)", "selfalign", "original, same", "spec bound W,A=2,3");
-  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "optimizer requests (n=3)", s2_opt, s2_opt, fmt::format("<= {}", levels * W));
-  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "base generations", seq.base, seq.base + duplicates, fmt::format("<= {}", 1 + levels * W * A));
-  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "judge calls", s2_judge, s2_judge + duplicates, fmt::format("<= {}", 1 + levels * W * A));
-  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "aspect selections", s2_sel, s2_sel, fmt::format("<= {}", 1 + levels));
+  fmt::print("\n{:<28}{:>10}{:>16}{:>22}\n", "calls (stage 2)", "selfalign", "original", "spec bound W,A=2,3");
+  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "optimizer requests (n=3)", s2_opt, o2_opt, fmt::format("<= {}", levels * W));
+  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "base generations", seq.base, orig.base, fmt::format("<= {}", 1 + levels * W * A));
+  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "judge calls", s2_judge, o2_judge, fmt::format("<= {}", 1 + levels * W * A));
+  fmt::print("{:<28}{:>10}{:>16}{:>22}\n", "aspect selections", s2_sel, o2_sel, fmt::format("<= {}", 1 + levels));
+  fmt::print("candidates not evaluated because they could not enter the beam: {}; reusing an earlier identical (prompt, query) "
+             "evaluation: {}; stop reason: {} (original: {}, {} levels)\n",
+             pruned, reused, r.stop_reason, orig.rep.stop_reason, orig.rep.search.levels);
   fmt::print("stage 1 ({} examples): {} selections, {} judge calls, {} optimizer requests (spec bound {} requests)\n", r.icl.size(),
              r.icl.size(), r.icl.size() + icl_revisions, icl_revisions, r.icl.size() * (2 + 5 * 2));
   fmt::print("\nwall time: concurrency 1 {:.2f} s, concurrency 8 {:.2f} s, speed-up {:.2f}x (max in flight {})\n", seq.seconds,
@@ -127,8 +145,19 @@ void report_scenario(const char* name, std::chrono::microseconds latency, bool f
              total, rounds, width, usable, speedup / usable);
 }
 
-// Base + judge calls and the best path's reward over 20 seeds: selfalign's default search against the
-// original's (every proposal evaluated: dedup_candidates = false). No latency: only calls count.
+// The simulated judge's mean reward for `prompt` over every training query (the simulation's own
+// rubric, no call): how good the returned prompt is, comparable between searches whatever paths
+// they took.
+double prompt_reward(const std::string& prompt) {
+  const auto qs = queries();
+  double sum = 0;
+  for (const auto& q : qs) sum += sim::reward_for(q, sim::principles_in(prompt));
+  return sum / static_cast<double>(qs.size());
+}
+
+// Base + judge calls (both stages) and the returned prompt's reward over 20 seeds: the default
+// (economical) search against the original's (reproduce_original_search, every proposal evaluated:
+// dedup_candidates = false). No latency: only calls count.
 struct seed_comparison {
   double calls_ratio = 0;
   double equal_or_better_share = 0;
@@ -137,39 +166,63 @@ struct seed_comparison {
 seed_comparison compare_seeds(std::size_t seeds) {
   seed_comparison out;
   out.seeds = seeds;
-  std::size_t ours_calls = 0, original_calls = 0, equal_or_better = 0;
-  double worst = 0;
+  std::size_t ours_calls = 0, original_calls = 0, equal_or_better = 0, path_equal_or_better = 0;
+  double worst = 0, worst_path = 0;
   for (std::size_t seed = 1; seed <= seeds; ++seed) {
-    auto once = [&](bool original) {
-      sim::base_model base;
-      sim::optimizer_model opt;
-      sim::critic_model critic;
-      drpo::config cfg;
-      cfg.seed = seed;
-      cfg.max_concurrency = 8;
-      cfg.dedup_candidates = !original;
-      drpo::dataset data;
-      data.queries = queries();
-      for (const auto& [q, a] : sim::seed_examples()) data.seed_examples.push_back({q, a});
-      auto sel = drpo::make_selector(critic, cfg);
-      auto judge = drpo::make_judge(critic, cfg);
-      auto rep = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
-      if (!rep || !rep->complete) std::exit(1);
-      return std::pair{base.calls() + critic.judge_calls(), rep->best_score.value_or(0.0)};
-    };
-    const auto [ours, ours_reward] = once(false);
-    const auto [orig, orig_reward] = once(true);
-    ours_calls += ours;
-    original_calls += orig;
+    const outcome ours = run(8, std::chrono::microseconds(0), false, false, seed);
+    const outcome orig = run(8, std::chrono::microseconds(0), false, true, seed);
+    const double ours_reward = prompt_reward(ours.rep.best_prompt), orig_reward = prompt_reward(orig.rep.best_prompt);
+    const double ours_path = ours.rep.best_score.value_or(0.0), orig_path = orig.rep.best_score.value_or(0.0);
+    ours_calls += ours.base + ours.judge;
+    original_calls += orig.base + orig.judge;
     if (ours_reward >= orig_reward - 1e-12) ++equal_or_better;
+    if (ours_path >= orig_path - 1e-12) ++path_equal_or_better;
     worst = std::min(worst, ours_reward - orig_reward);
+    worst_path = std::min(worst_path, ours_path - orig_path);
   }
   out.calls_ratio = static_cast<double>(ours_calls) / static_cast<double>(original_calls);
   out.equal_or_better_share = static_cast<double>(equal_or_better) / static_cast<double>(seeds);
-  fmt::print("\n== {} seeds, default search vs the original's (no deduplication) ==\n", seeds);
-  fmt::print("base + judge calls: {} vs {} ({:.2f}); best reward equal or better in {} of {} seeds; worst difference {:.3f}\n",
-             ours_calls, original_calls, out.calls_ratio, equal_or_better, seeds, worst);
+  fmt::print("\n== {} seeds, default search vs the original's (reproduce_original_search, no deduplication) ==\n", seeds);
+  fmt::print("base + judge calls (both stages): {} vs {} ({:.3f})\n", ours_calls, original_calls, out.calls_ratio);
+  fmt::print("returned prompt's reward over all {} training queries: equal or better in {} of {} seeds; worst difference {:.3f}\n",
+             queries().size(), equal_or_better, seeds, worst);
+  fmt::print("best path's mean reward (report.best_score; a shorter path averages fewer of the good prompt's rewards): "
+             "equal or better in {} of {} seeds; worst difference {:.3f}\n",
+             path_equal_or_better, seeds, worst_path);
   return out;
+}
+
+// What each part of the economical search saves: base + judge calls against the original's over
+// the same seeds, and in how many seeds best_score (the path mean) is equal or better.
+void breakdown(std::size_t seeds) {
+  struct variant {
+    const char* name;
+    std::function<void(drpo::config&)> apply;
+  };
+  const std::vector<variant> variants{
+      {"original's search + deduplication (the default before)", [](drpo::config& c) { c.reproduce_original_search = true; }},
+      {"pruning + reuse, converged_levels 0", [](drpo::config& c) { c.converged_levels = 0; }},
+      {"pruning + reuse, converged_levels 0, no deduplication", [](drpo::config& c) { c.converged_levels = 0; c.dedup_candidates = false; }},
+      {"default: pruning + reuse + converged stop", [](drpo::config&) {}},
+      {"default, no deduplication", [](drpo::config& c) { c.dedup_candidates = false; }},
+  };
+  fmt::print("\n== breakdown over {} seeds: base + judge calls vs the original's search; best_score equal or better ==\n", seeds);
+  std::vector<outcome> originals;
+  std::size_t original_calls = 0;
+  for (std::size_t seed = 1; seed <= seeds; ++seed) {
+    originals.push_back(run(8, std::chrono::microseconds(0), false, true, seed));
+    original_calls += originals.back().base + originals.back().judge;
+  }
+  for (const auto& v : variants) {
+    std::size_t calls = 0, path_ok = 0;
+    for (std::size_t seed = 1; seed <= seeds; ++seed) {
+      const outcome o = run(8, std::chrono::microseconds(0), false, false, seed, v.apply);
+      calls += o.base + o.judge;
+      path_ok += o.rep.best_score.value_or(0.0) >= originals[seed - 1].rep.best_score.value_or(0.0) - 1e-12 ? 1 : 0;
+    }
+    fmt::print("{:<58}{:>6} / {} = {:.3f}; best_score equal or better in {} of {}\n", v.name, calls, original_calls,
+               static_cast<double>(calls) / static_cast<double>(original_calls), path_ok, seeds);
+  }
 }
 
 }  // namespace
@@ -178,8 +231,10 @@ int main(int argc, char** argv) {
   const int ms = argc > 1 ? std::atoi(argv[1]) : 10;
   const auto latency = std::chrono::microseconds(ms * 1000);
   fmt::print("bench_drpo: simulated models, {} ms per call, default config (W 2, A 3, depth 20 +10, 4 ICL examples x 5 rounds)\n", ms);
-  report_scenario("default run (skips carry good prompts forward)", latency, false);
-  report_scenario("full width (no skips, no deduplication: every level expands W*A candidates)", latency, true);
+  report_scenario("default run (skips carry good prompts forward)", latency, false, false);
+  report_scenario("full width, the original's search (no skips, no deduplication: every level expands W*A candidates)", latency,
+                  true, true);
+  breakdown(20);
   const seed_comparison c = compare_seeds(20);
   // The headline figures as one JSON object, the last line, for tracking over time.
   fmt::print("{}\n", nlohmann::json{{"calls_ratio", c.calls_ratio},

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 using namespace selfalign;
 namespace sim = selfalign::testing::drpo_sim;
@@ -118,7 +119,9 @@ TEST_CASE("drpo beam: rewards follow the rubric, the beam keeps the top two path
 
 TEST_CASE("drpo beam: the exact trace for seed 0" * doctest::test_suite("drpo")) {
   stage2_rig t;
-  auto rep = t.run(small_config());
+  drpo::config cfg = small_config();
+  cfg.reproduce_original_search = true;  // every candidate evaluated (economical_search_test compares)
+  auto rep = t.run(cfg);
   REQUIRE(rep);
   const std::vector<std::string> expected{
       "0<-1 L0 b0c0 initial - q0 r=1.667",
@@ -177,6 +180,7 @@ TEST_CASE("drpo beam: skips carry a prompt forward and grow the depth as specifi
   drpo::config cfg = small_config();
   cfg.depth = 4;
   cfg.max_depth_increase = 3;
+  cfg.reproduce_original_search = true;  // runs to the depth budget
   // Start from a prompt that already scores above 4.5 on most queries.
   cfg.initial_system_prompt = sim::prompt_with({"safety", "structure", "limits", "empathy", "concise"});
   auto rep = t.run(cfg);
@@ -215,6 +219,7 @@ TEST_CASE("drpo beam: calls per role follow the spec's cost formula" * doctest::
   drpo::config cfg;
   cfg.depth = 5;
   cfg.dedup_candidates = false;  // the original never deduplicates
+  cfg.reproduce_original_search = true;  // and evaluates every candidate
   auto sel = drpo::make_selector(critic, cfg);
   drpo::dataset data;
   data.queries = sim::training_queries();
@@ -256,6 +261,7 @@ TEST_CASE("drpo beam: identical proposals are evaluated once when deduplication 
   CHECK(on->rejected.size() == 4);
   base.reset_counts();
   cfg.dedup_candidates = false;
+  cfg.reproduce_original_search = true;  // the economical search would reuse the identical pairs
   auto off = drpo::optimize(drpo::make_roles(base, sel, judge, opt), data, cfg);
   REQUIRE(off);
   CHECK(base.calls() == 1 + 3 + 6);
@@ -271,9 +277,10 @@ TEST_CASE("drpo: unreadable judge output is retried, then reported as failed wit
   auto rep = t.run(cfg);
   REQUIRE(rep);
   std::size_t attempts = 0, failed = 0, retried = 0;
+  std::set<std::pair<std::string, std::string>> judged;  // the same answer to the same query is judged once
   for (const auto& c : rep->trace) {
     CAPTURE(c.id);
-    attempts += static_cast<std::size_t>(c.eval.verdict.attempts);
+    if (judged.insert({c.query, c.response}).second) attempts += static_cast<std::size_t>(c.eval.verdict.attempts);
     if (c.response.find("[guesses]") != std::string::npos) {
       ++failed;
       CHECK(c.eval.verdict.status == parse_status::failed);

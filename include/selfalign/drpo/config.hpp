@@ -51,6 +51,16 @@ struct config {
   std::size_t max_training_queries = 180; ///< [C] num_training_examples (at most depth + increase are used [D])
   /// [C] mean when beam_width > 1, last when 1 (search strategies built by drpo use this).
   search::reward_aggregation aggregation = search::reward_aggregation::automatic;
+  /// [ours] false (default): the economical search — a level's candidates are evaluated parent by
+  /// parent (the best parent first) and a parent's candidates that could not enter the beam even
+  /// with a perfect reward are not evaluated; an identical (prompt, query) pair or (query, answer)
+  /// pair is evaluated once per run; the search stops after `converged_levels` levels in which
+  /// every beam state was carried forward. The beam it keeps at each level is the original's for
+  /// the candidates it has. true [C]: the original's procedure, every candidate evaluated.
+  bool reproduce_original_search = false;
+  /// [ours] with the economical search: stop once every beam state has been carried forward (its
+  /// prompt scored above skip_threshold) this many levels in a row; 0: run to the depth budget.
+  std::size_t converged_levels = 3;
   /// [ours] true: identical candidate prompts at a level are evaluated once (the first kept, the
   /// others listed as rejected). The original evaluates duplicates (action_dedup=False): set false.
   bool dedup_candidates = true;

@@ -55,9 +55,11 @@ template <class G>
   return judges::rubric_judge<G>(std::forward<G>(model), std::move(o));
 }
 
-/// The beam search the DRPO paper uses, from a config (width, depth, growth, aggregation).
+/// The beam search the DRPO paper uses, from a config (width, depth, growth, aggregation; with the
+/// economical search, the stop after `converged_levels` carried levels).
 [[nodiscard]] inline search::beam default_strategy(const config& cfg) {
-  return search::beam(search::beam_options{cfg.beam_width, cfg.depth, cfg.max_depth_increase, cfg.aggregation});
+  return search::beam(search::beam_options{cfg.beam_width, cfg.depth, cfg.max_depth_increase, cfg.aggregation,
+                                           cfg.reproduce_original_search ? 0 : cfg.converged_levels});
 }
 
 /// Checks a config before any call: errc::invalid_argument naming the field.
@@ -155,7 +157,18 @@ result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& da
       : std::is_same_v<Strategy, search::beam>                          ? search::reward_aggregation::last
       : std::is_same_v<Strategy, search::greedy>                        ? search::reward_aggregation::last
                                                                         : search::reward_aggregation::mean;
-  prompt_problem<B, S, J, O, E> problem(eng, std::move(queries), how);
+  // Candidates that cannot enter the beam are left out only under search::beam ranking paths as
+  // this problem scores them; other strategies (mcts backs every child up) see every candidate.
+  std::size_t prune_width = 0;
+  if constexpr (std::is_same_v<Strategy, search::beam>) {
+    const search::beam_options& bo = strategy->options();
+    const search::reward_aggregation ranks = bo.aggregation != search::reward_aggregation::automatic ? bo.aggregation
+                                             : bo.width > 1 ? search::reward_aggregation::mean
+                                                            : search::reward_aggregation::last;
+    if (ranks == how) prune_width = std::max<std::size_t>(1, bo.width);
+  }
+  if (cfg.reproduce_original_search) prune_width = 0;
+  prompt_problem<B, S, J, O, E> problem(eng, std::move(queries), how, prune_width);
   auto outcome = strategy->search(problem);
   if constexpr (requires { strategy->stats(); }) rep.search = strategy->stats();
   rep.rejected = problem.rejected();

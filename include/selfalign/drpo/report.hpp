@@ -51,6 +51,9 @@ struct candidate {
   evaluation eval;
   std::optional<double> path_score;  ///< the beam's score of the path ending here, when it was ranked
   bool kept = false;                 ///< kept in the beam after its level
+  /// [ours] the earlier candidate with the same prompt and query whose answer and evaluation this one
+  /// reuses (the economical search makes no call for it); none when it was evaluated itself.
+  std::optional<std::size_t> reused_from;
   friend bool operator==(const candidate&, const candidate&) = default;
 };
 
@@ -59,7 +62,7 @@ struct rejected_proposal {
   std::size_t level = 0;
   std::size_t parent = 0;
   std::size_t candidate_index = 0;
-  std::string reason;  ///< "unreadable: ...", "duplicate of an earlier proposal", "the optimizer request failed: ..." (e.g. over the context)
+  std::string reason;  ///< "unreadable: ...", "duplicate of an earlier proposal", "the optimizer request failed: ..." (e.g. over the context), "cannot enter the beam: ..." (not evaluated)
   std::string text;    ///< the proposal (or the raw output when unreadable)
   friend bool operator==(const rejected_proposal&, const rejected_proposal&) = default;
 };
@@ -147,6 +150,7 @@ inline void to_json(nlohmann::json& j, const candidate& c) {
        {"response", c.response}, {"eval", c.eval}, {"kept", c.kept}};
   j["parent"] = c.parent ? nlohmann::json(*c.parent) : nlohmann::json(nullptr);
   j["path_score"] = c.path_score ? nlohmann::json(*c.path_score) : nlohmann::json(nullptr);
+  j["reused_from"] = c.reused_from ? nlohmann::json(*c.reused_from) : nlohmann::json(nullptr);
 }
 inline void from_json(const nlohmann::json& j, candidate& c) {
   selfalign::detail::get_if_present(j, "id", c.id);
@@ -162,6 +166,7 @@ inline void from_json(const nlohmann::json& j, candidate& c) {
   selfalign::detail::get_if_present(j, "eval", c.eval);
   selfalign::detail::get_if_present(j, "path_score", c.path_score);
   selfalign::detail::get_if_present(j, "kept", c.kept);
+  selfalign::detail::get_if_present(j, "reused_from", c.reused_from);
 }
 inline void to_json(nlohmann::json& j, const rejected_proposal& r) {
   j = {{"level", r.level}, {"parent", r.parent}, {"candidate_index", r.candidate_index}, {"reason", r.reason}, {"text", r.text}};

@@ -22,6 +22,9 @@ struct beam_options {
   std::size_t depth = 20;               ///< [C] states on a path, the initial one included
   std::size_t max_depth_increase = 10;  ///< [C] skip growth allowed in all
   reward_aggregation aggregation = reward_aggregation::automatic;  ///< [C] mean (W > 1), last (W = 1)
+  /// [ours] with a SkippingSearchProblem: stop once every state of the beam has skipped this many
+  /// levels in a row (nothing new is proposed any more); 0 [C]: run to the depth budget.
+  std::size_t converged_levels = 0;
 };
 
 /// Beam search over a SearchProblem, level by level, as the DRPO code runs it:
@@ -51,6 +54,7 @@ class beam {
       std::vector<double> rewards;
       double score;
       std::size_t length;
+      bool carried_best = false;  // the child of the previous level's best state, which skipped
     };
     stats_ = {};
     const reward_aggregation how = opt_.aggregation != reward_aggregation::automatic ? opt_.aggregation
@@ -73,7 +77,17 @@ class beam {
     const std::size_t width = std::max<std::size_t>(1, opt_.width);
     std::string stop_reason = "depth";
 
+    std::size_t streak = 0;  // levels in a row whose best state is the carried child of the previous best
     for (std::size_t level = 0; level < max_depth + 1 && !current.empty(); ++level) {
+      if constexpr (SkippingSearchProblem<P>) {
+        if (opt_.converged_levels > 0) {
+          streak = current.front().carried_best ? streak + 1 : 0;
+          if (streak >= opt_.converged_levels && static_cast<bool>(p.skips(current.front().state))) {
+            stop_reason = "converged";  // the best prompt skipped on converged_levels + 1 queries in a row
+            break;
+          }
+        }
+      }
       bool bumped = false;
       std::vector<std::size_t> expand_idx;
       for (std::size_t i = 0; i < current.size(); ++i) {
@@ -96,6 +110,9 @@ class beam {
         current.clear();
         break;
       }
+      bool best_skipped = false;
+      if constexpr (SkippingSearchProblem<P>)
+        best_skipped = opt_.converged_levels > 0 && expand_idx.front() == 0 && static_cast<bool>(p.skips(current.front().state));
       std::vector<S> batch;
       batch.reserve(expand_idx.size());
       for (std::size_t i : expand_idx) batch.push_back(current[i].state);
@@ -122,7 +139,7 @@ class beam {
         std::vector<double> rewards = parent.rewards;
         rewards.push_back((*scores)[k]);
         const double score = aggregate(rewards, how);
-        next.push_back(item{std::move(flat[k]), std::move(rewards), score, parent.length + 1});
+        next.push_back(item{std::move(flat[k]), std::move(rewards), score, parent.length + 1, parent_of[k] == 0 && best_skipped});
       }
       std::stable_sort(next.begin(), next.end(), [](const item& a, const item& b) { return better(a.score, b.score); });
       if (next.size() > width) next.resize(width);

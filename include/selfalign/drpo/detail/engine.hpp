@@ -336,8 +336,11 @@ class prompt_problem {
     friend bool operator==(const state_type&, const state_type&) = default;
   };
 
-  prompt_problem(engine<B, S, J, O, E>& eng, std::vector<std::string> queries, search::reward_aggregation how)
-      : eng_(eng), cfg_(eng.cfg()), queries_(std::move(queries)), how_(how) {}
+  /// `prune_width`: the beam width candidates are pruned against (0: evaluate every candidate).
+  prompt_problem(engine<B, S, J, O, E>& eng, std::vector<std::string> queries, search::reward_aggregation how,
+                 std::size_t prune_width = 0)
+      : eng_(eng), cfg_(eng.cfg()), queries_(std::move(queries)), how_(how), prune_width_(prune_width),
+        reuse_(!eng.cfg().reproduce_original_search) {}
 
   [[nodiscard]] const std::vector<candidate>& trace() const noexcept { return trace_; }
   [[nodiscard]] std::vector<candidate>& trace() noexcept { return trace_; }
@@ -367,6 +370,7 @@ class prompt_problem {
       c.eval = std::move(ev->front());
     }
     trace_.push_back(std::move(c));
+    remember(trace_[0]);
     if (const double ps = path_score(0); !std::isnan(ps)) trace_[0].path_score = ps;
     eng_.emit(event_kind::search_step, "initial prompt evaluated", {{"level", 0}, {"reward", reward_or_nan(trace_[0])}});
     return state_type{{0}};
@@ -404,11 +408,6 @@ class prompt_problem {
 
   [[nodiscard]] result<std::vector<std::vector<state_type>>> expand(std::span<const state_type> batch) {
     const std::size_t nb = batch.size();
-    struct proposal {
-      std::string prompt;
-      std::string origin;
-      std::size_t candidate_index;
-    };
     std::vector<std::vector<proposal>> props(nb);
     std::vector<bool> skip(nb);
     std::vector<std::size_t> want;  // states that ask the optimizer
@@ -486,76 +485,42 @@ class prompt_problem {
       }
     }
 
-    // Phase C: the base model answers each candidate's query.
+    // Phases C and D: the base model answers each candidate's query, then the judge scores the
+    // answers. The original evaluates the whole level at once; with pruning the states go one by
+    // one, best first, and a state's candidates are left out once `prune_width_` candidates of the
+    // level score at least the best path score they could reach.
     if (auto r = eng_.prefetch_examples(level_queries, cfg_.icl_k); !r) return unexpected(r.error());
-    std::vector<generation_request> base_reqs;
-    struct slot {
-      std::size_t b;
-      std::size_t p;
-    };
-    std::vector<slot> slots;
-    for (std::size_t b = 0; b < nb; ++b)
-      for (std::size_t p = 0; p < props[b].size(); ++p) {
-        const std::size_t level = batch[b].path.size();
-        base_reqs.push_back(eng_.base_request(props[b][p].prompt, queries_[level],
-                                              seed("drpo/base", level, b, props[b][p].candidate_index, level)));
-        slots.push_back({b, p});
-      }
-    auto base_out = eng_.generate_items("base", true, base_reqs, width);
-    if (!base_out) return unexpected(base_out.error());
-
-    // Phase D: the judge scores the answers (a base answer that failed alone has nothing to score).
-    std::vector<typename engine<B, S, J, O, E>::judge_item> items;
-    std::vector<std::size_t> item_of(slots.size(), static_cast<std::size_t>(-1));
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-      if (!(*base_out)[k]) continue;
-      const std::size_t b = slots[k].b;
-      const std::size_t level = batch[b].path.size();
-      const std::string& q = queries_[level];
-      item_of[k] = items.size();
-      items.push_back({q, std::string(selfalign::detail::trim((*base_out)[k]->text())), selection_of.at(q),
-                       seed("drpo/judge", level, b, props[b][slots[k].p].candidate_index, level), false});
-    }
-    auto evals = eng_.judge(items);
-    if (!evals) return unexpected(evals.error());
-
-    // Assemble the children in (state, proposal) order; ids follow that order.
     std::vector<std::vector<state_type>> children(nb);
-    for (std::size_t k = 0; k < slots.size(); ++k) {
-      const std::size_t b = slots[k].b;
-      const proposal& p = props[b][slots[k].p];
-      const std::size_t level = batch[b].path.size();
-      candidate c;
-      c.id = trace_.size();
-      c.parent = batch[b].path.back();
-      c.level = level;
-      c.beam_index = b;
-      c.candidate_index = p.candidate_index;
-      c.origin = p.origin;
-      c.system_prompt = p.prompt;
-      c.query_index = level;
-      c.query = queries_[level];
-      if (item_of[k] == static_cast<std::size_t>(-1)) {
-        c.eval = eng_.failed_evaluation(*selection_of.at(c.query), (*base_out)[k].error(), "the base answer");
-      } else {
-        c.response = std::move(items[item_of[k]].response);
-        c.eval = std::move((*evals)[item_of[k]]);
+    std::vector<double> level_scores;  // path scores of this level's evaluated candidates
+    const std::size_t rung = prune_width_ > 0 ? 1 : nb;
+    for (std::size_t from = 0; from < nb; from += rung) {
+      std::vector<slot> slots;
+      for (std::size_t b = from; b < std::min(nb, from + rung); ++b) {
+        if (!props[b].empty() && prune_width_ > 0 && level_scores.size() >= prune_width_) {
+          const double reach = best_reachable(batch[b]);
+          const auto above = static_cast<std::size_t>(
+              std::count_if(level_scores.begin(), level_scores.end(), [&](double v) { return v >= reach; }));
+          if (above >= prune_width_) {  // ties keep expansion order: these would rank below them all
+            for (const auto& p : props[b])
+              rejected_.push_back({batch[b].path.size(), batch[b].path.back(), p.candidate_index,
+                                   fmt::format("cannot enter the beam: its best reachable path score {:.4f} is not above {} "
+                                               "candidates of this level",
+                                               reach, above),
+                                   p.prompt});
+            continue;
+          }
+        }
+        for (std::size_t p = 0; p < props[b].size(); ++p) slots.push_back({b, props[b][p]});
       }
-      state_type child = batch[b];
-      child.path.push_back(c.id);
-      trace_.push_back(std::move(c));
-      if (const double ps = path_score(trace_.back().id); !std::isnan(ps)) trace_.back().path_score = ps;
-      children[b].push_back(std::move(child));
+      if (auto r = evaluate_slots(batch, slots, selection_of, children, level_scores); !r) return unexpected(r.error());
     }
     return children;
   }
 
   /// The path score of every candidate, by the same aggregation the strategy uses (for partial reports).
   [[nodiscard]] double path_score(std::size_t id) const {
-    std::vector<double> rewards;
-    for (std::optional<std::size_t> k = id; k && *k != 0; k = trace_[*k].parent) rewards.push_back(step_reward(trace_[*k]));
+    std::vector<double> rewards = rewards_along(id);
     if (rewards.empty()) return step_reward(trace_[0]);
-    std::reverse(rewards.begin(), rewards.end());
     return search::aggregate(rewards, how_);
   }
   [[nodiscard]] std::vector<std::size_t> path_of(std::size_t id) const {
@@ -575,6 +540,116 @@ class prompt_problem {
     if (cfg_.failed_parse_reward) return *cfg_.failed_parse_reward;
     return std::numeric_limits<double>::quiet_NaN();
   }
+  // The step rewards along the path ending at `id`, the initial prompt's excluded.
+  [[nodiscard]] std::vector<double> rewards_along(std::size_t id) const {
+    std::vector<double> rewards;
+    for (std::optional<std::size_t> k = id; k && *k != 0; k = trace_[*k].parent) rewards.push_back(step_reward(trace_[*k]));
+    std::reverse(rewards.begin(), rewards.end());
+    return rewards;
+  }
+  // The highest path score a child of `s` can reach: a perfect reward (or the highest seen, if a
+  // judge ever scored above max_score) appended to its path.
+  [[nodiscard]] double best_reachable(const state_type& s) const {
+    std::vector<double> rewards = rewards_along(s.path.back());
+    rewards.push_back(std::max(cfg_.max_score, highest_reward_));
+    return search::aggregate(rewards, how_);
+  }
+
+  struct proposal {
+    std::string prompt;
+    std::string origin;
+    std::size_t candidate_index;
+  };
+  struct slot {
+    std::size_t b;
+    proposal p;
+  };
+
+  // Evaluates `slots` (base answers in one batch, then judgements in one batch) and appends the
+  // candidates to the trace and `children`, in slot order. With reuse, a (prompt, query) pair or a
+  // (query, answer) pair evaluated before in the run is not asked again.
+  [[nodiscard]] result<void> evaluate_slots(std::span<const state_type> batch, const std::vector<slot>& slots,
+                                            const std::map<std::string, const judges::aspect_selection*>& selection_of,
+                                            std::vector<std::vector<state_type>>& children, std::vector<double>& level_scores) {
+    constexpr std::size_t none = static_cast<std::size_t>(-1);
+    std::vector<generation_request> base_reqs;
+    std::vector<std::size_t> base_of(slots.size(), none);
+    std::set<std::pair<std::string, std::string>> asked;  // pairs asked in this batch
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      const std::size_t b = slots[k].b, level = batch[b].path.size();
+      if (reuse_ && (pairs_.count({slots[k].p.prompt, queries_[level]}) || !asked.insert({slots[k].p.prompt, queries_[level]}).second))
+        continue;
+      base_of[k] = base_reqs.size();
+      base_reqs.push_back(eng_.base_request(slots[k].p.prompt, queries_[level], seed("drpo/base", level, b, slots[k].p.candidate_index, level)));
+    }
+    auto base_out = eng_.generate_items("base", true, base_reqs, eng_.options().max_concurrency);
+    if (!base_out) return unexpected(base_out.error());
+
+    std::vector<typename engine<B, S, J, O, E>::judge_item> items;
+    std::vector<std::size_t> item_of(slots.size(), none);
+    std::set<std::pair<std::string, std::string>> judged;  // (query, answer) pairs judged in this batch
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      if (base_of[k] == none || !(*base_out)[base_of[k]]) continue;
+      const std::size_t b = slots[k].b, level = batch[b].path.size();
+      const std::string& q = queries_[level];
+      std::string answer(selfalign::detail::trim((*base_out)[base_of[k]]->text()));
+      if (reuse_ && (verdicts_.count({q, answer}) || !judged.insert({q, answer}).second)) continue;
+      item_of[k] = items.size();
+      items.push_back({q, std::move(answer), selection_of.at(q), seed("drpo/judge", level, b, slots[k].p.candidate_index, level), false});
+    }
+    auto evals = eng_.judge(items);
+    if (!evals) return unexpected(evals.error());
+    if (reuse_)
+      for (std::size_t i = 0; i < items.size(); ++i) verdicts_[{items[i].query, items[i].response}] = (*evals)[i];
+
+    // Assemble the children in slot order; ids follow that order.
+    for (std::size_t k = 0; k < slots.size(); ++k) {
+      const std::size_t b = slots[k].b;
+      const proposal& p = slots[k].p;
+      const std::size_t level = batch[b].path.size();
+      candidate c;
+      c.id = trace_.size();
+      c.parent = batch[b].path.back();
+      c.level = level;
+      c.beam_index = b;
+      c.candidate_index = p.candidate_index;
+      c.origin = p.origin;
+      c.system_prompt = p.prompt;
+      c.query_index = level;
+      c.query = queries_[level];
+      if (base_of[k] == none) {  // evaluated before: same prompt, same query
+        const candidate& src = trace_[pairs_.at({c.system_prompt, c.query})];
+        c.response = src.response;
+        c.eval = src.eval;
+        c.reused_from = src.id;
+      } else if (!(*base_out)[base_of[k]]) {
+        c.eval = eng_.failed_evaluation(*selection_of.at(c.query), (*base_out)[base_of[k]].error(), "the base answer");
+      } else if (item_of[k] != none) {
+        c.response = items[item_of[k]].response;
+        c.eval = (*evals)[item_of[k]];
+      } else {  // the same answer to the same query was judged before
+        c.response = std::string(selfalign::detail::trim((*base_out)[base_of[k]]->text()));
+        c.eval = verdicts_.at({c.query, c.response});
+      }
+      state_type child = batch[b];
+      child.path.push_back(c.id);
+      trace_.push_back(std::move(c));
+      remember(trace_.back());
+      const double ps = path_score(trace_.back().id);
+      if (!std::isnan(ps)) trace_.back().path_score = ps;
+      level_scores.push_back(ps);
+      children[b].push_back(std::move(child));
+    }
+    return {};
+  }
+  // Records an evaluated candidate for reuse and for the pruning bound.
+  void remember(const candidate& c) {
+    if (c.eval.reward) highest_reward_ = std::max(highest_reward_, *c.eval.reward);
+    if (!reuse_ || c.reused_from) return;
+    pairs_.emplace(std::pair{c.system_prompt, c.query}, c.id);
+    if (!c.eval.error) verdicts_.emplace(std::pair{c.query, c.response}, c.eval);
+  }
+
   [[nodiscard]] static double reward_or_nan(const candidate& c) {
     return c.eval.reward ? *c.eval.reward : std::numeric_limits<double>::quiet_NaN();
   }
@@ -624,6 +699,11 @@ class prompt_problem {
   search::reward_aggregation how_;
   std::vector<candidate> trace_;
   std::vector<rejected_proposal> rejected_;
+  std::size_t prune_width_ = 0;  // 0: every candidate is evaluated
+  bool reuse_ = false;           // reuse (prompt, query) and (query, answer) evaluations
+  double highest_reward_ = -std::numeric_limits<double>::infinity();
+  std::map<std::pair<std::string, std::string>, std::size_t> pairs_;  // (prompt, query) -> candidate id
+  std::map<std::pair<std::string, std::string>, evaluation> verdicts_;  // (query, answer) -> evaluation
 };
 
 }  // namespace detail
