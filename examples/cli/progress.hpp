@@ -4,7 +4,7 @@
 #pragma once
 
 #include <selfalign/events.hpp>
-#include <selfalign/wrappers/metered.hpp>
+#include <selfalign/usage.hpp>
 
 #include <fmt/format.h>
 
