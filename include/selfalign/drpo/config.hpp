@@ -54,12 +54,13 @@ struct config {
   /// [ours] false (default): the economical search — a level's candidates are evaluated parent by
   /// parent (the best parent first) and a parent's candidates that could not enter the beam even
   /// with a perfect reward are not evaluated; an identical (prompt, query) pair or (query, answer)
-  /// pair is evaluated once per run; the search stops after `converged_levels` levels in which
-  /// every beam state was carried forward. The beam it keeps at each level is the original's for
-  /// the candidates it has. true [C]: the original's procedure, every candidate evaluated.
+  /// pair is evaluated once per run; the search stops once the best prompt has been carried
+  /// forward `converged_levels` levels in a row. The beam it keeps at each level is the original's
+  /// for the candidates it has. true [C]: the original's procedure, every candidate evaluated.
   bool reproduce_original_search = false;
-  /// [ours] with the economical search: stop once every beam state has been carried forward (its
-  /// prompt scored above skip_threshold) this many levels in a row; 0: run to the depth budget.
+  /// [ours] with the economical search: stop once the beam's best state has been carried forward
+  /// (its prompt scored above skip_threshold) this many levels in a row and would be carried again;
+  /// 0: run to the depth budget.
   std::size_t converged_levels = 3;
   /// [ours] true: identical candidate prompts at a level are evaluated once (the first kept, the
   /// others listed as rejected). The original evaluates duplicates (action_dedup=False): set false.

@@ -22,8 +22,9 @@ struct beam_options {
   std::size_t depth = 20;               ///< [C] states on a path, the initial one included
   std::size_t max_depth_increase = 10;  ///< [C] skip growth allowed in all
   reward_aggregation aggregation = reward_aggregation::automatic;  ///< [C] mean (W > 1), last (W = 1)
-  /// [ours] with a SkippingSearchProblem: stop once every state of the beam has skipped this many
-  /// levels in a row (nothing new is proposed any more); 0 [C]: run to the depth budget.
+  /// [ours] with a SkippingSearchProblem: stop once the beam's best state is the carried (skipped)
+  /// child of the previous best this many levels in a row and would skip again; 0 [C]: run to the
+  /// depth budget.
   std::size_t converged_levels = 0;
 };
 
