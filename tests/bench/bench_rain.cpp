@@ -5,7 +5,8 @@
 //
 // The simulated server decodes the n choices of one request in parallel (as a batching server
 // does), so a request costs request_ms + token_ms * (tokens of its longest choice). RAIN's figures
-// are shown with its defaults (caches on, concurrency 4), without the caches, and at concurrency 1.
+// are shown with its defaults (caches on, concurrency 4, speculation 2 levels), without speculation,
+// without the caches, and at concurrency 1 (where speculation is off).
 #include <selfalign/batch.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/rain/rain.hpp>
@@ -177,6 +178,9 @@ int main(int argc, char** argv) {
   const totals van = run_vanilla(m, cfg);
   std::string sample;
   const totals rain_default = run_rain(m, cfg, &sample);
+  rain::config nospec = cfg;
+  nospec.speculation_depth = 0;
+  const totals rain_nospec = run_rain(m, nospec);
   rain::config nocache = cfg;
   nocache.cache_evaluations = false;
   nocache.cache_distributions = false;
@@ -195,6 +199,7 @@ int main(int argc, char** argv) {
              "ms/tok", "vs van", "iters", "rewnd");
   row("vanilla greedy (1 request)", van, van);
   row("rain (cache on, concurrency 4)", rain_default, van);
+  row("rain (no speculation)", rain_nospec, van);
   row("rain (cache off, concurrency 4)", rain_nocache, van);
   row("rain (cache on, concurrency 1)", rain_seq, van);
   row("rain (cache off, concurrency 1)", rain_seq_nocache, van);
