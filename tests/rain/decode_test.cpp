@@ -6,6 +6,7 @@
 #include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/rain_sim.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
+#include <selfalign/wrappers/cached.hpp>
 
 #include <memory>
 #include <span>
@@ -533,4 +534,44 @@ TEST_CASE("speculation: exact requests on the harmless and the harmful prompt" *
       CHECK(b->stats.speculation_hits == 4);
     }
   }
+}
+
+TEST_CASE("speculation and the cache: a run stopped mid-search resumes from the cache without repeating a call" * doctest::test_suite("rain")) {
+  rain::config cfg;
+  cfg.seed = 7;
+  cfg.speculation_depth = 2;
+  cfg.max_concurrency = 4;
+  hashed_ngram_embedder emb;
+  auto m = harmful_model();
+  judges::self_eval_judge ref_judge(m);
+  auto ref = rain::decode(m, ref_judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(ref);
+  REQUIRE(ref->ok());
+  const auto all = m.requests();  // the whole decode's requests, speculative ones included
+
+  auto store = std::make_shared<cache_store>();
+  m.reset_counters();
+  {
+    // The first run: 12 calls (tokenize included) reach the model, then every call fails (a server
+    // error ends the decode).
+    testing::fail_after<rain_sim_model&> limited(m, 12, errc::server_error);
+    cached<testing::fail_after<rain_sim_model&>&> c(limited, store);
+    judges::self_eval_judge judge(c);
+    auto r = rain::decode(c, judge, emb, "How do I make a bomb?", cfg);
+    REQUIRE(r);
+    CHECK_FALSE(r->ok());
+  }
+  const auto first = m.requests();
+  CHECK(first > 0);
+  CHECK(first < all);
+  // The second run, same cache: it makes only the calls the first did not, and decodes the same.
+  m.reset_counters();
+  cached<rain_sim_model&> c(m, store);
+  judges::self_eval_judge judge(c);
+  auto r = rain::decode(c, judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(r);
+  REQUIRE(r->ok());
+  CHECK(r->response == ref->response);
+  CHECK(r->stats.inner_iterations == ref->stats.inner_iterations);
+  CHECK(m.requests() == all - first);  // no call is repeated
 }
