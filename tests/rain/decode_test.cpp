@@ -6,6 +6,7 @@
 #include <selfalign/testing/fail_after.hpp>
 #include <selfalign/testing/rain_sim.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
+#include <selfalign/wrappers/cached.hpp>
 
 #include <memory>
 #include <span>
@@ -71,6 +72,7 @@ TEST_CASE("vanilla decoding walks into the harmful continuation and rain rewinds
   hashed_ngram_embedder emb;
   rain::config cfg;
   cfg.seed = 7;
+  cfg.speculation_depth = 0;  // the hand trace below counts the searches' own calls (speculation: further down)
 
   auto van = rain::decode_vanilla(m, "How do I make a bomb?", cfg);
   REQUIRE(van);
@@ -171,6 +173,7 @@ TEST_CASE("a failing judge ends the decode with the error and the committed part
   testing::fail_after<testing::scripted_judge> judge(inner, 8, errc::server_error);
   hashed_ngram_embedder emb;
   rain::config cfg;
+  cfg.speculation_depth = 0;  // the call order below is the searches' own
   auto r = rain::decode(m, judge, emb, "Count for me", cfg);
   REQUIRE(r);  // the decode started: failures after that are in the report
   CHECK_FALSE(r->ok());
@@ -266,6 +269,7 @@ TEST_CASE("decode_batch gives identical results at concurrency 1 and 8" * doctes
   rain::config one;
   one.seed = 42;
   one.max_concurrency = 1;
+  one.speculation_depth = 0;  // speculation (off at concurrency 1) would add requests at 8: tested below
   rain::config eight = one;
   eight.max_concurrency = 8;
   auto a = rain::decode_batch(m, judge, emb, std::span<const rain::input>(inputs), one, batch_options{1, {}});
@@ -437,4 +441,137 @@ TEST_CASE("rain::decode stops before its next search when its stop token is requ
   CHECK(all[0]->stop_reason == "cancelled");
   REQUIRE_FALSE(all[1]);
   CHECK(all[1].error().code == errc::cancelled);
+}
+
+namespace {
+std::vector<result<rain::report>> decode_all(rain_sim_model& m, rain::config cfg) {
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  cfg.keep_tree = true;
+  const std::vector<rain::input> inputs{"How do I make a bomb?", "Tell me a story", "What is the capital of France?",
+                                        "Count for me"};
+  return rain::decode_batch(m, judge, emb, std::span<const rain::input>(inputs), cfg, batch_options{2, {}});
+}
+}  // namespace
+
+TEST_CASE("speculation changes no response, tree or search, and its requests are the same at concurrency 2 and 8" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  rain::config off;
+  off.seed = 11;
+  off.speculation_depth = 0;
+  rain::config two = off;
+  two.speculation_depth = 2;
+  two.max_concurrency = 2;
+  rain::config eight = two;
+  eight.max_concurrency = 8;
+  auto a = decode_all(m, off);
+  auto b = decode_all(m, two);
+  auto c = decode_all(m, eight);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(a[i]);
+    REQUIRE(b[i]);
+    REQUIRE(c[i]);
+    REQUIRE(a[i]->ok());
+    // The same search: responses, steps, searches, rewinds and the whole final tree (visits,
+    // values, priors, embeddings).
+    CHECK(a[i]->response == b[i]->response);
+    CHECK(a[i]->stats.inner_iterations == b[i]->stats.inner_iterations);
+    CHECK(a[i]->stats.rewinds == b[i]->stats.rewinds);
+    CHECK(a[i]->stats.nodes == b[i]->stats.nodes);
+    CHECK(a[i]->stats.failed_evaluations == b[i]->stats.failed_evaluations);
+    REQUIRE(a[i]->steps.size() == b[i]->steps.size());
+    for (std::size_t s = 0; s < a[i]->steps.size(); ++s) CHECK(a[i]->steps[s].text == b[i]->steps[s].text);
+    CHECK(a[i]->tree.dump() == b[i]->tree.dump());
+    CHECK(b[i]->stats.speculation_hits > 0);
+    CHECK(b[i]->stats.speculation_hits <= b[i]->stats.speculative_leaves);
+    CHECK(a[i]->stats.speculative_leaves == 0);
+    // Speculation can only add requests (work never taken), never remove a search's own.
+    CHECK(b[i]->stats.requests >= a[i]->stats.requests);
+    // Which leaves run ahead does not depend on timing: the same requests, statistics and steps.
+    check_same(*b[i], *c[i]);
+    CHECK(b[i]->stats.speculative_leaves == c[i]->stats.speculative_leaves);
+    CHECK(b[i]->stats.speculation_hits == c[i]->stats.speculation_hits);
+    CHECK(b[i]->stats.rollouts == c[i]->stats.rollouts);
+    CHECK(b[i]->tree.dump() == c[i]->tree.dump());
+  }
+}
+
+TEST_CASE("speculation: exact requests on the harmless and the harmful prompt" * doctest::test_suite("rain")) {
+  auto m = harmful_model();
+  judges::self_eval_judge judge(m);
+  hashed_ngram_embedder emb;
+  rain::config off;
+  off.seed = 7;
+  off.speculation_depth = 0;
+  rain::config on = off;
+  on.speculation_depth = 2;
+  for (const char* q : {"What is the capital of France?", "How do I make a bomb?"}) {
+    CAPTURE(q);
+    m.reset_counters();
+    auto a = rain::decode(m, judge, emb, q, off);
+    const auto off_requests = m.requests();
+    m.reset_counters();
+    auto b = rain::decode(m, judge, emb, q, on);
+    const auto on_requests = m.requests();
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(a->response == b->response);
+    CHECK(a->stats.requests == off_requests);
+    CHECK(b->stats.requests == on_requests);  // every speculative request is in the report
+    if (std::string(q) == "What is the capital of France?") {
+      // The searches follow the greedy line: every leaf started ahead is taken; no extra request.
+      CHECK(off_requests == 13);
+      CHECK(on_requests == 13);
+      CHECK(b->stats.speculative_leaves == 4);
+      CHECK(b->stats.speculation_hits == 4);
+    } else {
+      // The search turns from "Here" to "I": two leaves started ahead are never taken (5 more
+      // requests: their rollouts, evaluations and expansions).
+      CHECK(off_requests == 19);
+      CHECK(on_requests == 24);
+      CHECK(b->stats.speculative_leaves == 6);
+      CHECK(b->stats.speculation_hits == 4);
+    }
+  }
+}
+
+TEST_CASE("speculation and the cache: a run stopped mid-search resumes from the cache without repeating a call" * doctest::test_suite("rain")) {
+  rain::config cfg;
+  cfg.seed = 7;
+  cfg.speculation_depth = 2;
+  cfg.max_concurrency = 4;
+  hashed_ngram_embedder emb;
+  auto m = harmful_model();
+  judges::self_eval_judge ref_judge(m);
+  auto ref = rain::decode(m, ref_judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(ref);
+  REQUIRE(ref->ok());
+  const auto all = m.requests();  // the whole decode's requests, speculative ones included
+
+  auto store = std::make_shared<cache_store>();
+  m.reset_counters();
+  {
+    // The first run: 12 calls (tokenize included) reach the model, then every call fails (a server
+    // error ends the decode).
+    testing::fail_after<rain_sim_model&> limited(m, 12, errc::server_error);
+    cached<testing::fail_after<rain_sim_model&>&> c(limited, store);
+    judges::self_eval_judge judge(c);
+    auto r = rain::decode(c, judge, emb, "How do I make a bomb?", cfg);
+    REQUIRE(r);
+    CHECK_FALSE(r->ok());
+  }
+  const auto first = m.requests();
+  CHECK(first > 0);
+  CHECK(first < all);
+  // The second run, same cache: it makes only the calls the first did not, and decodes the same.
+  m.reset_counters();
+  cached<rain_sim_model&> c(m, store);
+  judges::self_eval_judge judge(c);
+  auto r = rain::decode(c, judge, emb, "How do I make a bomb?", cfg);
+  REQUIRE(r);
+  REQUIRE(r->ok());
+  CHECK(r->response == ref->response);
+  CHECK(r->stats.inner_iterations == ref->stats.inner_iterations);
+  CHECK(m.requests() == all - first);  // no call is repeated
 }

@@ -140,6 +140,50 @@ TEST_CASE("rain::decode: a short decode commits tokens the server proposed; unre
   for (const auto& t : r->tokens) CHECK(proposed.count(t.text) == 1);
 }
 
+TEST_CASE("rain::decode with speculation on the real server: the same decode as without, every speculative request counted") {
+  REAL_SERVER_OR_RETURN(s, real_server::config{});
+  real_server::recording_proxy proxy(s->port());
+  openai_backend llm(real_server::options_for(proxy.url()));
+  judges::self_eval_options jo;
+  jo.source = judges::label_source::alternatives;  // cheap: the tiny model's evaluations are mostly unreadable
+  judges::self_eval_judge judge(llm, jo);
+  hashed_ngram_embedder emb;
+  rain::config off;
+  off.max_new_tokens = 7;
+  off.max_iterations = 4;
+  off.min_iterations = 1;
+  off.extra_iterations = 0;
+  off.rollout_max_tokens = 4;
+  off.candidates = 5;
+  off.sample_attempts = 4;
+  off.max_concurrency = 2;
+  off.seed = 5;
+  off.speculation_depth = 0;
+  off.keep_tree = true;
+  rain::config on = off;
+  on.speculation_depth = 2;
+  auto a = rain::decode(llm, judge, emb, "How do I store cleaning products?", off);
+  const auto off_calls = proxy.on("/v1/completions").size();
+  auto b = rain::decode(llm, judge, emb, "How do I store cleaning products?", on);
+  const auto all_calls = proxy.on("/v1/completions").size();
+  REQUIRE(a);
+  REQUIRE(b);
+  INFO(nlohmann::json(*b).dump());
+  REQUIRE(a->ok());
+  REQUIRE(b->ok());
+  CHECK(a->stats.speculative_leaves == 0);
+  CHECK(b->stats.speculative_leaves > 0);
+  CHECK(b->stats.speculation_hits > 0);
+  // Seeded samples and temperature-0 evaluations: the server answers the same requests the same
+  // way, so the search and the response are the same.
+  CHECK(b->response == a->response);
+  CHECK(b->stats.inner_iterations == a->stats.inner_iterations);
+  CHECK(b->tree.dump() == a->tree.dump());
+  CHECK(static_cast<std::int64_t>(off_calls) == a->stats.requests);
+  CHECK(static_cast<std::int64_t>(all_calls - off_calls) == b->stats.requests);  // speculative requests too
+  CHECK(b->stats.requests >= a->stats.requests);
+}
+
 TEST_CASE("drpo::optimize: the tiny model's unreadable judgements give no reward; a call budget stops the run exactly") {
   REAL_SERVER_OR_RETURN(s, real_server::config{});
   real_server::recording_proxy proxy(s->port());

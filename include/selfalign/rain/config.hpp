@@ -114,6 +114,14 @@ struct config {
   std::string embedding_model;          ///< model name sent with embedding requests
   std::uint64_t seed = 0;               ///< run seed; every call's seed derives from it and the call's identity
   std::size_t max_concurrency = 4;      ///< [S] calls in flight within one iteration (rollout+eval || expansion)
+  /// [S] speculation: when a search expands a leaf, the work of the search that would next reach
+  /// its best-prior child (rollout, evaluation, embeddings, expansion, with the seeds that search
+  /// would use) starts at once, up to this many levels below the deepest leaf a search has reached.
+  /// A search that reaches such a child takes the result instead of asking again, so the responses
+  /// and the tree are the same as without speculation; work never taken costs requests. 0 turns it
+  /// off (the default, so that the statistics stay the same at every concurrency); it is off when
+  /// max_concurrency < 2. 2 is the value measured in docs/rain.md, "Speculation".
+  int speculation_depth = 0;
   bool cache_evaluations = true;        ///< [C] cache self-evaluations by text
   bool cache_distributions = true;      ///< [C] cache next-token distributions by prefix
   bool keep_tree = false;               ///< put the final tree into report::tree as JSON

@@ -20,6 +20,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
+#include <future>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -155,6 +158,7 @@ class decoder {
       tree_.commit(m, cfg_);
       it0 = cfg_.reuse_subtree ? tree_.at(m).fn : 0;
       rep.steps.push_back(st);
+      settle();
       const statistics now = count_.snapshot();
       rep.steps.back().requests = now.requests - before.requests;
       rep.steps.back().prompt_tokens = now.prompt_tokens - before.prompt_tokens;
@@ -217,6 +221,7 @@ class decoder {
 
   void finish(report& rep, const statistics& before, const step_stats& partial, std::chrono::steady_clock::time_point t0,
               bool record_partial = true) {
+    settle();
     if (record_partial && partial.inner_iterations > 0) {
       rep.steps.push_back(partial);
       const statistics now = count_.snapshot();
@@ -245,10 +250,82 @@ class decoder {
 
   // The token-set length for children of x whose prefix has `used` response tokens: the schedule's,
   // cut to what --max-new-tokens leaves (the last set of a response is shorter, never longer).
-  int length_for(int x, std::size_t used) const {
-    const int scheduled = token_set_length(cfg_.length_schedule, tree_.at(x).depth);
+  int length_for(int x, std::size_t used) const { return length_at(tree_.at(x).depth, used); }
+  int length_at(int depth, std::size_t used) const {
+    const int scheduled = token_set_length(cfg_.length_schedule, depth);
     const std::ptrdiff_t left = static_cast<std::ptrdiff_t>(cfg_.max_new_tokens) - static_cast<std::ptrdiff_t>(used);
     return static_cast<int>(std::max<std::ptrdiff_t>(1, std::min<std::ptrdiff_t>(scheduled, left)));
+  }
+
+  // What a search computes at its leaf, fixed before any call: the prefix, whether it is final or
+  // to be expanded, the token-set length, the seeds, and where each path node starts (for the
+  // embeddings). A plan reads nothing from the tree once made, so it can run on another thread.
+  struct leaf_plan {
+    std::string path;
+    int depth = 0;
+    int fn = 0;
+    std::vector<token> prefix;
+    std::string response;  // text_of(prefix), cut at a turn marker
+    bool terminal = false;
+    bool expand = false;
+    int len = 1;
+    std::uint64_t rollout_seed = 0;
+    std::uint64_t expand_seed = 0;
+    std::vector<std::size_t> embed_from;  // prefix offset where each path node starts, leaf first
+
+    bool same_as(const leaf_plan& o) const {
+      return path == o.path && fn == o.fn && terminal == o.terminal && expand == o.expand && len == o.len &&
+             token_set_key(prefix) == token_set_key(o.prefix);
+    }
+  };
+  // What the leaf work found: the simulation, the evaluation and the embeddings (task 0) and the
+  // candidates of the expansion (task 1).
+  struct leaf_work {
+    result<void> status;
+    std::optional<double> value;
+    std::string failure;
+    std::vector<std::vector<float>> embs;
+    std::vector<candidate> cands, stored;
+  };
+
+  void finish_plan(leaf_plan& p, bool node_terminal, bool expanded) const {
+    p.response = text_of(p.prefix);
+    p.terminal = node_terminal || cut_at_marker(p.response, cfg_.turn_markers) || std::ssize(p.prefix) >= cfg_.max_new_tokens ||
+                 (acc_.uses_ids() && acc_.context_tokens() + p.prefix.size() >= static_cast<std::size_t>(cfg_.max_context_tokens));
+    p.expand = !p.terminal && !expanded;
+    p.len = length_at(p.depth, p.prefix.size());
+    p.rollout_seed = derive_seed(cfg_.seed, "rain/rollout", index_, p.path, p.fn);
+    p.expand_seed = derive_seed(cfg_.seed, "rain/expand", index_, p.path);
+  }
+
+  leaf_plan plan_for(int x, std::vector<token> prefix) const {
+    leaf_plan p;
+    const node& leaf = tree_.at(x);
+    p.path = leaf.path;
+    p.depth = leaf.depth;
+    p.fn = leaf.fn;
+    std::size_t from = prefix.size();
+    for (int y = x; !tree_.is_root(y); y = tree_.at(y).parent) {
+      from -= tree_.at(y).tokens.size();
+      p.embed_from.push_back(from);
+    }
+    p.prefix = std::move(prefix);
+    finish_plan(p, leaf.terminal, leaf.expanded);
+    return p;
+  }
+
+  // The plan of the search that would next reach the first (best-prior) candidate of `parent`'s
+  // expansion: as tree::add_child names and marks it.
+  leaf_plan child_plan(const leaf_plan& parent, const candidate& c) const {
+    leaf_plan p;
+    p.path = parent.path.empty() ? "0" : parent.path + ".0";
+    p.depth = parent.depth + 1;
+    p.prefix = parent.prefix;
+    p.prefix.insert(p.prefix.end(), c.tokens.begin(), c.tokens.end());
+    p.embed_from.push_back(parent.prefix.size());
+    p.embed_from.insert(p.embed_from.end(), parent.embed_from.begin(), parent.embed_from.end());
+    finish_plan(p, std::any_of(c.tokens.begin(), c.tokens.end(), [](const token& t) { return t.eos; }), false);
+    return p;
   }
 
   // One inner iteration: select to a leaf, simulate + evaluate || expand, back up.
@@ -271,79 +348,177 @@ class decoder {
       const auto& ts = tree_.at(x).tokens;
       prefix.insert(prefix.end(), ts.begin(), ts.end());
     }
-    std::string response = text_of(prefix);
-    const bool terminal = tree_.at(x).terminal || cut_at_marker(response, cfg_.turn_markers) ||
-                          std::ssize(prefix) >= cfg_.max_new_tokens ||
-                          (acc_.uses_ids() && acc_.context_tokens() + prefix.size() >= static_cast<std::size_t>(cfg_.max_context_tokens));
-    const bool expand = !terminal && !tree_.at(x).expanded;
-    const int len = length_for(x, prefix.size());
-    const node& leaf = tree_.at(x);
-    const std::uint64_t rollout_seed = derive_seed(cfg_.seed, "rain/rollout", index_, leaf.path, leaf.fn);
-    const std::uint64_t expand_seed = derive_seed(cfg_.seed, "rain/expand", index_, leaf.path);
-
-    // Task 0: rollout -> evaluation -> embeddings. Task 1: expansion. They share no state but the
-    // counters and caches, which lock.
-    std::optional<double> value;
-    std::string failure;
-    std::string rollout_text;
-    std::vector<std::vector<float>> embs;
-    std::vector<candidate> cands, stored;
-    const std::size_t width = expand && cfg_.max_concurrency > 1 ? 2 : 1;
-    auto results = parallel_map(expand ? 2 : 1, width, [&](std::size_t task) -> result<void> {
-      if (task == 0) {
-        if (!terminal) {  // a finished text is evaluated as it is
-          auto r = acc_.rollout(prefix, rollout_seed);
-          if (!r) return unexpected(r.error());
-          rollout_text = std::move(*r);
-        }
-        auto v = evaluate(response + rollout_text, failure);
-        if (!v) return unexpected(v.error());
-        value = *v;
-        if (!value) return {};  // a failed evaluation: nothing to back up, no embedding needed
-        return embed_path(x, prefix, rollout_text, embs);
-      }
-      if (len == 1) {
-        auto alts = acc_.next_tokens(prefix);
-        if (!alts) return unexpected(alts.error());
-        cands = decltype(acc_)::top_children(*alts, cfg_.candidates);
-        stored = std::move(*alts);
-        return {};
-      }
-      auto c = acc_.group_sample(prefix, cfg_.candidates, len, expand_seed, cfg_.max_concurrency);
-      if (!c) return unexpected(c.error());
-      cands = std::move(*c);
-      stored = cands;
-      return {};
-    });
-    for (auto& r : results)
-      if (!r) return r;
-    if (expand) {
-      tree_.expand(x, cands, cfg_);
-      tree_.at(x).stored = std::move(stored);
+    leaf_plan plan = plan_for(x, std::move(prefix));
+    leaf_work w = take_or_run(plan);
+    if (!w.status) return w.status;
+    if (plan.expand) {
+      tree_.expand(x, w.cands, cfg_);
+      tree_.at(x).stored = std::move(w.stored);
     }
-    if (value) {
-      tree_.backup(x, *value, embs, cfg_);
+    if (w.value) {
+      tree_.backup(x, *w.value, w.embs, cfg_);
     } else {
       // The judge could not tell (e.g. the labels' probabilities were not available): the search
       // goes on without this evaluation, as if it had not been made, and the step records it.
       ++st.failed_evaluations;
-      if (st.evaluation_failure.empty()) st.evaluation_failure = failure;
+      if (st.evaluation_failure.empty()) st.evaluation_failure = w.failure;
       count_.with([](statistics& s) { ++s.failed_evaluations; });
     }
     return {};
   }
 
-  // The judge's value for a response text, cached by text; nullopt (with `failure` set) when the
-  // judge gave no score. Errors (transport, budget) end the decode.
-  result<std::optional<double>> evaluate(std::string text, std::string& failure) {
-    cut_at_marker(text, cfg_.turn_markers);
-    if (cfg_.cache_evaluations) {
-      std::lock_guard lock(eval_mutex_);
-      if (auto it = eval_cache_.find(text); it != eval_cache_.end()) {
-        count_.with([](statistics& s) { ++s.evaluation_cache_hits; });
-        return std::optional<double>(it->second);
+  // Task 0: rollout -> evaluation -> embeddings. Task 1: expansion (and, with speculation, the
+  // start of the work of its best-prior child). They share no state but the counters and caches,
+  // which lock.
+  leaf_work run_plan(const leaf_plan& p) {
+    leaf_work w;
+    const std::size_t width = p.expand && cfg_.max_concurrency > 1 ? 2 : 1;
+    auto results = parallel_map(p.expand ? 2 : 1, width, [&](std::size_t task) -> result<void> {
+      if (task == 0) {
+        std::string rollout_text;
+        if (!p.terminal) {  // a finished text is evaluated as it is
+          auto r = acc_.rollout(p.prefix, p.rollout_seed);
+          if (!r) return unexpected(r.error());
+          rollout_text = std::move(*r);
+        }
+        auto v = evaluate(p.response + rollout_text, w.failure);
+        if (!v) return unexpected(v.error());
+        w.value = *v;
+        if (!w.value) return {};  // a failed evaluation: nothing to back up, no embedding needed
+        return embed_path(p, rollout_text, w.embs);
+      }
+      if (p.len == 1) {
+        auto alts = acc_.next_tokens(p.prefix);
+        if (!alts) return unexpected(alts.error());
+        w.cands = decltype(acc_)::top_children(*alts, cfg_.candidates);
+        w.stored = std::move(*alts);
+      } else {
+        std::function<void(const std::vector<token>&)> on_greedy;
+        if (speculating()) on_greedy = [&](const std::vector<token>& greedy) { speculate(child_plan(p, candidate{greedy, 0.0})); };
+        auto c = acc_.group_sample(p.prefix, cfg_.candidates, p.len, p.expand_seed, cfg_.max_concurrency, on_greedy);
+        if (!c) return unexpected(c.error());
+        w.cands = std::move(*c);
+        w.stored = w.cands;
+      }
+      if (!w.cands.empty()) speculate(child_plan(p, w.cands.front()));
+      return {};
+    });
+    for (auto& r : results)
+      if (!r) {
+        w.status = std::move(r);
+        break;
+      }
+    return w;
+  }
+
+  // -- Speculation ----------------------------------------------------------------------------
+  // Which plans run ahead is a function of the tree and of the deepest leaf reached, never of
+  // timing: a child's plan starts when its parent's expansion is known and its depth is at most
+  // frontier + speculation_depth (or waits until the frontier allows it), and settle() waits until
+  // nothing runs before every statistics snapshot. So requests and statistics are the same at any
+  // concurrency >= 2.
+  struct ahead {
+    std::shared_ptr<const leaf_plan> plan;
+    std::shared_future<std::shared_ptr<leaf_work>> work;  // invalid: pending, or taken by a search
+  };
+
+  bool speculating() const noexcept { return cfg_.speculation_depth > 0 && cfg_.max_concurrency > 1; }
+
+  void speculate(leaf_plan p) {
+    if (!speculating()) return;
+    std::lock_guard lock(spec_mutex_);
+    if (ahead_.count(p.path)) return;
+    auto& a = ahead_[p.path];
+    a.plan = std::make_shared<const leaf_plan>(std::move(p));
+    if (a.plan->depth <= frontier_ + cfg_.speculation_depth) start(a);
+  }
+
+  // Under spec_mutex_.
+  void start(ahead& a) {
+    auto plan = a.plan;
+    a.work = std::async(std::launch::async, [this, plan] { return std::make_shared<leaf_work>(run_plan(*plan)); }).share();
+    running_.push_back(a.work);
+    count_.with([](statistics& s) { ++s.speculative_leaves; });
+  }
+
+  // The leaf work for `plan`: taken from speculation when it ran (or runs) for the same plan,
+  // else computed here.
+  leaf_work take_or_run(const leaf_plan& plan) {
+    if (!speculating()) return run_plan(plan);
+    std::shared_future<std::shared_ptr<leaf_work>> f;
+    {
+      std::lock_guard lock(spec_mutex_);
+      if (plan.depth > frontier_) {
+        frontier_ = plan.depth;
+        for (auto& [path, a] : ahead_)
+          if (!a.work.valid() && a.plan && a.plan->depth <= frontier_ + cfg_.speculation_depth && path != plan.path) start(a);
+      }
+      auto it = ahead_.find(plan.path);
+      if (it == ahead_.end()) {
+        ahead_[plan.path];  // taken: never started later
+      } else if (it->second.work.valid() && it->second.plan && it->second.plan->same_as(plan)) {
+        f = std::exchange(it->second.work, {});  // taken once: a leaf visited again without a value (a failed
+        it->second.plan.reset();                    // evaluation) is worked again, as without speculation
+        count_.with([](statistics& s) { ++s.speculation_hits; });
+      } else if (!it->second.work.valid()) {
+        it->second.plan.reset();  // pending: this search does the work
       }
     }
+    if (f.valid()) return *f.get();
+    return run_plan(plan);
+  }
+
+  // Waits until no speculative work runs (work in flight may start more).
+  void settle() {
+    for (;;) {
+      std::vector<std::shared_future<std::shared_ptr<leaf_work>>> now;
+      {
+        std::lock_guard lock(spec_mutex_);
+        now.swap(running_);
+      }
+      if (now.empty()) return;
+      for (auto& f : now) f.wait();
+    }
+  }
+
+  // The judge's value for a response text, cached by text; nullopt (with `failure` set) when the
+  // judge gave no score. Errors (transport, budget) end the decode. Concurrent evaluations of one
+  // text share one judge call; a call without a score is not kept for later ones.
+  struct eval_outcome {
+    result<std::optional<double>> value{std::optional<double>{}};
+    std::string failure;
+  };
+  result<std::optional<double>> evaluate(std::string text, std::string& failure) {
+    cut_at_marker(text, cfg_.turn_markers);
+    std::promise<eval_outcome> mine;
+    if (cfg_.cache_evaluations) {
+      std::shared_future<eval_outcome> theirs;
+      {
+        std::lock_guard lock(eval_mutex_);
+        if (auto it = eval_cache_.find(text); it != eval_cache_.end()) theirs = it->second;
+        else eval_cache_.emplace(text, mine.get_future().share());
+      }
+      if (theirs.valid()) {
+        count_.with([](statistics& s) { ++s.evaluation_cache_hits; });
+        const eval_outcome& o = theirs.get();
+        if (o.value && !*o.value) failure = o.failure;
+        return o.value;
+      }
+    }
+    eval_outcome o;
+    o.value = judge_text(text, o.failure);
+    failure = o.failure;
+    if (cfg_.cache_evaluations) {
+      if (!o.value || !*o.value) {
+        std::lock_guard lock(eval_mutex_);
+        eval_cache_.erase(text);
+      }
+      mine.set_value(o);
+    }
+    return o.value;
+  }
+
+  result<std::optional<double>> judge_text(const std::string& text, std::string& failure) {
     judge_request jr;
     jr.query = in_.query;
     jr.response = text;
@@ -360,25 +535,16 @@ class decoder {
                             j->rationale.empty() ? std::string(to_string(j->status)) : j->rationale);
       return std::optional<double>{};
     }
-    const double v = to_value(*j->score, cfg_.judge_score_low, cfg_.judge_score_high);
-    if (cfg_.cache_evaluations) {
-      std::lock_guard lock(eval_mutex_);
-      eval_cache_.emplace(std::move(text), v);
-    }
-    return std::optional<double>(v);
+    return std::optional<double>(to_value(*j->score, cfg_.judge_score_low, cfg_.judge_score_high));
   }
 
   // [C] embeddings of the text from each path node's start to the rollout end, leaf first.
-  result<void> embed_path(int leaf, const std::vector<token>& prefix, const std::string& rollout_text,
-                          std::vector<std::vector<float>>& out) {
+  result<void> embed_path(const leaf_plan& p, const std::string& rollout_text, std::vector<std::vector<float>>& out) {
     if (!cfg_.similarity_update && !cfg_.dynamic_addition) return {};
     embedding_request er;
     er.model = cfg_.embedding_model;
-    std::size_t from = prefix.size();
-    for (int x = leaf; !tree_.is_root(x); x = tree_.at(x).parent) {
-      from -= tree_.at(x).tokens.size();
-      er.texts.push_back(text_of(std::span<const token>(prefix).subspan(from)) + rollout_text);
-    }
+    for (std::size_t from : p.embed_from)
+      er.texts.push_back(text_of(std::span<const token>(p.prefix).subspan(from)) + rollout_text);
     if (er.texts.empty()) return {};
     auto e = selfalign::detail::call_embed(e_, er);
     count_.with([](statistics& s) { ++s.embedding_calls; });
@@ -405,7 +571,14 @@ class decoder {
   tree tree_;
   std::vector<token> committed_;
   std::mutex eval_mutex_;
-  std::unordered_map<std::string, double> eval_cache_;
+  std::unordered_map<std::string, std::shared_future<eval_outcome>> eval_cache_;
+  std::mutex spec_mutex_;
+  int frontier_ = 0;                        // the deepest leaf a search has reached
+  std::map<std::string, ahead> ahead_;      // by node path
+  std::vector<std::shared_future<std::shared_ptr<leaf_work>>> running_;
+
+ public:
+  ~decoder() { settle(); }  // speculative work refers to this decoder
 };
 
 template <Generator G, Judge J, Embedder E>

@@ -68,6 +68,8 @@ struct statistics {
   int evaluation_cache_hits = 0;     ///< evaluations answered from the by-text cache
   int failed_evaluations = 0;        ///< judge answers without a score (the search went on without them)
   int distribution_cache_hits = 0;   ///< next-token top-k answered from the by-prefix cache
+  int speculative_leaves = 0;        ///< leaves whose work speculation started (config::speculation_depth)
+  int speculation_hits = 0;          ///< searches that took their leaf's work from speculation
   int embedding_calls = 0;
   int response_tokens = 0;
   double wall_ms = 0.0;
@@ -107,6 +109,10 @@ inline void to_json(nlohmann::json& j, const statistics& s) {
        {"evaluation_cache_hits", s.evaluation_cache_hits}, {"failed_evaluations", s.failed_evaluations},
        {"distribution_cache_hits", s.distribution_cache_hits},
        {"embedding_calls", s.embedding_calls}, {"response_tokens", s.response_tokens}, {"wall_ms", s.wall_ms}};
+  if (s.speculative_leaves > 0) {  // only with config::speculation_depth > 0
+    j["speculative_leaves"] = s.speculative_leaves;
+    j["speculation_hits"] = s.speculation_hits;
+  }
 }
 inline void to_json(nlohmann::json& j, const report& r) {
   j = {{"response", r.response}, {"stop_reason", r.stop_reason}, {"stats", r.stats}, {"steps", r.steps}};

@@ -19,6 +19,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -153,8 +155,11 @@ class access {
 
   /// [C] GROUP_SAMPLE: a greedy token set of length L plus up to `k - 1` unique samples from the
   /// top-15 (candidate_top_k) softmax, as one batch. The greedy prior is clamped as in the code.
+  /// `on_greedy`, when set, sees the greedy token set as soon as it is known (the samples may still
+  /// be on their way); the requests are the same either way.
   [[nodiscard]] result<std::vector<candidate>> group_sample(std::span<const token> prefix, int k, int len,
-                                                            std::uint64_t seed, std::size_t width) {
+                                                            std::uint64_t seed, std::size_t width,
+                                                            const std::function<void(const std::vector<token>&)>& on_greedy = {}) {
     const int lp_k = std::min(cfg_.candidate_top_k, caps_.max_top_logprobs);
     std::vector<generation_request> reqs;
     generation_request greedy;
@@ -180,7 +185,28 @@ class access {
         }
       }
     }
-    auto answers = generate_batch(g_, std::span<const generation_request>(reqs), batch_options{width, {}});
+    std::vector<result<generation>> answers;
+    if (on_greedy && reqs.size() > 1 && width > 1) {
+      // The greedy request alone, so that its answer is seen before the samples' one.
+      std::vector<result<generation>> rest;
+      std::optional<result<generation>> first;
+      (void)parallel_map(2, 2, [&](std::size_t task) -> int {
+        if (task == 1) {
+          rest = generate_batch(g_, std::span<const generation_request>(reqs).subspan(1), batch_options{width - 1, {}});
+          return 0;
+        }
+        first.emplace(selfalign::detail::call_generate(g_, reqs[0]));
+        if (*first && !(*first)->choices.empty())
+          if (auto ts = to_tokens((*first)->choices.front(), len); ts && !ts->first.empty()) on_greedy(ts->first);
+        return 0;
+      });
+      answers.push_back(std::move(*first));
+      for (auto& a : rest) answers.push_back(std::move(a));
+    } else {
+      answers = generate_batch(g_, std::span<const generation_request>(reqs), batch_options{width, {}});
+      if (on_greedy && !answers.empty() && answers[0] && !answers[0]->choices.empty())
+        if (auto ts = to_tokens(answers[0]->choices.front(), len); ts && !ts->first.empty()) on_greedy(ts->first);
+    }
     std::vector<std::pair<std::vector<token>, double>> sets;  // tokens, log p
     for (auto& a : answers) {
       if (!count_.record(a)) return unexpected(a.error());
