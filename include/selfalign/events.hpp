@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -54,5 +55,18 @@ struct event {
 /// Receives events. selfalign calls an observer from one thread at a time per wrapper or
 /// algorithm, but different wrappers may call it concurrently: make it thread-safe if shared.
 using observer = std::function<void(const event&)>;
+
+/// Sends an algorithm's event (progress, search step, warning, stop) to `on_event`; nothing when
+/// no observer is set. DRPO, RAIN and DLMA build their events through this one function.
+inline void emit_event(const observer& on_event, std::string_view source, event_kind kind, std::string message,
+                       std::map<std::string, double> values = {}) {
+  if (!on_event) return;
+  event e;
+  e.kind = kind;
+  e.source = std::string(source);
+  e.message = std::move(message);
+  e.values = std::move(values);
+  on_event(e);
+}
 
 SELFALIGN_END_NAMESPACE

@@ -137,10 +137,8 @@ class openai_backend {
   /// requests in flight over the pool's keep-alive connections. Answers in request order.
   [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> reqs,
                                                                const batch_options& o = {}) {
-    return parallel_map(reqs.size(), batch_width(o), [&](std::size_t i) -> result<generation> {
-      if (o.stop.stop_requested()) return fail(errc::cancelled, "the batch was cancelled before this call started");
-      return generate(reqs[i]);
-    });
+    return selfalign::detail::run_batch<generation>(reqs, batch_width(o), o,
+                                                [this](const generation_request& r) { return generate(r); });
   }
 
   /// Streams one generation (n = 1, or n > 1 where the server honours n). `on_chunk` sees every
@@ -327,10 +325,8 @@ class openai_backend {
   }
 
   [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> reqs, const batch_options& o = {}) {
-    return parallel_map(reqs.size(), batch_width(o), [&](std::size_t i) -> result<scoring> {
-      if (o.stop.stop_requested()) return fail(errc::cancelled, "the batch was cancelled before this call started");
-      return score(reqs[i]);
-    });
+    return selfalign::detail::run_batch<scoring>(reqs, batch_width(o), o,
+                                                [this](const scoring_request& r) { return score(r); });
   }
 
   // -- Tokenizer ------------------------------------------------------------------------------------
@@ -379,10 +375,8 @@ class openai_backend {
   }
 
   [[nodiscard]] std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> reqs, const batch_options& o = {}) {
-    return parallel_map(reqs.size(), batch_width(o), [&](std::size_t i) -> result<embeddings> {
-      if (o.stop.stop_requested()) return fail(errc::cancelled, "the batch was cancelled before this call started");
-      return embed(reqs[i]);
-    });
+    return selfalign::detail::run_batch<embeddings>(reqs, batch_width(o), o,
+                                                [this](const embedding_request& r) { return embed(r); });
   }
 
   // -- Discovery ------------------------------------------------------------------------------------

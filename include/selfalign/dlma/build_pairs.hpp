@@ -294,10 +294,6 @@ inline void tally(report& rep, const preference_pair& pair) {
   if (pair.swapped) ++rep.swapped;
 }
 
-inline void emit(const observer& on_event, event e) {
-  if (on_event) on_event(e);
-}
-
 }  // namespace detail
 
 /// Builds DLMA preference pairs for `queries` with generator `g`.
@@ -463,16 +459,12 @@ template <ScoringGenerator G>
     rep.unfinished.insert(rep.unfinished.end(), chunk_unfinished.begin(), chunk_unfinished.end());
     done += n - chunk_unfinished.size();
 
-    event e;
-    e.kind = event_kind::progress;
-    e.source = "dlma";
-    e.message = fmt::format("{}/{} queries", done, queries.size());
-    e.values = {{"done", static_cast<double>(done)},
+    emit_event(events, "dlma", event_kind::progress, fmt::format("{}/{} queries", done, queries.size()),
+               {{"done", static_cast<double>(done)},
                 {"total", static_cast<double>(queries.size())},
                 {"pairs", static_cast<double>(rep.pairs.size())},
                 {"dropped", static_cast<double>(rep.dropped.size())},
-                {"failed", static_cast<double>(rep.failures.size())}};
-    detail::emit(events, std::move(e));
+                {"failed", static_cast<double>(rep.failures.size())}});
 
     if (rep.stop_code)
       for (std::size_t i = end; i < queries.size(); ++i) rep.unfinished.push_back(i);
@@ -481,14 +473,9 @@ template <ScoringGenerator G>
   std::sort(rep.failures.begin(), rep.failures.end(), [](const pair_failure& a, const pair_failure& b) { return a.index < b.index; });
   rep.margins = summarize_margins(std::move(all_r), cfg.clip_min, cfg.clip_max);
   rep.run_usage = ledger.summary();
-  if (rep.stop_code) {
-    event e;
-    e.kind = event_kind::stopped;
-    e.source = "dlma";
-    e.message = rep.stop_reason;
-    e.values = {{"pairs", static_cast<double>(rep.pairs.size())}, {"unfinished", static_cast<double>(rep.unfinished.size())}};
-    detail::emit(events, std::move(e));
-  }
+  if (rep.stop_code)
+    emit_event(events, "dlma", event_kind::stopped, rep.stop_reason,
+               {{"pairs", static_cast<double>(rep.pairs.size())}, {"unfinished", static_cast<double>(rep.unfinished.size())}});
   return rep;
 }
 

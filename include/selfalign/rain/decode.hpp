@@ -185,38 +185,29 @@ class decoder {
     return "";
   }
 
-  void emit(event e) const {
-    if (!cfg_.on_event) return;
-    e.source = "rain";
-    cfg_.on_event(e);
-  }
   // A search_step event per committed token set.
   void emit_step(const report& rep) const {
     const step_stats& st = rep.steps.back();
-    event e;
-    e.kind = event_kind::search_step;
-    e.message = fmt::format("input {}: step {} committed {} token(s) after {} search(es)", index_, rep.steps.size(), st.tokens,
-                            st.inner_iterations);
-    e.values = {{"input", static_cast<double>(index_)},
+    emit_event(cfg_.on_event, "rain", event_kind::search_step,
+               fmt::format("input {}: step {} committed {} token(s) after {} search(es)", index_, rep.steps.size(),
+                           st.tokens, st.inner_iterations),
+               {{"input", static_cast<double>(index_)},
                 {"step", static_cast<double>(rep.steps.size())},
                 {"tokens", static_cast<double>(st.tokens)},
                 {"inner_iterations", static_cast<double>(st.inner_iterations)},
                 {"reused_visits", static_cast<double>(st.reused_visits)},
                 {"failed_evaluations", static_cast<double>(st.failed_evaluations)},
-                {"response_tokens", static_cast<double>(committed_.size())}};
-    emit(std::move(e));
+                {"response_tokens", static_cast<double>(committed_.size())}});
   }
   // The `stopped` event: why the decode ended.
   void emit_stop(const report& rep) const {
-    event e;
-    e.kind = event_kind::stopped;
-    e.message = rep.error ? fmt::format("input {}: {} ({})", index_, rep.stop_reason, rep.error->describe())
-                          : fmt::format("input {}: {}", index_, rep.stop_reason);
-    e.values = {{"input", static_cast<double>(index_)},
+    emit_event(cfg_.on_event, "rain", event_kind::stopped,
+               rep.error ? fmt::format("input {}: {} ({})", index_, rep.stop_reason, rep.error->describe())
+                         : fmt::format("input {}: {}", index_, rep.stop_reason),
+               {{"input", static_cast<double>(index_)},
                 {"steps", static_cast<double>(rep.stats.outer_steps)},
                 {"response_tokens", static_cast<double>(rep.stats.response_tokens)},
-                {"failed_evaluations", static_cast<double>(rep.stats.failed_evaluations)}};
-    emit(std::move(e));
+                {"failed_evaluations", static_cast<double>(rep.stats.failed_evaluations)}});
   }
 
   void finish(report& rep, const statistics& before, const step_stats& partial, std::chrono::steady_clock::time_point t0,

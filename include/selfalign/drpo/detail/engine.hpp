@@ -105,13 +105,7 @@ class engine {
   [[nodiscard]] usage_ledger& acct() noexcept { return acct_; }
 
   void emit(event_kind kind, std::string message, std::map<std::string, double> values = {}) const {
-    if (!cfg_.on_event) return;
-    event e;
-    e.kind = kind;
-    e.source = "drpo";
-    e.message = std::move(message);
-    e.values = std::move(values);
-    cfg_.on_event(e);
+    emit_event(cfg_.on_event, "drpo", kind, std::move(message), std::move(values));
   }
 
   // ---- aspect selection ----
