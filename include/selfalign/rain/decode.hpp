@@ -66,11 +66,15 @@ inline bool cut_at_marker(std::string& text, const std::vector<std::string>& mar
   return true;
 }
 
+/// How a decode reaches the model: token ids (with the context's ids) or raw text.
+struct access_mode {
+  bool use_ids = false;
+  std::vector<token_id> context_ids;  ///< the tokenized context when use_ids
+};
+
 template <Generator G>
-[[nodiscard]] result<std::pair<bool, std::vector<token_id>>> resolve_mode(G& g, const capabilities& caps,
-                                                                         const config& cfg,
-                                                                         const std::string& context,
-                                                                         std::string_view who) {
+[[nodiscard]] result<access_mode> resolve_mode(G& g, const capabilities& caps, const config& cfg, const std::string& context,
+                                               std::string_view who) {
   bool ids = false;
   if (cfg.tokens == token_mode::ids) ids = true;
   else if (cfg.tokens == token_mode::automatic) ids = caps.token_ids && caps.tokenize && Tokenizer<G>;
@@ -93,7 +97,7 @@ template <Generator G>
       return fail(errc::unsupported, fmt::format("{} needs tokenize/detokenize, which this generator type does not provide", who));
     }
   }
-  return std::pair{ids, std::move(ctx)};
+  return access_mode{ids, std::move(ctx)};
 }
 
 template <Generator G, Judge J, Embedder E>
@@ -159,10 +163,7 @@ class decoder {
       it0 = cfg_.reuse_subtree ? tree_.at(m).fn : 0;
       rep.steps.push_back(st);
       settle();
-      const statistics now = count_.snapshot();
-      rep.steps.back().requests = now.requests - before.requests;
-      rep.steps.back().prompt_tokens = now.prompt_tokens - before.prompt_tokens;
-      rep.steps.back().completion_tokens = now.completion_tokens - before.completion_tokens;
+      record_step_cost(rep.steps.back(), before);
       emit_step(rep);
       if (auto why = finished(); !why.empty()) {
         finish(rep, before, step_stats{}, t0, false);
@@ -210,15 +211,20 @@ class decoder {
                 {"failed_evaluations", static_cast<double>(rep.stats.failed_evaluations)}});
   }
 
+  // What a step cost: the requests and tokens counted since `before` (taken when the step began).
+  void record_step_cost(step_stats& st, const statistics& before) {
+    const statistics now = count_.snapshot();
+    st.requests = now.requests - before.requests;
+    st.prompt_tokens = now.prompt_tokens - before.prompt_tokens;
+    st.completion_tokens = now.completion_tokens - before.completion_tokens;
+  }
+
   void finish(report& rep, const statistics& before, const step_stats& partial, std::chrono::steady_clock::time_point t0,
               bool record_partial = true) {
     settle();
     if (record_partial && partial.inner_iterations > 0) {
       rep.steps.push_back(partial);
-      const statistics now = count_.snapshot();
-      rep.steps.back().requests = now.requests - before.requests;
-      rep.steps.back().prompt_tokens = now.prompt_tokens - before.prompt_tokens;
-      rep.steps.back().completion_tokens = now.completion_tokens - before.completion_tokens;
+      record_step_cost(rep.steps.back(), before);
     }
     rep.tokens = committed_;
     rep.response = text_of(committed_);
@@ -585,7 +591,7 @@ template <Generator G, Judge J, Embedder E>
   if constexpr (PreparableJudge<J>) {
     if (auto p = j.prepare(); !p) return unexpected(p.error());
   }
-  auto d = std::make_unique<decoder<G, J, E>>(g, j, e, in, cfg, index, mode->first, std::move(mode->second), caps);
+  auto d = std::make_unique<decoder<G, J, E>>(g, j, e, in, cfg, index, mode->use_ids, std::move(mode->context_ids), caps);
   report rep = d->run();
   rep.status = run_status::from(rep.error);
   return rep;
@@ -617,7 +623,7 @@ template <Generator G>
   auto mode = detail::resolve_mode(generator, caps, cfg, context, "rain::decode_vanilla");
   if (!mode) return unexpected(mode.error());
   detail::counters count;
-  detail::access<G> acc(generator, cfg, caps, mode->first, context, std::move(mode->second), count);
+  detail::access<G> acc(generator, cfg, caps, mode->use_ids, context, std::move(mode->context_ids), count);
   generation_request r;
   r.model = cfg.model;
   r.prompt = acc.prompt_for({});

@@ -90,6 +90,10 @@ inline std::string unwrap_answer(std::string a) {
   return std::string(selfalign::detail::trim(v));
 }
 
+/// The two generating roles of DRPO: the role names both the model called and the usage it is
+/// billed to, so the two cannot disagree.
+enum class generator_role { base, optimizer };
+
 /// The calls both stages make, with accounting and retrieval.
 template <class B, class S, class J, class O, class E>
 class engine {
@@ -135,35 +139,15 @@ class engine {
     return sel;
   }
 
-  // ---- generation with accounting ----
-  [[nodiscard]] result<std::vector<generation>> generate(const char* role, bool base, const std::vector<generation_request>& reqs,
-                                                         std::size_t concurrency) {
-    batch_options o = opts_;
-    o.max_concurrency = std::max<std::size_t>(1, concurrency);
-    auto out = base ? generate_batch(*roles_.base, std::span<const generation_request>(reqs), o)
-                    : generate_batch(*roles_.optimizer, std::span<const generation_request>(reqs), o);
-    std::vector<generation> gens;
-    std::optional<error> first;
-    for (auto& r : out) {
-      if (!r) {
-        acct_.failed(role);
-        if (!first) first = r.error();
-        continue;
-      }
-      acct_.add(role, r->usage, 1);
-      if (base) count_base_answers(*r);
-      gens.push_back(std::move(*r));
-    }
-    if (first) return unexpected(*first);
-    return gens;
-  }
-
   // ---- generation where an item may fail alone ----
-  // As generate(), but an answer that failed with errc::context_overflow stays in its slot as an
-  // error (the caller records a failed candidate or example); any other failure ends the batch.
-  [[nodiscard]] result<std::vector<result<generation>>> generate_items(const char* role, bool base,
+  // Answers of the base model or the optimizer, with accounting. An answer that failed with
+  // errc::context_overflow stays in its slot as an error (the caller records a failed candidate or
+  // example); any other failure ends the batch.
+  [[nodiscard]] result<std::vector<result<generation>>> generate_items(generator_role who,
                                                                       const std::vector<generation_request>& reqs,
                                                                       std::size_t concurrency) {
+    const bool base = who == generator_role::base;
+    const char* role = base ? "base" : "optimizer";
     batch_options o = opts_;
     o.max_concurrency = std::max<std::size_t>(1, concurrency);
     auto out = base ? generate_batch(*roles_.base, std::span<const generation_request>(reqs), o)
@@ -347,7 +331,7 @@ class prompt_problem {
     auto sel = eng_.select(sel_reqs, 1);
     if (!sel) return unexpected(sel.error());
     if (auto r = eng_.prefetch_examples({q}, cfg_.icl_k); !r) return unexpected(r.error());
-    auto gen = eng_.generate_items("base", true, {eng_.base_request(cfg_.initial_system_prompt, q, seed("drpo/base", 0, 0, 0, 0))}, 1);
+    auto gen = eng_.generate_items(generator_role::base, {eng_.base_request(cfg_.initial_system_prompt, q, seed("drpo/base", 0, 0, 0, 0))}, 1);
     if (!gen) return unexpected(gen.error());
     candidate c;
     c.id = 0;
@@ -426,7 +410,7 @@ class prompt_problem {
     const std::size_t width = eng_.options().max_concurrency;
     (void)parallel_map(2, width > 1 ? 2 : 1, [&](std::size_t task) {
       if (task == 0) {
-        if (!opt_reqs.empty()) opt_out = eng_.generate_items("optimizer", false, opt_reqs, width > 1 ? width - 1 : 1);
+        if (!opt_reqs.empty()) opt_out = eng_.generate_items(generator_role::optimizer, opt_reqs, width > 1 ? width - 1 : 1);
       } else {
         sel_out = eng_.select(sel_reqs, 1);
       }
@@ -457,7 +441,7 @@ class prompt_problem {
       if (retry.empty()) break;
       std::vector<generation_request> again;
       for (std::size_t b : retry) again.push_back(optimizer_request(batch[b], b, attempt));
-      auto more = eng_.generate_items("optimizer", false, again, width);
+      auto more = eng_.generate_items(generator_role::optimizer, again, width);
       if (!more) return unexpected(more.error());
       for (std::size_t k = 0; k < retry.size(); ++k) take(retry[k], (*more)[k]);
     }
@@ -576,7 +560,7 @@ class prompt_problem {
       base_of[k] = base_reqs.size();
       base_reqs.push_back(eng_.base_request(slots[k].p.prompt, queries_[level], seed("drpo/base", level, b, slots[k].p.candidate_index, level)));
     }
-    auto base_out = eng_.generate_items("base", true, base_reqs, eng_.options().max_concurrency);
+    auto base_out = eng_.generate_items(generator_role::base, base_reqs, eng_.options().max_concurrency);
     if (!base_out) return unexpected(base_out.error());
 
     std::vector<typename engine<B, S, J, O, E>::judge_item> items;

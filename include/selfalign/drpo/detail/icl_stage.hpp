@@ -98,7 +98,7 @@ template <class B, class S, class J, class O, class E>
     }
     // A revision request over the optimizer's context ends that example alone (its prompt would
     // not shrink in the next round); the others go on.
-    auto out = eng.generate_items("optimizer", false, reqs, eng.options().max_concurrency);
+    auto out = eng.generate_items(generator_role::optimizer, reqs, eng.options().max_concurrency);
     if (!out) return unexpected(out.error());
     std::vector<typename engine<B, S, J, O, E>::judge_item> items;
     std::vector<std::size_t> judged;
