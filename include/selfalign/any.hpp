@@ -120,7 +120,10 @@ class any_generator {
   /// The held generator if it is a G, else nullptr (as std::any_cast).
   template <class G>
   [[nodiscard]] G* target() noexcept {
-    return detail::erased_target<detail::generator_model, G>(impl());
+    if constexpr (Generator<G>)
+      return detail::erased_target<detail::generator_model, G>(impl());
+    else
+      return nullptr;  // a type this eraser cannot hold (naming its model would not compile)
   }
 
  private:
@@ -209,7 +212,10 @@ class any_judge {
   /// The held judge if it is a J, else nullptr (as std::any_cast).
   template <class J>
   [[nodiscard]] J* target() noexcept {
-    return detail::erased_target<detail::judge_model, J>(impl());
+    if constexpr (Judge<J>)
+      return detail::erased_target<detail::judge_model, J>(impl());
+    else
+      return nullptr;  // a type this eraser cannot hold (naming its model would not compile)
   }
 
  private:
@@ -247,7 +253,10 @@ class any_embedder {
   /// The held embedder if it is an E, else nullptr (as std::any_cast).
   template <class E>
   [[nodiscard]] E* target() noexcept {
-    return detail::erased_target<detail::embedder_model, E>(impl());
+    if constexpr (Embedder<E>)
+      return detail::erased_target<detail::embedder_model, E>(impl());
+    else
+      return nullptr;  // a type this eraser cannot hold (naming its model would not compile)
   }
 
  private:
