@@ -342,9 +342,9 @@ template <ScoringGenerator G>
   };
   auto stop_with = [&rep](const selfalign::error& e) {
     if (!rep.stop_code) {
-      rep.stop_code = e.code;
-      rep.stop_reason = fmt::format("{}: {}", to_string(e.code), e.message);
       rep.status = run_status::stopped(e);
+      rep.stop_code = e.code;
+      rep.stop_reason = rep.status.stop_reason;  // the older field: the same "<code>: <message>" text
     }
   };
   std::size_t done = 0;
