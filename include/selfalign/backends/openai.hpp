@@ -1,13 +1,13 @@
 // selfalign: openai_backend — the OpenAI-compatible HTTP backend (vLLM, llama.cpp, Ollama, SGLang,
-// TGI, OpenAI) over a bounded pool of keep-alive cpp-httplib connections
+// TGI, OpenAI): what each call sends and how each answer is read. The transport (pool, retries,
+// deadlines) is backends/detail/http_transport.hpp; the scoring strategies backends/detail/scoring.hpp
 // SPDX-License-Identifier: MIT
 #pragma once
 
 #include <selfalign/backends/detail/context.hpp>
 #include <selfalign/backends/detail/errors.hpp>
-#include <selfalign/backends/detail/pool.hpp>
-#include <selfalign/backends/detail/retry.hpp>
-#include <selfalign/backends/detail/url.hpp>
+#include <selfalign/backends/detail/http_transport.hpp>
+#include <selfalign/backends/detail/scoring.hpp>
 #include <selfalign/backends/detail/wire.hpp>
 #include <selfalign/backends/options.hpp>
 #include <selfalign/backends/sse.hpp>
@@ -20,13 +20,6 @@
 #include <selfalign/result.hpp>
 #include <selfalign/seed.hpp>
 #include <selfalign/types.hpp>
-
-// The only selfalign header that includes cpp-httplib. Link selfalign::openai so that the
-// CPPHTTPLIB_*_SUPPORT macros match the compiled library (Debian ships it compiled).
-#include <httplib.h>
-#ifdef _res
-#undef _res  // <resolv.h> leaks this macro on Linux (cpp-httplib < 0.28)
-#endif
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -95,13 +88,14 @@ class openai_backend {
   /// As the constructor, but reports a bad configuration here.
   [[nodiscard]] static result<openai_backend> create(openai_options options) {
     openai_backend b(std::move(options));
-    if (b.s_->config_error) return unexpected(*b.s_->config_error);
+    if (b.s_->net.config_error()) return unexpected(*b.s_->net.config_error());
     return b;
   }
 
-  [[nodiscard]] const openai_options& options() const noexcept { return s_->opts; }
+  [[nodiscard]] const openai_options& options() const noexcept { return s_->net.options(); }
   [[nodiscard]] transport_stats stats() const noexcept {
-    return {s_->attempts.load(), s_->retries.load(), s_->stale_retries.load(), s_->deadline_aborts.load()};
+    const auto& c = s_->net.counters();
+    return {c.attempts.load(), c.retries.load(), c.stale_retries.load(), c.deadline_aborts.load()};
   }
 
   // -- Generator ---------------------------------------------------------------------------------
@@ -110,7 +104,7 @@ class openai_backend {
   /// natively where the server honours it and emulated by parallel requests (seeds derived from
   /// sampling.seed and the choice index) elsewhere or when the server returned fewer choices.
   [[nodiscard]] result<generation> generate(const generation_request& req) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
     auto prof = profile();
     auto check = detail::check_sampling(prof, req.sampling, req.prompt.is_chat());
@@ -145,7 +139,7 @@ class openai_backend {
   /// delta as it arrives and may return false to cancel (errc::cancelled). Returns the whole
   /// generation. A stream is never retried once data has reached the callback.
   [[nodiscard]] result<generation> generate_stream(const generation_request& req, const stream_callback& on_chunk) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
     auto prof = profile();
     auto check = detail::check_sampling(prof, req.sampling, req.prompt.is_chat());
@@ -166,7 +160,7 @@ class openai_backend {
     detail::stream_accumulator acc(chat, static_cast<std::size_t>(req.sampling.n), prompt_token_estimate(req.prompt));
     std::optional<error> stream_error;
     bool done = false, user_cancelled = false;
-    const std::size_t max_line = std::min<std::size_t>(std::size_t{16} << 20, s_->opts.max_answer_bytes);
+    const std::size_t max_line = std::min<std::size_t>(std::size_t{16} << 20, s_->net.options().max_answer_bytes);
     sse_parser parser([&](const sse_event& ev) {
       if (done) return true;
       if (detail::trim(ev.data) == "[DONE]") {
@@ -175,7 +169,7 @@ class openai_backend {
       }
       auto chunks = acc.apply(ev.data);
       if (!chunks) {
-        stream_error = s_->scrub(std::move(chunks).error());
+        stream_error = s_->net.scrub(std::move(chunks).error());
         return false;
       }
       for (const auto& c : *chunks) {
@@ -187,9 +181,9 @@ class openai_backend {
       }
       return true;
     }, max_line);
-    stream_sink sink;
+    detail::stream_sink sink;
     sink.feed = [&](std::string_view bytes) { return parser.feed(bytes); };
-    auto reply = http("POST", path, false, body.dump(), deadline, &sink);
+    auto reply = s_->net.request("POST", path, false, body.dump(), deadline, &sink);
     if (stream_error) return unexpected(std::move(*stream_error));
     if (user_cancelled) return fail(errc::cancelled, "the streaming callback cancelled the call");
     if (!reply) return unexpected(std::move(reply).error());
@@ -226,7 +220,7 @@ class openai_backend {
   /// one /completion per token; `approximate` when a token fell outside the top-k. Others:
   /// errc::unsupported.
   [[nodiscard]] result<scoring> score(const scoring_request& req) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
     auto prof = profile();
     using sm = server_profile::scoring_method;
@@ -249,69 +243,27 @@ class openai_backend {
       out.usage = used;
       return out;
     }
-    const std::vector<token_id>* prefix = &seq->prompt;
-    std::vector<token_id> all = seq->prompt;
-    all.insert(all.end(), cont.begin(), cont.end());
-    const int k = req.top_logprobs;
-    if (prof.scoring == sm::prompt_logprobs) {
-      nlohmann::json body = {{"model", model}, {"prompt", all}, {"max_tokens", 1}, {"temperature", 0},
-                             {"prompt_logprobs", k}};
-      finish_body(body, model);
-      auto j = post_json("/completions", body, deadline);
-      if (!j) return unexpected(std::move(j).error());
-      const nlohmann::json* choices = detail::field(*j, "choices");
-      const nlohmann::json* plp = (choices && choices->is_array() && !choices->empty()) ? detail::field((*choices)[0], "prompt_logprobs") : nullptr;
-      if (!plp) plp = detail::field(*j, "prompt_logprobs");
-      if (!plp) return unexpected(detail::bad_body("POST /completions", "no `prompt_logprobs` in the answer (vLLM >= 0.5 needed)", s_->scrubbed_excerpt(*j)));
-      auto toks = detail::parse_prompt_logprobs(*plp, prefix->size(), cont, k);
-      if (!toks) return unexpected(std::move(toks).error());
-      out.tokens = std::move(*toks);
-      used += detail::parse_usage(*j);
-    } else if (prof.scoring == sm::echo) {
-      nlohmann::json body = {{"model", model}, {"prompt", all}, {"max_tokens", 1}, {"temperature", 0},
-                             {"echo", true}, {"logprobs", k}};
-      finish_body(body, model);
-      auto j = post_json("/completions", body, deadline);
-      if (!j) return unexpected(std::move(j).error());
-      auto gen = detail::parse_generation(*j, false);
-      if (!gen) return unexpected(std::move(gen).error());
-      if (gen->choices.empty()) return unexpected(detail::bad_body("POST /completions", "no choices", s_->scrubbed_excerpt(*j)));
-      auto& toks = gen->choices[0].tokens;
-      if (toks.size() < all.size())
-        return fail(errc::bad_response, fmt::format("echo returned logprobs for {} tokens, the prompt has {}; "
-                                                    "is this SGLang with echo support?", toks.size(), all.size()));
-      for (std::size_t i = 0; i < cont.size(); ++i) {
-        token_logprob t = toks[prefix->size() + i];
-        if (std::isnan(t.logprob))
-          return fail(errc::bad_response, fmt::format("echo returned no logprob for continuation token {}", i));
-        t.id = cont[i];
-        if (static_cast<int>(t.top.size()) > k) t.top.resize(static_cast<std::size_t>(k));
-        out.tokens.push_back(std::move(t));
+    const detail::scoring_call call{model, seq->prompt, cont, req.top_logprobs, deadline};
+    result<detail::scored_continuation> read = unexpected(error(errc::internal, "no scoring method"));
+    switch (prof.scoring) {
+      case sm::prompt_logprobs: read = detail::score_by_prompt_logprobs(s_->net, call); break;
+      case sm::echo: read = detail::score_by_echo(s_->net, call); break;
+      case sm::teacher_forcing: {
+        int top = std::max(req.top_logprobs, s_->net.options().teacher_forcing_top_k);
+        if (s_->net.options().teacher_forcing_top_k <= 0) {  // exact: every token of the vocabulary
+          auto vocab = vocabulary_size(deadline);
+          if (!vocab) return unexpected(std::move(vocab).error());
+          top = std::max(req.top_logprobs, *vocab);
+        }
+        read = detail::score_by_teacher_forcing(s_->net, call, top);
+        break;
       }
-      used += gen->usage;
-    } else {  // teacher forcing
-      int top = std::max(k, s_->opts.teacher_forcing_top_k);
-      if (s_->opts.teacher_forcing_top_k <= 0) {  // exact: every token of the vocabulary
-        auto vocab = vocabulary_size(deadline);
-        if (!vocab) return unexpected(std::move(vocab).error());
-        top = std::max(k, *vocab);
-      }
-      std::vector<token_id> context = *prefix;
-      for (std::size_t i = 0; i < cont.size(); ++i) {
-        nlohmann::json body = {{"prompt", context}, {"n_predict", 1}, {"n_probs", top}, {"cache_prompt", true},
-                               {"temperature", 0}};
-        if (!model.empty()) body["model"] = model;
-        detail::merge_extra(body, s_->opts.extra_body);
-        auto j = post_json("/completion", body, deadline, true);
-        if (!j) return unexpected(std::move(j).error());
-        auto step = detail::parse_teacher_step(*j, cont[i], k);
-        if (!step) return unexpected(std::move(step).error());
-        if (!step->exact) out.approximate = true;
-        out.tokens.push_back(std::move(step->token));
-        used += detail::parse_native_usage(*j);
-        context.push_back(cont[i]);
-      }
+      case sm::none: break;
     }
+    if (!read) return unexpected(std::move(read).error());
+    out.tokens = std::move(read->tokens);
+    out.approximate = read->approximate;
+    used += read->used;
     for (std::size_t i = 0; i < out.tokens.size(); ++i) {
       const auto& t = out.tokens[i];
       // A missing value (null, NaN or Infinity on the wire) would make the sum silently NaN.
@@ -333,7 +285,7 @@ class openai_backend {
 
   /// POST /tokenize at the server root (vLLM, SGLang, llama.cpp).
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
     auto prof = profile();
     return tokenize_with(prof, resolve_model("", deadline), text, add_special, deadline);
@@ -341,7 +293,7 @@ class openai_backend {
 
   /// POST /detokenize at the server root (vLLM, SGLang, llama.cpp).
   [[nodiscard]] result<std::string> detokenize(std::span<const token_id> ids) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
     auto prof = profile();
     if (!prof.tokenize) return unsupported_tokenize(prof);
@@ -350,7 +302,7 @@ class openai_backend {
     auto j = post_json("/detokenize", body, deadline, true);
     if (!j) return unexpected(std::move(j).error());
     auto text = detail::parse_detokenize(*j);
-    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, s_->scrubbed_excerpt(*j)));
+    if (!text) return unexpected(detail::bad_body("POST /detokenize", text.error().message, s_->net.scrubbed_excerpt(*j)));
     return text;
   }
 
@@ -358,7 +310,7 @@ class openai_backend {
 
   /// POST /embeddings with every text in one request; vectors in input order.
   [[nodiscard]] result<embeddings> embed(const embedding_request& req) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
     auto prof = profile();
     if (!prof.embeddings)
@@ -370,7 +322,7 @@ class openai_backend {
     auto j = post_json("/embeddings", body, deadline);
     if (!j) return unexpected(std::move(j).error());
     auto e = detail::parse_embeddings(*j, req.texts.size());
-    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, s_->scrubbed_excerpt(*j)));
+    if (!e) return unexpected(detail::bad_body("POST /embeddings", e.error().message, s_->net.scrubbed_excerpt(*j)));
     return e;
   }
 
@@ -383,12 +335,12 @@ class openai_backend {
 
   /// GET /models.
   [[nodiscard]] result<std::vector<model_info>> list_models() {
-    if (s_->config_error) return unexpected(*s_->config_error);
-    auto j = get_json("/models", call_deadline(), false, s_->opts.retry.max_retries);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
+    auto j = get_json("/models", call_deadline(), false, s_->net.options().retry.max_retries);
     if (!j) return unexpected(std::move(j).error());
     auto models = detail::parse_models(*j);
-    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, s_->scrubbed_excerpt(*j)));
-    remember_context_from_models(*j, s_->opts.model);
+    if (!models) return unexpected(detail::bad_body("GET /models", models.error().message, s_->net.scrubbed_excerpt(*j)));
+    remember_context_from_models(*j, s_->net.options().model);
     return models;
   }
 
@@ -396,15 +348,15 @@ class openai_backend {
   /// TGI's /info, llama.cpp's /props, SGLang's /get_model_info, vLLM's /version). With the
   /// automatic preset the answer is cached and used from then on. Never retries.
   [[nodiscard]] result<server_info> probe() {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     server_info info;
-    const auto deadline = clock::now() + std::min<clock::duration>(s_->opts.connect_timeout * 3, std::chrono::seconds(30));
-    const auto& url = s_->urls.front();
+    const auto deadline = clock::now() + std::min<clock::duration>(s_->net.options().connect_timeout * 3, std::chrono::seconds(30));
+    const auto& url = s_->net.first_url();
     auto models_json = get_json("/models", deadline, false, 0);
     if (!models_json && !(models_json.error().http_status >= 400)) return unexpected(std::move(models_json).error());
     if (models_json)
       if (auto m = detail::parse_models(*models_json)) info.models = std::move(*m);
-    if (models_json) remember_context_from_models(*models_json, s_->opts.model);
+    if (models_json) remember_context_from_models(*models_json, s_->net.options().model);
     std::optional<server_preset> found;
     if (url.host.find("openai.com") != std::string::npos) found = server_preset::openai;
     for (const auto& m : info.models) {
@@ -430,7 +382,7 @@ class openai_backend {
       if (j && j->is_object() && j->contains(p.key)) found = p.preset;
     }
     info.preset = found.value_or(server_preset::generic);
-    if (s_->opts.preset == server_preset::automatic) {
+    if (s_->net.options().preset == server_preset::automatic) {
       std::lock_guard lock(s_->mutex);
       s_->resolved = profile_for(info.preset);
       if (s_->default_model.empty() && !info.models.empty()) s_->default_model = info.models.front().id;
@@ -447,15 +399,15 @@ class openai_backend {
     c.max_concurrent_calls = max_concurrent_calls();
     // cached<> keys on the model a request without one goes to (looked up once) and the extra body.
     c.default_model = resolve_model({}, call_deadline());
-    if (s_->opts.extra_body.is_object() && !s_->opts.extra_body.empty())
-      c.fixed_request_fields = s_->opts.extra_body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    if (prof.scoring == server_profile::scoring_method::teacher_forcing && s_->opts.teacher_forcing_top_k <= 0)
+    if (s_->net.options().extra_body.is_object() && !s_->net.options().extra_body.empty())
+      c.fixed_request_fields = s_->net.options().extra_body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (prof.scoring == server_profile::scoring_method::teacher_forcing && s_->net.options().teacher_forcing_top_k <= 0)
       c.scoring_exact = true;  // n_probs = the vocabulary: every logprob is read
     return c;
   }
   /// Calls it accepts at once: its connection pool (max_concurrency per base URL); more wait for a
   /// connection. Cheap (no probe), so selfalign's executors read it on every call.
-  [[nodiscard]] std::size_t max_concurrent_calls() const { return s_->pool ? s_->pool->capacity() : 1; }
+  [[nodiscard]] std::size_t max_concurrent_calls() const { return s_->net.capacity(); }
 
   /// The tokens one request may hold, prompt and completion together: options.context_size when
   /// set, else what the server says — vLLM's and SGLang's `max_model_len` (GET /v1/models),
@@ -463,11 +415,11 @@ class openai_backend {
   /// `-np`). 0 when the server does not tell. Asked once, then remembered; generate() uses it to
   /// cut max_tokens to what fits.
   [[nodiscard]] result<std::int64_t> context_size() {
-    if (s_->config_error) return unexpected(*s_->config_error);
-    if (const auto known = known_context(); known > 0 || s_->opts.context_size < 0) return known;
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
+    if (const auto known = known_context(); known > 0 || s_->net.options().context_size < 0) return known;
     const auto deadline = call_deadline();
     auto models = get_json("/models", deadline, false, 0);
-    if (models) remember_context_from_models(*models, s_->opts.model);
+    if (models) remember_context_from_models(*models, s_->net.options().model);
     if (known_context() == 0 && profile().preset == server_preset::llamacpp) {
       auto props = get_json("/props", deadline, true, 0);
       if (!props) return unexpected(std::move(props).error());
@@ -481,7 +433,7 @@ class openai_backend {
   /// The profile in use: the preset's, or the probed one for the automatic preset (generic when
   /// the probe could not reach the server; it is retried on the next call).
   [[nodiscard]] server_profile profile() {
-    if (s_->opts.preset != server_preset::automatic) return s_->fixed;
+    if (s_->net.options().preset != server_preset::automatic) return s_->fixed;
     {
       std::lock_guard lock(s_->mutex);
       if (s_->resolved) return *s_->resolved;
@@ -496,139 +448,38 @@ class openai_backend {
   }
 
  private:
-  struct stream_sink {
-    std::function<bool(std::string_view)> feed;
-    bool json_answer = false;  // set when a 200 answer came as application/json
-  };
-  struct http_reply {
-    int status = 0;
-    std::string body;
-  };
-
+  // What the backend learns about its server, shared by copies; the transport sends the requests.
   struct state {
-    openai_options opts;
+    detail::http_transport net;
     server_profile fixed;
-    std::vector<detail::base_url> urls;
-    std::optional<error> config_error;
-    httplib::Headers headers;
-    std::unique_ptr<detail::endpoint_pool<httplib::Client>> pool;
-    detail::deadline_watchdog watchdog;
     std::mutex mutex;
     std::mutex probe_mutex;
     std::optional<server_profile> resolved;
     std::string default_model;
     bool default_model_tried = false;
-    std::int64_t context = 0;  // tokens per request, once a server answer told it (0: unknown)
-    bool added_v1 = false;     // a base URL had no path and got /v1 (named in 404 messages)
-    int n_vocab = 0;  // exact teacher forcing: looked up once
+    std::int64_t context = 0;       // tokens per request, once a server answer told it (0: unknown)
+    int n_vocab = 0;                // exact teacher forcing: looked up once
     std::mutex model_lookup_mutex;  // held while the default model is looked up
-    std::atomic<std::uint64_t> attempts{0}, retries{0}, stale_retries{0}, deadline_aborts{0};
-    std::mutex rng_mutex;
-    std::minstd_rand rng{std::random_device{}()};
-    std::vector<std::string> secrets;  // the API key and credential header values (never shown)
 
-    explicit state(openai_options o) : opts(std::move(o)), fixed(profile_for(opts.preset)) {
-      if (opts.base_urls.empty()) {
-        config_error = error(errc::invalid_argument, "openai_options.base_urls is empty");
-        return;
-      }
-      for (const auto& u : opts.base_urls) {
-        auto parsed = detail::parse_base_url(u);
-        if (!parsed) {
-          config_error = parsed.error();
-          return;
-        }
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-        if (parsed->https()) {
-          config_error = error(errc::unsupported, fmt::format("'{}' needs HTTPS, but cpp-httplib was built without OpenSSL "
-                                                              "(CPPHTTPLIB_OPENSSL_SUPPORT); use http:// or rebuild cpp-httplib with OpenSSL", u));
-          return;
-        }
-#endif
-        // No path: the server's /v1 (llama-server prints its root URL, where /completions is its
-        // native, differently shaped endpoint). A path is kept as given.
-        if (parsed->prefix.empty()) {
-          parsed->prefix = "/v1";
-          added_v1 = true;
-        }
-        urls.push_back(std::move(*parsed));
-      }
-      std::string key = opts.api_key.value_or(std::string{});
-      if (!opts.api_key && !opts.api_key_env.empty())
-        if (const char* v = std::getenv(opts.api_key_env.c_str())) key = v;  // NOLINT(concurrency-mt-unsafe)
-      if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
-      for (const auto& [k, v] : opts.headers) headers.emplace(k, v);
-      // What must never appear in a message: the key and every credential-like header's value.
-      if (!key.empty()) secrets.push_back(key);
-      for (const auto& [k, v] : opts.headers)
-        if (detail::is_secret_header(k) && !v.empty()) {
-          secrets.push_back(v);
-          if (v.rfind("Bearer ", 0) == 0 && v.size() > 7) secrets.push_back(v.substr(7));
-        }
-      pool = std::make_unique<detail::endpoint_pool<httplib::Client>>(
-          urls.size(), opts.max_concurrency, [this](std::size_t e) { return make_client(urls[e]); });
-    }
-    state(const state&) = delete;
-    state& operator=(const state&) = delete;
-    ~state() { pool.reset(); }
-
-    [[nodiscard]] std::unique_ptr<httplib::Client> make_client(const detail::base_url& u) const {
-      std::unique_ptr<httplib::Client> c;
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-      if (u.https()) {
-        const bool v6 = u.host.find(':') != std::string::npos;
-        c = std::make_unique<httplib::Client>(fmt::format("https://{}{}{}:{}", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port));
-        c->enable_server_certificate_verification(opts.verify_tls);
-        if (!opts.ca_cert_path.empty()) c->set_ca_cert_path(opts.ca_cert_path);
-      }
-#endif
-      if (!c) c = std::make_unique<httplib::Client>(u.host, u.port);
-      c->set_keep_alive(true);
-      c->set_tcp_nodelay(true);  // small JSON requests: Nagle + delayed ACK would add 40 ms
-      c->set_follow_location(false);
-      c->set_write_timeout(opts.write_timeout);
-      return c;
-    }
-
-    /// The error with every secret removed from what it says (see detail::redact_secrets).
-    [[nodiscard]] error scrub(error e) const {
-      for (std::string* text : {&e.message, &e.type, &e.server_code, &e.request_id}) detail::redact_secrets(*text, secrets);
-      return e;
-    }
-    /// A parsed answer's start for a message, with secrets removed before it is cut further.
-    [[nodiscard]] std::string scrubbed_excerpt(const nlohmann::json& j) const {
-      return detail::redacted(detail::json_excerpt(j, 300), secrets);
-    }
-
-    double unit_random() {
-      std::lock_guard lock(rng_mutex);
-      return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-    }
+    explicit state(openai_options o) : net(std::move(o)), fixed(profile_for(net.options().preset)) {}
   };
 
-  [[nodiscard]] clock::time_point call_deadline() const {
-    if (s_->opts.deadline.count() <= 0) return clock::time_point::max();
-    return clock::now() + s_->opts.deadline;
-  }
+  [[nodiscard]] clock::time_point call_deadline() const { return s_->net.call_deadline(); }
 
   [[nodiscard]] std::size_t batch_width(const batch_options& o) const {
-    const std::size_t cap = s_->pool ? s_->pool->capacity() : 1;
-    return std::max<std::size_t>(1, std::min(o.max_concurrency, cap));
+    return std::max<std::size_t>(1, std::min(o.max_concurrency, s_->net.capacity()));
   }
 
   [[nodiscard]] std::string token_field(const server_profile& prof) const {
-    return s_->opts.token_limit_field.empty() ? prof.chat_token_field : s_->opts.token_limit_field;
+    return s_->net.options().token_limit_field.empty() ? prof.chat_token_field : s_->net.options().token_limit_field;
   }
 
-  void finish_body(nlohmann::json& body, const std::string& model) const {
-    if (model.empty()) body.erase("model");
-    detail::merge_extra(body, s_->opts.extra_body);
-  }
+  void finish_body(nlohmann::json& body, const std::string& model) const { s_->net.finish_body(body, model); }
 
   /// The model to send: the request's, the options', or the first one the server lists (once).
   std::string resolve_model(const std::string& requested, clock::time_point deadline) {
     if (!requested.empty()) return requested;
-    if (!s_->opts.model.empty()) return s_->opts.model;
+    if (!s_->net.options().model.empty()) return s_->net.options().model;
     // One lookup for all: concurrent first calls wait for it instead of each asking /models.
     std::lock_guard fetching(s_->model_lookup_mutex);
     {
@@ -665,19 +516,19 @@ class openai_backend {
     json_read_notes notes;
     const std::string start = detail::excerpt(body, 400);  // for messages about the shape
     auto parsed = detail::parse_json_taking(body, server_json_options(), &notes);
-    if (!parsed) return unexpected(s_->scrub(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body)));
+    if (!parsed) return unexpected(s_->net.scrub(detail::bad_body("POST " + path, "the answer is " + parsed.error().message, body)));
     std::string().swap(body);
     nlohmann::json& j = *parsed;
-    if (auto err = detail::error_in_payload(j)) return unexpected(s_->scrub(std::move(*err)));
+    if (auto err = detail::error_in_payload(j)) return unexpected(s_->net.scrub(std::move(*err)));
     try {
       detail::answer_context ctx;
       ctx.prompt_tokens_estimate = prompt_estimate;
       ctx.text_repaired = notes.text_repaired;
       auto g = detail::parse_generation(std::move(j), chat, ctx);
-      if (!g) return unexpected(s_->scrub(detail::bad_body("POST " + path, g.error().message, start)));
+      if (!g) return unexpected(s_->net.scrub(detail::bad_body("POST " + path, g.error().message, start)));
       return g;
     } catch (const nlohmann::json::exception& e) {
-      return unexpected(s_->scrub(detail::bad_body("POST " + path, e.what(), start)));
+      return unexpected(s_->net.scrub(detail::bad_body("POST " + path, e.what(), start)));
     }
   }
 
@@ -693,7 +544,7 @@ class openai_backend {
                                  : detail::completion_body(prof, model, req.prompt, smp, seed, n, false);
       finish_body(body, model);
       std::string overflow_body;
-      auto reply = http("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
+      auto reply = s_->net.request("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
       if (reply) {
         auto g = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
         if (g && req.sampling.return_token_ids && req.sampling.logprobs < 0)
@@ -743,7 +594,7 @@ class openai_backend {
   /// The context size when known without a request: options.context_size, or what a GET /models
   /// (probe, default-model lookup, context_size()) or an overflow answer told.
   [[nodiscard]] std::int64_t known_context() const {
-    if (s_->opts.context_size != 0) return std::max<std::int64_t>(0, s_->opts.context_size);
+    if (s_->net.options().context_size != 0) return std::max<std::int64_t>(0, s_->net.options().context_size);
     std::lock_guard lock(s_->mutex);
     return s_->context;
   }
@@ -789,7 +640,7 @@ class openai_backend {
     auto j = post_json("/tokenize", body, deadline, true);
     if (!j) return unexpected(std::move(j).error());
     auto ids = detail::parse_tokenize(*j);
-    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, s_->scrubbed_excerpt(*j)));
+    if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, s_->net.scrubbed_excerpt(*j)));
     return ids;
   }
 
@@ -843,7 +694,7 @@ class openai_backend {
       auto j = post_json("/tokenize", body, deadline, true);
       if (!j) return unexpected(std::move(j).error());
       joint = detail::parse_tokenize(*j);
-      if (!joint) return unexpected(detail::bad_body("POST /tokenize", joint.error().message, s_->scrubbed_excerpt(*j)));
+      if (!joint) return unexpected(detail::bad_body("POST /tokenize", joint.error().message, s_->net.scrubbed_excerpt(*j)));
     }
     if (!joint) return unexpected(std::move(joint).error());
     ++used.requests;
@@ -883,7 +734,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
       auto ids = detail::parse_tokenize(*j);
-      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, s_->scrubbed_excerpt(*j)));
+      if (!ids) return unexpected(detail::bad_body("POST /tokenize", ids.error().message, s_->net.scrubbed_excerpt(*j)));
       return ids;
     }
     if (prof.preset == server_preset::llamacpp) {
@@ -891,7 +742,7 @@ class openai_backend {
       if (!j) return unexpected(std::move(j).error());
       ++used.requests;
       const std::string text = detail::str_field(*j, "prompt");
-      if (text.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", s_->scrubbed_excerpt(*j)));
+      if (text.empty()) return unexpected(detail::bad_body("POST /apply-template", "no `prompt` string", s_->net.scrubbed_excerpt(*j)));
       ++used.requests;
       if (rendered) *rendered = text;
       return tokenize_with(prof, model, text, true, deadline);  // the chat endpoint adds BOS to the rendered text
@@ -907,7 +758,7 @@ class openai_backend {
       std::lock_guard lock(s_->mutex);
       if (s_->n_vocab > 0) return s_->n_vocab;
     }
-    auto j = get_json("/models", deadline, false, s_->opts.retry.max_retries);
+    auto j = get_json("/models", deadline, false, s_->net.options().retry.max_retries);
     if (!j) return unexpected(std::move(j).error());
     int n = 0;
     if (const nlohmann::json* data = detail::field(*j, "data"); data && data->is_array())
@@ -924,255 +775,10 @@ class openai_backend {
 
   result<nlohmann::json> post_json(const std::string& path, const nlohmann::json& body, clock::time_point deadline,
                                    bool root = false) {
-    auto reply = http("POST", path, root, body.dump(), deadline, nullptr);
-    if (!reply) return unexpected(std::move(reply).error());
-    return to_json(*reply, "POST " + path);
+    return s_->net.post_json(path, body, deadline, root);
   }
   result<nlohmann::json> get_json(const std::string& path, clock::time_point deadline, bool root, int max_retries) {
-    auto reply = http("GET", path, root, std::string{}, deadline, nullptr, max_retries);
-    if (!reply) return unexpected(std::move(reply).error());
-    return to_json(*reply, "GET " + path);
-  }
-  [[nodiscard]] result<nlohmann::json> to_json(const http_reply& reply, const std::string& what) const {
-    auto j = parse_json(reply.body, server_json_options());
-    if (!j) return unexpected(s_->scrub(detail::bad_body(what, "the answer is " + j.error().message, reply.body, reply.status)));
-    if (auto err = detail::error_in_payload(*j)) return unexpected(s_->scrub(std::move(*err)));
-    return j;
-  }
-
-  // -- transport ------------------------------------------------------------------------------------
-
-  struct attempt {
-    std::optional<http_reply> reply;  // a complete HTTP answer (any status)
-    std::optional<error> failure;     // no complete answer
-    bool stale_candidate = false;     // failed on a reused socket before any response byte
-    bool delivered = false;           // streamed bytes reached the caller's parser
-    std::string retry_after, retry_after_ms, should_retry, request_id;
-  };
-
-  attempt send_once(const char* method, const std::string& rel_path, bool root, const std::string& body,
-                    clock::time_point deadline, stream_sink* sink) {
-    attempt out;
-    auto lease = s_->pool->acquire();
-    if (!lease.operator->()) {
-      out.failure = error(errc::internal, "could not create an HTTP client");
-      return out;
-    }
-    const detail::base_url& url = s_->urls[lease.endpoint()];
-    httplib::Client& cli = *lease;
-    const std::string path = (root ? url.root_prefix() : url.prefix) + rel_path;
-    auto what = [&] { return fmt::format("{} {}", method, path); };  // only failures need it
-
-    const auto now = clock::now();
-    using ms = std::chrono::milliseconds;
-    const auto remaining = deadline == clock::time_point::max()
-                               ? s_->opts.read_timeout
-                               : std::max(ms(1), std::chrono::duration_cast<ms>(deadline - now) + ms(1));
-    cli.set_connection_timeout(std::min<ms>(s_->opts.connect_timeout, remaining));
-    const auto read_timeout = std::min<ms>(s_->opts.read_timeout, remaining);
-    cli.set_read_timeout(read_timeout);
-
-    httplib::Request req;
-    req.method = method;
-    req.path = path;
-    req.headers = s_->headers;
-    if (std::string_view(method) == "POST") {
-      req.body = body;
-      req.set_header("Content-Type", "application/json");
-    }
-    if (sink) req.set_header("Accept", "text/event-stream");
-    int status = -1;
-    bool got_bytes = false, sink_failed = false;
-    std::string collected;
-    const std::size_t max_bytes = s_->opts.max_answer_bytes;
-    std::size_t received = 0;
-    std::optional<std::uint64_t> declared_length;
-    bool too_large = false;
-    req.response_handler = [&](const httplib::Response& r) {
-      status = r.status;
-      out.retry_after = r.get_header_value("retry-after");
-      out.retry_after_ms = r.get_header_value("retry-after-ms");
-      out.should_retry = r.get_header_value("x-should-retry");
-      out.request_id = r.get_header_value("x-request-id");
-      if (sink && status == 200 && r.get_header_value("Content-Type").find("application/json") != std::string::npos)
-        sink->json_answer = true;
-      if (r.has_header("Content-Length")) {
-        std::uint64_t length = 0;
-        bool digits = true;
-        for (char c : r.get_header_value("Content-Length")) {
-          if (c < '0' || c > '9' || length > (std::uint64_t{1} << 50)) {
-            digits = false;
-            break;
-          }
-          length = length * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        if (digits) {
-          declared_length = length;
-          if (length > max_bytes) {
-            too_large = true;  // refused before a byte of the body is read
-            return false;
-          }
-          if (!(sink && status == 200 && !sink->json_answer)) collected.reserve(static_cast<std::size_t>(length));
-        }
-      }
-      return true;
-    };
-    req.content_receiver = [&](const char* d, std::size_t n, std::uint64_t, std::uint64_t) {
-      got_bytes = true;
-      received += n;
-      if (received > max_bytes) {
-        too_large = true;
-        return false;
-      }
-      if (sink && status == 200 && !sink->json_answer) {
-        out.delivered = true;
-        if (!sink->feed(std::string_view(d, n))) {
-          sink_failed = true;
-          return false;
-        }
-        return true;
-      }
-      collected.append(d, n);
-      return true;
-    };
-
-    std::uint64_t ticket = 0;
-    if (deadline != clock::time_point::max()) {
-      httplib::Client* target = &cli;
-      ticket = s_->watchdog.arm(deadline, [target] { target->stop(); });
-    }
-    ++s_->attempts;
-    httplib::Response res;
-    httplib::Error err = httplib::Error::Success;
-    const auto started = clock::now();
-    const bool ok = cli.send(req, res, err);
-    const bool aborted = ticket != 0 && s_->watchdog.cancel(ticket);
-    if (aborted) ++s_->deadline_aborts;
-
-    if (ok && !aborted) {
-      // An error body may echo the request's credentials: remove them before anything quotes it.
-      if (res.status < 200 || res.status >= 300) detail::redact_secrets(collected, s_->secrets);
-      out.reply = http_reply{res.status, std::move(collected)};
-      return out;
-    }
-    lease.mark_broken();
-    if (too_large) {
-      out.failure = error(errc::bad_response,
-                          fmt::format("{}: the answer is larger than the limit of {} bytes (openai_options.max_answer_bytes{})", what(),
-                                      max_bytes, declared_length ? fmt::format("; Content-Length: {}", *declared_length) : std::string{}),
-                          status > 0 ? status : 0);
-      out.failure->retryable = false;
-      return out;
-    }
-    if (sink_failed) {  // the parser or the caller stopped the stream; the caller reports why
-      out.reply = http_reply{status, std::string{}};
-      return out;
-    }
-    if (aborted || clock::now() >= deadline) {
-      out.failure = error(errc::timeout, fmt::format("{} did not finish within the call deadline of {} ms", what(),
-                                                     s_->opts.deadline.count()));
-      out.failure->retryable = false;
-      return out;
-    }
-    if (status > 0 && status != 200 && !collected.empty()) {
-      // A non-200 answer whose body broke off: still an HTTP error.
-      detail::redact_secrets(collected, s_->secrets);
-      out.reply = http_reply{status, std::move(collected)};
-      return out;
-    }
-    if (status == 200 && got_bytes) {
-      out.failure = detail::bad_body(what(), fmt::format("the answer was cut off after {} bytes", collected.size()),
-                                     detail::redacted(collected.substr(0, 1024), s_->secrets));
-      return out;
-    }
-    const std::string where = url.display();
-    switch (err) {
-      case httplib::Error::Connection:
-        out.failure = error(errc::transport, fmt::format("cannot connect to {} (refused or unreachable)", where));
-        break;
-      case httplib::Error::ConnectionTimeout:
-        out.failure = error(errc::timeout, fmt::format("connecting to {} timed out after {} ms", where,
-                                                       std::min<ms>(s_->opts.connect_timeout, remaining).count()));
-        break;
-      case httplib::Error::Read:
-      case httplib::Error::Write:
-        if (status < 0 && clock::now() - started >= read_timeout - ms(5) && err == httplib::Error::Read) {
-          out.failure = error(errc::timeout, fmt::format("{} to {}: no answer within the read timeout of {} ms", what(), where,
-                                                         read_timeout.count()));
-        } else {
-          out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({} failed)", what(), where,
-                                                           err == httplib::Error::Read ? "reading" : "writing"));
-          out.stale_candidate = status < 0 && !got_bytes && lease.previous_uses() > 0;
-        }
-        break;
-      case httplib::Error::SSLServerVerification:
-      case httplib::Error::SSLLoadingCerts:
-        out.failure = error(errc::transport, fmt::format("TLS with {} failed: {}", where, httplib::to_string(err)));
-        out.failure->retryable = false;
-        break;
-      default:
-        out.failure = error(errc::transport, fmt::format("{} to {} failed: {}", what(), where, httplib::to_string(err)));
-        break;
-    }
-    return out;
-  }
-
-  /// One logical request with retries. Returns a 2xx reply, or the error (HTTP errors normalised).
-  result<http_reply> http(const char* method, const std::string& rel_path, bool root, const std::string& body,
-                          clock::time_point deadline, stream_sink* sink, std::optional<int> max_retries = std::nullopt,
-                          std::string* overflow_body = nullptr) {
-    retry_policy policy = s_->opts.retry;
-    if (max_retries) policy.max_retries = *max_retries;
-    int retries = 0, attempts = 0;
-    bool stale_used = false;
-    for (;;) {
-      ++attempts;
-      attempt a = send_once(method, rel_path, root, body, deadline, sink);
-      std::optional<error> failure;
-      bool retryable = false;
-      std::optional<std::chrono::milliseconds> server_wait;
-      if (a.reply) {
-        const int st = a.reply->status;
-        if ((st >= 200 && st < 300) || (sink && a.delivered)) return std::move(*a.reply);
-        const std::string prefix = root ? s_->urls.front().root_prefix() : s_->urls.front().prefix;
-        failure = detail::error_from_http(st, a.reply->body, a.request_id, fmt::format("{} {}{}", method, prefix, rel_path));
-        if (detail::classify_context_overflow(*failure) && overflow_body)  // errc::context_overflow, never retried
-          *overflow_body = a.reply->body;
-        if (st == 501) {  // Not Implemented (llama-server without --embeddings): asking again cannot help
-          failure->code = errc::unsupported;
-          failure->retryable = false;
-        }
-        if (st == 404 && !root) {
-          const auto& u = s_->urls.front();
-          if (u.prefix.size() < 3 || u.prefix.compare(u.prefix.size() - 3, 3, "/v1") != 0)
-            failure->message += fmt::format(" (the base URL {} does not end in /v1; OpenAI-compatible servers answer under "
-                                            "http://host:port/v1: add /v1 to the base URL)", u.display());
-          else if (s_->added_v1)
-            failure->message += fmt::format(" (selfalign added /v1 to a base URL without a path: {})", u.display());
-        }
-        retryable = failure->retryable;
-        server_wait = detail::parse_retry_after(a.retry_after_ms, a.retry_after, static_cast<std::int64_t>(std::time(nullptr)));
-      } else {
-        failure = std::move(a.failure);
-        retryable = failure->retryable;
-        if (a.stale_candidate && policy.retry_stale_connection && !stale_used) {
-          stale_used = true;
-          ++s_->stale_retries;
-          continue;  // a keep-alive socket the server had closed: retry at once, once
-        }
-      }
-      if (a.delivered) return unexpected(s_->scrub(std::move(*failure)));  // never retry after data reached the caller
-      auto decision = detail::decide_retry(policy, retries, retryable, a.should_retry, server_wait, s_->unit_random());
-      if (decision.retry && deadline != clock::time_point::max() && clock::now() + decision.wait >= deadline)
-        decision.retry = false;
-      if (!decision.retry) {
-        if (attempts > 1) failure->message += fmt::format(" (after {} attempts)", attempts);
-        return unexpected(s_->scrub(std::move(*failure)));
-      }
-      ++retries;
-      ++s_->retries;
-      if (decision.wait.count() > 0) std::this_thread::sleep_for(decision.wait);
-    }
+    return s_->net.get_json(path, deadline, root, max_retries);
   }
 
   std::shared_ptr<state> s_;
