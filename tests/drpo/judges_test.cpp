@@ -3,6 +3,8 @@
 #include <selfalign/judges/dynamic_judge.hpp>
 #include <selfalign/judges/rubric_judge.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
+#include <selfalign/wrappers/metered.hpp>
+#include <selfalign/wrappers/observed.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -420,4 +422,38 @@ TEST_CASE("a dynamic judge works over a selector that has only the single form" 
   REQUIRE(j->criteria.size() == 1);
   CHECK(j->criteria[0].name == "Clarity");
   CHECK(j->criteria[0].score == 4.0);
+}
+
+TEST_CASE("metered and observed wrap an aspect selector: every selection goes through their hook" * doctest::test_suite("drpo")) {
+  std::vector<judges::selection_request> reqs(4);
+  const std::vector<std::string> queries{"ab", "abc", "fail", "abcd"};
+  for (std::size_t i = 0; i < reqs.size(); ++i) reqs[i].query = queries[i];
+
+  // A batch-only selector under a meter: one metered call per request, the budget stops the fourth.
+  auto m = std::make_shared<meter>(budget::calls(3));
+  metered<judges::fixed_aspect_selector> capped(judges::fixed_aspect_selector({"Safety", "Clarity"}), m, "selector");
+  auto out = judges::select_batch(capped, std::span<const judges::selection_request>(reqs), batch_options{1, {}});
+  REQUIRE(out.size() == 4);
+  CHECK(out[0]->aspects == std::vector<std::string>{"Safety", "Clarity"});
+  CHECK(out[2]->aspects == std::vector<std::string>{"Safety", "Clarity"});
+  REQUIRE_FALSE(out[3].has_value());
+  CHECK(out[3].error().code == errc::budget_exhausted);
+  CHECK(m->totals().calls == 3);
+  CHECK(m->by_role().at("selector").calls == 3);
+
+  // A single-form selector under an observer: a started and a finished (or failed) event per call.
+  std::vector<std::string> seen;
+  single_form_selector inner;
+  observed<single_form_selector&> watched(inner, [&](const event& e) {
+    seen.push_back(fmt::format("{} {} {}", e.source, e.role, e.kind == event_kind::call_started    ? "started"
+                                                             : e.kind == event_kind::call_finished ? "finished"
+                                                                                                   : "failed"));
+  }, "selector");
+  auto watched_out = judges::select_batch(watched, std::span<const judges::selection_request>(reqs), batch_options{1, {}});
+  REQUIRE(watched_out.size() == 4);
+  CHECK(watched_out[1]->aspects == std::vector<std::string>{"Safety"});
+  CHECK(watched_out[2].error().message == "no aspects for this one");
+  CHECK(seen == std::vector<std::string>{"select selector started", "select selector finished", "select selector started",
+                                         "select selector finished", "select selector started", "select selector failed",
+                                         "select selector started", "select selector finished"});
 }

@@ -91,5 +91,12 @@ static_assert(std::is_invocable_v<decltype(sa::judges::select_batch), arch::mini
                                   std::span<const sa::judges::selection_request>, const sa::batch_options&>);
 static_assert(!std::is_invocable_v<decltype(sa::judges::select_batch), arch::minimal_judge&,
                                    std::span<const sa::judges::selection_request>, const sa::batch_options&>);
+// A wrapped selector is still a selector: metered and observed hook its select() (either form of the
+// inner selector); cached does not (no cache key for selections), so it does not pretend to be one.
+static_assert(sa::judges::AspectSelector<sa::metered<sa::judges::fixed_aspect_selector>>);
+static_assert(sa::judges::AspectSelector<sa::metered<batch_only_selector>>);
+static_assert(sa::judges::AspectSelector<sa::observed<arch::minimal_aspect_selector>>);
+static_assert(sa::judges::AspectSelector<sa::observed<sa::metered<sa::judges::llm_aspect_selector<scripted>>>>);
+static_assert(!sa::judges::AspectSelector<sa::cached<arch::minimal_aspect_selector>>);
 
 TEST_CASE("concept checks compiled" * doctest::test_suite("concepts")) { CHECK(true); }

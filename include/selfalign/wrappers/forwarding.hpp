@@ -3,10 +3,13 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/batch.hpp>
 #include <selfalign/calls.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
 #include <selfalign/config.hpp>
+
+#include <fmt/format.h>
 
 #include <span>
 #include <string>
@@ -16,6 +19,12 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace detail {
+
+/// Whether a wrapper hooks an aspect selector's select() (it says so with a public
+/// `static constexpr bool hooks_select = true`): metered and observed do; cached does not (an
+/// aspect selection has no cache key yet; cache the selector's generator instead).
+template <class W>
+concept wrapper_hooks_select = requires { requires W::hooks_select; };
 
 /// CRTP base: `Derived::through<T>(op, request, call)` sees every call, where `call()` invokes the
 /// inner backend and returns result<T>. The wrapper models each concept its inner type models.
@@ -57,6 +66,33 @@ class forwarding_wrapper {
     requires PreparableJudge<Inner>
   {
     return inner_.prepare();
+  }
+  // An aspect selector's select() (judges::AspectSelector), through the hook as "select", in the
+  // wrappers that hook it. The request type is a template parameter so that this layer does not
+  // depend on judges/. A selector with only the batch form is asked one request per call here;
+  // judges::select_batch then runs the wrapper's select() on its bounded executor, so that the
+  // hook sees every selection.
+  // (`I` defaults to Inner: it makes the member lookups below dependent, so that a wrapper of a
+  // type without select() still instantiates.)
+  template <class R, class I = Inner>
+    requires wrapper_hooks_select<Derived> && requires(I& i, const R& r) { i.select(r); }
+  [[nodiscard]] auto select(const R& r) -> decltype(std::declval<I&>().select(r)) {
+    using answer = typename decltype(std::declval<I&>().select(r))::value_type;
+    return self().template through<answer>("select", r, [&] { return inner_.select(r); });
+  }
+  template <class R, class I = Inner>
+    requires wrapper_hooks_select<Derived> && (!requires(I& i, const R& r) { i.select(r); }) &&
+             requires(I& i, std::span<const R> rs, const batch_options& o) { i.select_batch(rs, o); }
+  [[nodiscard]] auto select(const R& r) ->
+      typename decltype(std::declval<I&>().select_batch(std::span<const R>{}, batch_options{}))::value_type {
+    using one = typename decltype(std::declval<I&>().select_batch(std::span<const R>{}, batch_options{}))::value_type;
+    return self().template through<typename one::value_type>("select", r, [&]() -> one {
+      auto answers = inner_.select_batch(std::span<const R>(&r, 1), batch_options{1, {}});
+      if (answers.size() != 1)
+        return fail(errc::unsupported, fmt::format("{} answered a batch of 1 selection request with {} results",
+                                                   type_name<std::remove_cvref_t<I>>(), answers.size()));
+      return std::move(answers.front());
+    });
   }
   // Tokenization is cheap and deterministic: forwarded unmetered and uncached.
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special)

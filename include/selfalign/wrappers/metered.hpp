@@ -25,6 +25,9 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
   friend base;
 
  public:
+  /// An aspect selector's select() goes through this wrapper too (forwarding_wrapper).
+  static constexpr bool hooks_select = true;
+
   metered(B inner, std::shared_ptr<meter> m, std::string role = {}, std::string model = {})
       : base(std::forward<B>(inner)), meter_(std::move(m)), role_(std::move(role)), model_(std::move(model)) {}
 

@@ -22,6 +22,9 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
   friend base;
 
  public:
+  /// An aspect selector's select() goes through this wrapper too (forwarding_wrapper).
+  static constexpr bool hooks_select = true;
+
   observed(B inner, observer on_event, std::string role = {})
       : base(std::forward<B>(inner)), on_event_(std::move(on_event)), role_(std::move(role)),
         shared_(std::make_shared<shared_state>()) {}
