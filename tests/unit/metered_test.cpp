@@ -7,6 +7,11 @@
 #include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/wrappers/cached.hpp>
 #include <selfalign/wrappers/metered.hpp>
+#include <selfalign/wrappers/observed.hpp>
+
+#include <span>
+#include <string>
+#include <vector>
 
 using namespace selfalign;
 using namespace selfalign::test_support;
@@ -149,4 +154,83 @@ TEST_CASE("an adapter exception releases its budget reservation and propagates" 
   auto third = g.generate(ask("c"));
   REQUIRE_FALSE(third);
   CHECK(third.error().code == errc::budget_exhausted);
+}
+
+namespace {
+// A scorer with its own batch member (as an HTTP backend has): it records each batch it was given.
+struct batch_scorer {
+  std::vector<std::vector<std::string>> batches;  // the continuations of each batch call
+  int single_calls = 0;
+  result<scoring> score(const scoring_request&) {
+    ++single_calls;
+    return fail(errc::internal, "the single path must not be used");
+  }
+  result<generation> generate(const generation_request&) { return fail(errc::unsupported, "scores only"); }
+  std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs, const batch_options&) {
+    std::vector<std::string> seen;
+    std::vector<result<scoring>> out;
+    for (const auto& r : rs) {
+      seen.push_back(r.continuation);
+      if (r.continuation == "bad") {
+        out.emplace_back(fail(errc::bad_response, "cannot score this one"));
+        continue;
+      }
+      scoring s;
+      for (char c : r.continuation) {
+        token_logprob t;
+        t.token = std::string(1, c);
+        t.logprob = -1.0;
+        s.tokens.push_back(t);
+      }
+      s.logprob = -static_cast<double>(r.continuation.size());
+      s.usage.prompt_tokens = 10;
+      out.emplace_back(std::move(s));
+    }
+    batches.push_back(std::move(seen));
+    return out;
+  }
+};
+std::vector<scoring_request> batch_scoring_requests(const std::vector<std::string>& continuations) {
+  std::vector<scoring_request> rs;
+  for (const auto& c : continuations) {
+    scoring_request r;
+    r.prompt = prompt::text("Q: ");
+    r.continuation = c;
+    rs.push_back(std::move(r));
+  }
+  return rs;
+}
+}  // namespace
+
+TEST_CASE("metered and observed keep the inner model's own batch member and see every request of it" * doctest::test_suite("metered")) {
+  static_assert(detail::own_score_batch<metered<batch_scorer&>> && detail::own_score_batch<observed<metered<batch_scorer&>>>);
+  // No batch member inside: none outside either; the CPO's generic executor runs the metered single calls.
+  static_assert(!detail::own_generate_batch<metered<scripted_generator&>>);
+
+  batch_scorer inner;
+  auto m = std::make_shared<meter>(call_budget(3));
+  std::vector<std::string> seen;
+  observed<metered<batch_scorer&>> g(metered<batch_scorer&>(inner, m, "scorer"), [&](const event& e) {
+    seen.push_back(fmt::format("{}#{} {}", e.source, e.call_id, e.kind == event_kind::call_started    ? "started"
+                                                               : e.kind == event_kind::call_finished ? "finished"
+                                                                                                     : "failed"));
+  });
+  const auto reqs = batch_scoring_requests({"a", "bad", "abc", "abcd"});
+  auto out = score_batch(g, std::span<const scoring_request>(reqs), batch_options{4, {}});
+  REQUIRE(out.size() == 4);
+  // One inner batch call with the three admitted requests; the budget refused the fourth.
+  REQUIRE(inner.batches.size() == 1);
+  CHECK(inner.batches[0] == std::vector<std::string>{"a", "bad", "abc"});
+  CHECK(inner.single_calls == 0);
+  CHECK(out[0]->logprob == -1.0);
+  CHECK(out[1].error().message == "cannot score this one");
+  CHECK(out[2]->logprob == -3.0);
+  CHECK(out[3].error().code == errc::budget_exhausted);
+  CHECK(m->totals().calls == 2);  // answered calls; the failed one is counted apart
+  CHECK(m->totals().failed == 1);
+  CHECK(m->totals().prompt_tokens == 20);
+  CHECK(m->by_role().at("scorer").calls == 2);
+  // observed sits outside the meter: it reports all four, the refused one as failed.
+  CHECK(seen == std::vector<std::string>{"score#1 started", "score#2 started", "score#3 started", "score#4 started",
+                                         "score#1 finished", "score#2 failed", "score#3 finished", "score#4 failed"});
 }

@@ -20,11 +20,26 @@
 SELFALIGN_BEGIN_NAMESPACE
 namespace detail {
 
-/// Whether a wrapper hooks an aspect selector's select() (it says so with a public
-/// `static constexpr bool hooks_select = true`): metered and observed do; cached does not (an
-/// aspect selection has no cache key yet; cache the selector's generator instead).
+/// Whether a wrapper hooks an aspect selector's select() (`hooks_select`) and a model's own batch
+/// members (`hooks_batches`, through a `through_batch` member, see forwarding_wrapper). metered and
+/// observed specialise both to true. cached does neither: an aspect selection has no cache key yet
+/// (cache the selector's generator instead), and its lookups are per request, so a batch of a cached
+/// backend runs the generic executor over the cached single calls. Traits rather than members of
+/// the wrapper, because the wrapper is incomplete while this base is instantiated.
 template <class W>
-concept wrapper_hooks_select = requires { requires W::hooks_select; };
+inline constexpr bool hooks_select = false;
+template <class W>
+inline constexpr bool hooks_batches = false;
+
+// Whether a model has its own batch member for an operation (not the generic executor).
+template <class M>
+concept own_generate_batch = requires(M& m, std::span<const generation_request> r, const batch_options& o) { m.generate_batch(r, o); };
+template <class M>
+concept own_score_batch = requires(M& m, std::span<const scoring_request> r, const batch_options& o) { m.score_batch(r, o); };
+template <class M>
+concept own_judge_batch = requires(M& m, std::span<const judge_request> r, const batch_options& o) { m.judge_batch(r, o); };
+template <class M>
+concept own_embed_batch = requires(M& m, std::span<const embedding_request> r, const batch_options& o) { m.embed_batch(r, o); };
 
 /// CRTP base: `Derived::through<T>(op, request, call)` sees every call, where `call()` invokes the
 /// inner backend and returns result<T>. The wrapper models each concept its inner type models.
@@ -60,6 +75,38 @@ class forwarding_wrapper {
   {
     return self().template through<embeddings>("embed", r, [&] { return call_embed(inner_, r); });
   }
+  // A model's own batch member (an HTTP backend's pool-aware batch, a judge that scores several
+  // responses in one request) is kept under metered and observed: the whole batch goes through the
+  // wrapper's through_batch, which sees every request of it. Without these members the batch CPOs
+  // would run the wrapper's single calls on the generic executor and the inner batch path would be lost.
+  [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> rs, const batch_options& o = {})
+    requires Generator<Inner> && hooks_batches<Derived> && own_generate_batch<Inner>
+  {
+    return self().template through_batch<generation>("generate", rs, [&](std::span<const generation_request> sub) {
+      return selfalign::generate_batch(inner_, sub, o);
+    });
+  }
+  [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs, const batch_options& o = {})
+    requires ScoringGenerator<Inner> && hooks_batches<Derived> && own_score_batch<Inner>
+  {
+    return self().template through_batch<scoring>("score", rs, [&](std::span<const scoring_request> sub) {
+      return selfalign::score_batch(inner_, sub, o);
+    });
+  }
+  [[nodiscard]] std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs, const batch_options& o = {})
+    requires Judge<Inner> && hooks_batches<Derived> && own_judge_batch<Inner>
+  {
+    return self().template through_batch<judgement>("judge", rs, [&](std::span<const judge_request> sub) {
+      return selfalign::judge_batch(inner_, sub, o);
+    });
+  }
+  [[nodiscard]] std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs, const batch_options& o = {})
+    requires Embedder<Inner> && hooks_batches<Derived> && own_embed_batch<Inner>
+  {
+    return self().template through_batch<embeddings>("embed", rs, [&](std::span<const embedding_request> sub) {
+      return selfalign::embed_batch(inner_, sub, o);
+    });
+  }
   // A judge's one-time check (PreparableJudge) is the inner judge's own: forwarded as is, so that
   // wrapping a judge keeps its fail-fast check (RAIN's label check, for instance).
   [[nodiscard]] result<void> prepare()
@@ -75,13 +122,13 @@ class forwarding_wrapper {
   // (`I` defaults to Inner: it makes the member lookups below dependent, so that a wrapper of a
   // type without select() still instantiates.)
   template <class R, class I = Inner>
-    requires wrapper_hooks_select<Derived> && requires(I& i, const R& r) { i.select(r); }
+    requires hooks_select<Derived> && requires(I& i, const R& r) { i.select(r); }
   [[nodiscard]] auto select(const R& r) -> decltype(std::declval<I&>().select(r)) {
     using answer = typename decltype(std::declval<I&>().select(r))::value_type;
     return self().template through<answer>("select", r, [&] { return inner_.select(r); });
   }
   template <class R, class I = Inner>
-    requires wrapper_hooks_select<Derived> && (!requires(I& i, const R& r) { i.select(r); }) &&
+    requires hooks_select<Derived> && (!requires(I& i, const R& r) { i.select(r); }) &&
              requires(I& i, std::span<const R> rs, const batch_options& o) { i.select_batch(rs, o); }
   [[nodiscard]] auto select(const R& r) ->
       typename decltype(std::declval<I&>().select_batch(std::span<const R>{}, batch_options{}))::value_type {

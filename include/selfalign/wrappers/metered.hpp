@@ -9,9 +9,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -25,9 +27,6 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
   friend base;
 
  public:
-  /// An aspect selector's select() goes through this wrapper too (forwarding_wrapper).
-  static constexpr bool hooks_select = true;
-
   metered(B inner, std::shared_ptr<meter> m, std::string role = {}, std::string model = {})
       : base(std::forward<B>(inner)), meter_(std::move(m)), role_(std::move(role)), model_(std::move(model)) {}
 
@@ -53,6 +52,48 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
     return answer;
   }
 
+  // A batch: each request is admitted on its own (a refused one answers the budget error and is not
+  // sent); the admitted ones go to the inner batch path together and each answer is recorded.
+  template <class T, class Req, class CallBatch>
+  std::vector<result<T>> through_batch(std::string_view, std::span<const Req> rs, CallBatch&& call_batch) {
+    std::vector<result<T>> out;
+    out.reserve(rs.size());
+    std::vector<std::size_t> admitted;
+    std::vector<std::int64_t> worst;
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+      const std::int64_t w = detail::worst_case_tokens(rs[i]);
+      if (auto ok = meter_->admit(w); !ok) {
+        out.emplace_back(unexpected(std::move(ok).error()));
+        continue;
+      }
+      out.emplace_back(fail(errc::internal, "unreachable"));
+      admitted.push_back(i);
+      worst.push_back(w);
+    }
+    if (admitted.empty()) return out;
+    std::vector<Req> subset;  // copied only when the budget refused part of the batch
+    if (admitted.size() != rs.size())
+      for (std::size_t i : admitted) subset.push_back(rs[i]);
+    std::vector<result<T>> answers;
+    try {
+      answers = call_batch(admitted.size() == rs.size() ? rs : std::span<const Req>(subset));
+    } catch (...) {
+      for (std::int64_t w : worst) meter_->record(role_, model_, nullptr, true, w);  // release the reservations
+      throw;
+    }
+    for (std::size_t k = 0; k < admitted.size(); ++k) {
+      const Req& r = rs[admitted[k]];
+      std::string model = model_;
+      if constexpr (requires { r.model; }) {
+        if (!r.model.empty()) model = r.model;
+      }
+      result<T>& answer = answers[k];
+      meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value(), worst[k]);
+      out[admitted[k]] = std::move(answer);
+    }
+    return out;
+  }
+
   std::shared_ptr<meter> meter_;
   std::string role_;
   std::string model_;
@@ -65,5 +106,13 @@ template <class B>
 metered(B&&, std::shared_ptr<meter>, std::string) -> metered<B>;
 template <class B>
 metered(B&&, std::shared_ptr<meter>, std::string, std::string) -> metered<B>;
+
+// It hooks an aspect selector's select() and keeps an inner model's own batch members (forwarding.hpp).
+namespace detail {
+template <class B>
+inline constexpr bool hooks_select<metered<B>> = true;
+template <class B>
+inline constexpr bool hooks_batches<metered<B>> = true;
+}  // namespace detail
 
 SELFALIGN_END_NAMESPACE

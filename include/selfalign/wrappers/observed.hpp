@@ -10,7 +10,11 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -22,9 +26,6 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
   friend base;
 
  public:
-  /// An aspect selector's select() goes through this wrapper too (forwarding_wrapper).
-  static constexpr bool hooks_select = true;
-
   observed(B inner, observer on_event, std::string role = {})
       : base(std::forward<B>(inner)), on_event_(std::move(on_event)), role_(std::move(role)),
         shared_(std::make_shared<shared_state>()) {}
@@ -41,16 +42,17 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
     on_event_(e);
   }
 
-  template <class T, class Req, class Call>
-  result<T> through(std::string_view op, const Req&, Call&& call) {
+  [[nodiscard]] event started(std::string_view op) {
     event e;
     e.source = std::string(op);
     e.role = role_;
     e.call_id = shared_->next_id.fetch_add(1);
     e.kind = event_kind::call_started;
     emit(e);
-    const auto t0 = std::chrono::steady_clock::now();
-    result<T> answer = call();
+    return e;
+  }
+  template <class T>
+  void ended(event e, const result<T>& answer, std::chrono::steady_clock::time_point t0) {
     e.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (answer) {
       e.kind = event_kind::call_finished;
@@ -61,7 +63,28 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
       e.message = answer.error().describe();
     }
     emit(e);
+  }
+
+  template <class T, class Req, class Call>
+  result<T> through(std::string_view op, const Req&, Call&& call) {
+    event e = started(op);
+    const auto t0 = std::chrono::steady_clock::now();
+    result<T> answer = call();
+    ended(std::move(e), answer, t0);
     return answer;
+  }
+
+  // A batch: every request is reported as started before the batch is sent and as finished or
+  // failed when it returns; the latency of each is the batch's.
+  template <class T, class Req, class CallBatch>
+  std::vector<result<T>> through_batch(std::string_view op, std::span<const Req> rs, CallBatch&& call_batch) {
+    std::vector<event> events;
+    events.reserve(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) events.push_back(started(op));
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<result<T>> answers = call_batch(rs);
+    for (std::size_t i = 0; i < answers.size() && i < events.size(); ++i) ended(std::move(events[i]), answers[i], t0);
+    return answers;
   }
 
   observer on_event_;
@@ -74,5 +97,13 @@ template <class B>
 observed(B&&, observer) -> observed<B>;
 template <class B>
 observed(B&&, observer, std::string) -> observed<B>;
+
+// It hooks an aspect selector's select() and keeps an inner model's own batch members (forwarding.hpp).
+namespace detail {
+template <class B>
+inline constexpr bool hooks_select<observed<B>> = true;
+template <class B>
+inline constexpr bool hooks_batches<observed<B>> = true;
+}  // namespace detail
 
 SELFALIGN_END_NAMESPACE
