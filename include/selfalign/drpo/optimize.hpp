@@ -8,6 +8,7 @@
 #include <selfalign/drpo/config.hpp>
 #include <selfalign/drpo/detail/engine.hpp>
 #include <selfalign/drpo/detail/icl_stage.hpp>
+#include <selfalign/drpo/detail/prompt_problem.hpp>
 #include <selfalign/drpo/layout.hpp>
 #include <selfalign/drpo/report.hpp>
 #include <selfalign/embedding.hpp>
@@ -60,26 +61,6 @@ template <class G>
 [[nodiscard]] inline search::beam default_strategy(const config& cfg) {
   return search::beam(search::beam_options{cfg.beam_width, cfg.depth, cfg.max_depth_increase, cfg.aggregation,
                                            cfg.reproduce_original_search ? 0 : cfg.converged_levels});
-}
-
-/// Checks a config before any call: errc::invalid_argument naming the field.
-[[nodiscard]] inline result<void> validate(const config& cfg) {
-  if (cfg.beam_width == 0) return fail(errc::invalid_argument, "drpo::config::beam_width must be at least 1");
-  if (cfg.actions_per_expansion == 0) return fail(errc::invalid_argument, "drpo::config::actions_per_expansion must be at least 1");
-  if (cfg.depth == 0) return fail(errc::invalid_argument, "drpo::config::depth must be at least 1");
-  if (cfg.min_aspects > cfg.max_aspects || cfg.icl_min_aspects > cfg.icl_max_aspects)
-    return fail(errc::invalid_argument, "drpo::config: min_aspects is above max_aspects");
-  if (cfg.judge_max_tokens < 1) return fail(errc::invalid_argument, "drpo::config::judge_max_tokens must be at least 1");
-  for (const auto& [name, placeholders] : prompt_placeholder_sets()) {
-    const std::string& tpl = name == "selection" ? cfg.prompts.selection
-                             : name == "judge"   ? cfg.prompts.judge
-                             : name == "optimize_prompt" ? cfg.prompts.optimize_prompt
-                                                         : cfg.prompts.optimize_answer;
-    std::vector<judges::prompt_value> values;
-    for (const auto& p : placeholders) values.emplace_back(p, "x");
-    if (auto r = judges::render_prompt(tpl, values, "drpo::config::prompts." + name); !r) return unexpected(r.error());
-  }
-  return {};
 }
 
 namespace detail {
