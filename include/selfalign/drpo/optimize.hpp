@@ -65,6 +65,21 @@ template <class G>
 
 namespace detail {
 
+// Runs `f` with the embedder of `r`: the one the roles point at or, when they point at none, a
+// default-constructed E (make_roles without an embedder: a hashed_ngram_embedder). An E that cannot
+// be default-constructed is not required to be: with no embedder given, the run is refused.
+template <class B, class S, class J, class O, class E, class F>
+[[nodiscard]] result<report> with_embedder(const roles<B, S, J, O, E>& r, F&& f) {
+  if (r.embedder) return f(*r.embedder);
+  if constexpr (std::is_default_constructible_v<E>) {
+    E fallback{};
+    return f(fallback);
+  } else {
+    return fail(errc::invalid_argument,
+                "drpo: roles.embedder is null and its type cannot be default-constructed; pass the embedder to make_roles");
+  }
+}
+
 template <class Strategy>
 std::string strategy_name() {
   if constexpr (std::is_same_v<Strategy, search::beam>) return "beam";
@@ -198,9 +213,7 @@ template <class B, class S, class J, class O, class E, class Strategy>
   static_assert(Embedder<E>, "drpo::optimize: the embedder must be a selfalign::Embedder");
   using St = std::remove_cvref_t<Strategy>;
   St& s = strategy;  // a named strategy keeps its stats(); a temporary works too
-  if (r.embedder) return detail::run(r, *r.embedder, data, cfg, &s, true);
-  E fallback{};
-  return detail::run(r, fallback, data, cfg, &s, true);
+  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, &s, true); });
 }
 
 /// Runs DRPO with the paper's beam search built from `cfg`.
@@ -217,9 +230,7 @@ template <class B, class S, class J, class O, class E>
   dataset data;
   data.seed_examples = std::move(seed_examples);
   search::beam unused;
-  E fallback{};
-  E& e = r.embedder ? *r.embedder : fallback;
-  return detail::run(r, e, data, cfg, &unused, false);
+  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, &unused, false); });
 }
 
 /// Builds deployment prompts from a report: the optimized system prompt plus the top-k examples
