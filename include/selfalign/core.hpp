@@ -10,7 +10,9 @@
 #include <selfalign/config.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/events.hpp>
+#include <selfalign/fwd.hpp>
 #include <selfalign/json.hpp>
+#include <selfalign/prompt_template.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/run_options.hpp>
 #include <selfalign/run_status.hpp>

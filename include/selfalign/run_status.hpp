@@ -20,13 +20,22 @@ SELFALIGN_BEGIN_NAMESPACE
 /// ("budget_exhausted: the call budget of 40 calls is used up", "cancelled: ...",
 /// "context_overflow: ..."). What a completed run produced and why it ended there (DRPO's "depth",
 /// RAIN's "eos") stays in the algorithm's own report fields.
+///
+/// A default-constructed run_status claims nothing: `complete` is false and `stop_reason` is
+/// "not run" (with no error), so a report made by hand, or one a run never filled in, does not read
+/// as a finished run. Every algorithm sets its report's status to completed() or stopped().
 struct run_status {
-  bool complete = true;
-  std::string stop_reason = "completed";
+  bool complete = false;
+  std::string stop_reason = "not run";
   std::optional<selfalign::error> error;  ///< what stopped an incomplete run
 
   /// A run that reached its end.
-  [[nodiscard]] static run_status completed() { return {}; }
+  [[nodiscard]] static run_status completed() {
+    run_status s;
+    s.complete = true;
+    s.stop_reason = "completed";
+    return s;
+  }
   /// A run that `e` stopped early; what it produced so far is in the report.
   [[nodiscard]] static run_status stopped(const selfalign::error& e) {
     run_status s;

@@ -87,7 +87,7 @@ static_assert(!RunConfig<run_options>);
 }  // namespace
 
 TEST_CASE("run_status: one stop-reason format built from an error" * doctest::test_suite("unit")) {
-  CHECK(run_status::completed() == run_status{});
+  CHECK(run_status::completed() != run_status{});  // a default status claims no run (next test case)
   CHECK(run_status::completed().complete);
   CHECK(run_status::completed().stop_reason == "completed");
   const auto s = run_status::stopped(error(errc::budget_exhausted, "the call budget of 3 calls is used up"));
@@ -103,6 +103,24 @@ TEST_CASE("run_status: one stop-reason format built from an error" * doctest::te
   CHECK(j.at("error").at("code") == "budget_exhausted");
   CHECK(j.get<run_status>() == s);
   CHECK(nlohmann::json(run_status::completed()).at("error").is_null());
+}
+
+TEST_CASE("run_status: a default-constructed status, or a hand-made report, does not claim a finished run" * doctest::test_suite("unit")) {
+  const run_status none;
+  CHECK_FALSE(none.complete);
+  CHECK(none.stop_reason == "not run");
+  CHECK_FALSE(none.error.has_value());
+  CHECK_FALSE(none.resumable());
+  const nlohmann::json j = none;
+  CHECK(j == nlohmann::json{{"complete", false}, {"stop_reason", "not run"}, {"error", nullptr}});
+  CHECK(j.get<run_status>() == none);
+  // A status read from JSON that only names a stop reason keeps the default "not complete".
+  CHECK_FALSE(nlohmann::json{{"stop_reason", "completed"}}.get<run_status>().complete);
+  // Reports built by hand, before any run fills them in.
+  CHECK_FALSE(drpo::report{}.status.complete);
+  CHECK_FALSE(rain::report{}.status.complete);
+  CHECK_FALSE(dlma::report{}.status.complete);
+  CHECK(rain::report{}.status.stop_reason == "not run");
 }
 
 TEST_CASE("usage_ledger: calls, replays and failures by role, summed in total" * doctest::test_suite("unit")) {

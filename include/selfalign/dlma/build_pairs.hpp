@@ -314,7 +314,7 @@ inline void tally(report& rep, const preference_pair& pair) {
 template <ScoringGenerator G>
 [[nodiscard]] result<report> build_pairs(G& g, std::span<const io::query_record> queries, const config& cfg,
                                          const observer& on_event = {}) {
-  if (auto ok = cfg.validate(); !ok) return unexpected(std::move(ok).error());
+  if (auto ok = validate(cfg); !ok) return unexpected(std::move(ok).error());
   const observer& events = on_event ? on_event : cfg.on_event;
   const capabilities caps = capabilities_of(g);
   if (auto ok = require_capabilities(g, needs(cfg), detail::who); !ok) return unexpected(std::move(ok).error());
@@ -324,6 +324,7 @@ template <ScoringGenerator G>
   const boundary_mode mode = *resolved;
 
   report rep;
+  rep.status = run_status::completed();  // until a stop says otherwise
   rep.queries = queries.size();
   rep.boundary = mode;
   const batch_options batch{cfg.max_concurrency, cfg.stop_token};

@@ -138,27 +138,34 @@ struct config {
 
   [[nodiscard]] const contrastive_pair& scoring() const noexcept { return scoring_pair ? *scoring_pair : pair; }
 
-  [[nodiscard]] result<void> validate() const {
-    if (auto r = pair.validate(); !r) return r;
-    if (scoring_pair) {
-      if (auto r = scoring_pair->validate(); !r) return r;
-    }
-    if (!(std::isfinite(clip_min) && std::isfinite(clip_max)) || clip_min > clip_max)
-      return fail(errc::invalid_argument, fmt::format("dlma::config: clip range [{}, {}] is empty or not finite", clip_min, clip_max));
-    if (!std::isfinite(margin_weight)) return fail(errc::invalid_argument, "dlma::config: margin_weight must be finite");
-    if (!(beta > 0.0) || !std::isfinite(beta)) return fail(errc::invalid_argument, "dlma::config: beta must be positive and finite");
-    if (!(temperature >= 0.0)) return fail(errc::invalid_argument, "dlma::config: temperature must be >= 0");
-    if (top_k < 0) return fail(errc::invalid_argument, "dlma::config: top_k must be >= 0 (0: off)");
-    if (!(top_p > 0.0 && top_p <= 1.0)) return fail(errc::invalid_argument, "dlma::config: top_p must be in (0, 1]");
-    if (max_tokens <= 0) return fail(errc::invalid_argument, "dlma::config: max_tokens must be positive");
-    if (top_logprobs < 0) return fail(errc::invalid_argument, "dlma::config: top_logprobs must be >= 0");
-    if (max_concurrency == 0) return fail(errc::invalid_argument, "dlma::config: max_concurrency must be at least 1");
-    if (chunk_size == 0) return fail(errc::invalid_argument, "dlma::config: chunk_size must be at least 1");
-    if (pair.layout != scoring().layout)
-      return fail(errc::invalid_argument, "dlma::config: the generation and scoring pairs must use the same layout");
-    return {};
-  }
+  /// = dlma::validate(*this) (kept: the older spelling).
+  [[nodiscard]] result<void> validate() const;
 };
+
+/// Checks a config before any call: errc::invalid_argument naming the field. build_pairs() calls
+/// it first; drpo::validate and rain::validate have the same shape.
+[[nodiscard]] inline result<void> validate(const config& c) {
+  if (auto r = c.pair.validate(); !r) return r;
+  if (c.scoring_pair) {
+    if (auto r = c.scoring_pair->validate(); !r) return r;
+  }
+  if (!(std::isfinite(c.clip_min) && std::isfinite(c.clip_max)) || c.clip_min > c.clip_max)
+    return fail(errc::invalid_argument, fmt::format("dlma::config: clip range [{}, {}] is empty or not finite", c.clip_min, c.clip_max));
+  if (!std::isfinite(c.margin_weight)) return fail(errc::invalid_argument, "dlma::config: margin_weight must be finite");
+  if (!(c.beta > 0.0) || !std::isfinite(c.beta)) return fail(errc::invalid_argument, "dlma::config: beta must be positive and finite");
+  if (!(c.temperature >= 0.0)) return fail(errc::invalid_argument, "dlma::config: temperature must be >= 0");
+  if (c.top_k < 0) return fail(errc::invalid_argument, "dlma::config: top_k must be >= 0 (0: off)");
+  if (!(c.top_p > 0.0 && c.top_p <= 1.0)) return fail(errc::invalid_argument, "dlma::config: top_p must be in (0, 1]");
+  if (c.max_tokens <= 0) return fail(errc::invalid_argument, "dlma::config: max_tokens must be positive");
+  if (c.top_logprobs < 0) return fail(errc::invalid_argument, "dlma::config: top_logprobs must be >= 0");
+  if (c.max_concurrency == 0) return fail(errc::invalid_argument, "dlma::config: max_concurrency must be at least 1");
+  if (c.chunk_size == 0) return fail(errc::invalid_argument, "dlma::config: chunk_size must be at least 1");
+  if (c.pair.layout != c.scoring().layout)
+    return fail(errc::invalid_argument, "dlma::config: the generation and scoring pairs must use the same layout");
+  return {};
+}
+
+inline result<void> config::validate() const { return dlma::validate(*this); }
 
 }  // namespace dlma
 SELFALIGN_END_NAMESPACE

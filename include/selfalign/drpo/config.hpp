@@ -8,6 +8,8 @@
 #include <selfalign/events.hpp>
 #include <selfalign/judges/aspects.hpp>
 #include <selfalign/judges/score_aggregation.hpp>
+#include <selfalign/prompt_template.hpp>
+#include <selfalign/result.hpp>
 #include <selfalign/search/common.hpp>
 #include <selfalign/types.hpp>
 #include <selfalign/usage.hpp>
@@ -18,6 +20,8 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace drpo {
@@ -122,6 +126,27 @@ struct config {
   price_table prices;               ///< [ours] for cost per role
   std::map<std::string, std::string> role_models;  ///< [ours] model name per role for pricing ("base", "judge", ...)
 };
+
+/// Checks a config before any call: errc::invalid_argument naming the field. optimize() and
+/// optimize_examples() call it first; rain::validate and dlma::validate have the same shape.
+[[nodiscard]] inline result<void> validate(const config& cfg) {
+  if (cfg.beam_width == 0) return fail(errc::invalid_argument, "drpo::config::beam_width must be at least 1");
+  if (cfg.actions_per_expansion == 0) return fail(errc::invalid_argument, "drpo::config::actions_per_expansion must be at least 1");
+  if (cfg.depth == 0) return fail(errc::invalid_argument, "drpo::config::depth must be at least 1");
+  if (cfg.min_aspects > cfg.max_aspects || cfg.icl_min_aspects > cfg.icl_max_aspects)
+    return fail(errc::invalid_argument, "drpo::config: min_aspects is above max_aspects");
+  if (cfg.judge_max_tokens < 1) return fail(errc::invalid_argument, "drpo::config::judge_max_tokens must be at least 1");
+  for (const auto& [name, placeholders] : prompt_placeholder_sets()) {
+    const std::string& tpl = name == "selection" ? cfg.prompts.selection
+                             : name == "judge"   ? cfg.prompts.judge
+                             : name == "optimize_prompt" ? cfg.prompts.optimize_prompt
+                                                         : cfg.prompts.optimize_answer;
+    std::vector<prompt_value> values;
+    for (const auto& p : placeholders) values.emplace_back(p, "x");
+    if (auto r = render_prompt(tpl, values, "drpo::config::prompts." + name); !r) return unexpected(r.error());
+  }
+  return {};
+}
 
 }  // namespace drpo
 SELFALIGN_END_NAMESPACE

@@ -8,6 +8,7 @@
 #include <selfalign/drpo/config.hpp>
 #include <selfalign/drpo/detail/engine.hpp>
 #include <selfalign/drpo/detail/icl_stage.hpp>
+#include <selfalign/drpo/detail/prompt_problem.hpp>
 #include <selfalign/drpo/layout.hpp>
 #include <selfalign/drpo/report.hpp>
 #include <selfalign/embedding.hpp>
@@ -62,27 +63,22 @@ template <class G>
                                            cfg.reproduce_original_search ? 0 : cfg.converged_levels});
 }
 
-/// Checks a config before any call: errc::invalid_argument naming the field.
-[[nodiscard]] inline result<void> validate(const config& cfg) {
-  if (cfg.beam_width == 0) return fail(errc::invalid_argument, "drpo::config::beam_width must be at least 1");
-  if (cfg.actions_per_expansion == 0) return fail(errc::invalid_argument, "drpo::config::actions_per_expansion must be at least 1");
-  if (cfg.depth == 0) return fail(errc::invalid_argument, "drpo::config::depth must be at least 1");
-  if (cfg.min_aspects > cfg.max_aspects || cfg.icl_min_aspects > cfg.icl_max_aspects)
-    return fail(errc::invalid_argument, "drpo::config: min_aspects is above max_aspects");
-  if (cfg.judge_max_tokens < 1) return fail(errc::invalid_argument, "drpo::config::judge_max_tokens must be at least 1");
-  for (const auto& [name, placeholders] : prompt_placeholder_sets()) {
-    const std::string& tpl = name == "selection" ? cfg.prompts.selection
-                             : name == "judge"   ? cfg.prompts.judge
-                             : name == "optimize_prompt" ? cfg.prompts.optimize_prompt
-                                                         : cfg.prompts.optimize_answer;
-    std::vector<judges::prompt_value> values;
-    for (const auto& p : placeholders) values.emplace_back(p, "x");
-    if (auto r = judges::render_prompt(tpl, values, "drpo::config::prompts." + name); !r) return unexpected(r.error());
-  }
-  return {};
-}
-
 namespace detail {
+
+// Runs `f` with the embedder of `r`: the one the roles point at or, when they point at none, a
+// default-constructed E (make_roles without an embedder: a hashed_ngram_embedder). An E that cannot
+// be default-constructed is not required to be: with no embedder given, the run is refused.
+template <class B, class S, class J, class O, class E, class F>
+[[nodiscard]] result<report> with_embedder(const roles<B, S, J, O, E>& r, F&& f) {
+  if (r.embedder) return f(*r.embedder);
+  if constexpr (std::is_default_constructible_v<E>) {
+    E fallback{};
+    return f(fallback);
+  } else {
+    return fail(errc::invalid_argument,
+                "drpo: roles.embedder is null and its type cannot be default-constructed; pass the embedder to make_roles");
+  }
+}
 
 template <class Strategy>
 std::string strategy_name() {
@@ -217,9 +213,7 @@ template <class B, class S, class J, class O, class E, class Strategy>
   static_assert(Embedder<E>, "drpo::optimize: the embedder must be a selfalign::Embedder");
   using St = std::remove_cvref_t<Strategy>;
   St& s = strategy;  // a named strategy keeps its stats(); a temporary works too
-  if (r.embedder) return detail::run(r, *r.embedder, data, cfg, &s, true);
-  E fallback{};
-  return detail::run(r, fallback, data, cfg, &s, true);
+  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, &s, true); });
 }
 
 /// Runs DRPO with the paper's beam search built from `cfg`.
@@ -236,9 +230,7 @@ template <class B, class S, class J, class O, class E>
   dataset data;
   data.seed_examples = std::move(seed_examples);
   search::beam unused;
-  E fallback{};
-  E& e = r.embedder ? *r.embedder : fallback;
-  return detail::run(r, e, data, cfg, &unused, false);
+  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, &unused, false); });
 }
 
 /// Builds deployment prompts from a report: the optimized system prompt plus the top-k examples

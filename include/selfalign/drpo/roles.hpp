@@ -15,7 +15,10 @@ SELFALIGN_BEGIN_NAMESPACE
 namespace drpo {
 
 /// The models of a DRPO run, each a separate plug point (they may all be the same backend).
-/// Pointers, not owned; `embedder` may be null (then a hashed_ngram_embedder is used).
+/// Pointers, not owned. `embedder` may be null when E is default-constructible: the run then uses
+/// a default-constructed E (make_roles without an embedder: a hashed_ngram_embedder). An Embedder
+/// that cannot be default-constructed works as well when it is given; left null, the run fails with
+/// errc::invalid_argument before any call.
 template <class B, class S, class J, class O, class E = hashed_ngram_embedder>
 struct roles {
   B* base = nullptr;       ///< the model being aligned (Generator)

@@ -11,6 +11,7 @@
 #include <selfalign/judges/aspect_selection.hpp>
 #include <selfalign/judges/aspects.hpp>
 #include <selfalign/judges/prompts.hpp>
+#include <selfalign/prompt_template.hpp>
 #include <selfalign/seed.hpp>
 
 #include <nlohmann/json.hpp>

@@ -10,6 +10,7 @@
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/judges/aspects.hpp>
 #include <selfalign/judges/prompts.hpp>
+#include <selfalign/prompt_template.hpp>
 #include <selfalign/judges/score_aggregation.hpp>
 #include <selfalign/seed.hpp>
 

@@ -4,12 +4,14 @@
 
 #include <selfalign/config.hpp>
 #include <selfalign/events.hpp>
+#include <selfalign/result.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <utility>
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -133,6 +135,24 @@ struct config {
   /// errc::cancelled. decode_batch also stops on its batch_options::stop when this one is unset.
   std::stop_token stop_token;
 };
+
+/// Checks a config before any call: errc::invalid_argument naming the field. decode(),
+/// decode_vanilla() and decode_batch() call it first; drpo::validate and dlma::validate have the
+/// same shape.
+[[nodiscard]] inline result<void> validate(const config& c) {
+  auto bad = [](std::string m) { return fail(errc::invalid_argument, "rain::config: " + std::move(m)); };
+  if (c.max_iterations < 1) return bad("max_iterations must be at least 1");
+  if (c.min_iterations < 0) return bad("min_iterations must not be negative");
+  if (c.candidates < 1) return bad("candidates must be at least 1");
+  if (c.candidate_top_k < 1) return bad("candidate_top_k must be at least 1");
+  if (c.length_schedule.empty()) return bad("length_schedule must not be empty");
+  for (int l : c.length_schedule)
+    if (l < 1) return bad("every length_schedule entry must be at least 1");
+  if (c.root_prior_weight < 0 || c.root_prior_weight > 1) return bad("root_prior_weight must be in [0, 1]");
+  if (c.max_new_tokens < 1) return bad("max_new_tokens must be at least 1");
+  if (c.judge_score_high == c.judge_score_low) return bad("judge_score_low and judge_score_high must differ");
+  return {};
+}
 
 }  // namespace rain
 SELFALIGN_END_NAMESPACE

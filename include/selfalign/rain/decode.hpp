@@ -37,20 +37,7 @@ namespace rain {
 
 namespace detail {
 
-[[nodiscard]] inline result<void> validate(const config& c) {
-  auto bad = [](std::string m) { return fail(errc::invalid_argument, "rain::config: " + std::move(m)); };
-  if (c.max_iterations < 1) return bad("max_iterations must be at least 1");
-  if (c.min_iterations < 0) return bad("min_iterations must not be negative");
-  if (c.candidates < 1) return bad("candidates must be at least 1");
-  if (c.candidate_top_k < 1) return bad("candidate_top_k must be at least 1");
-  if (c.length_schedule.empty()) return bad("length_schedule must not be empty");
-  for (int l : c.length_schedule)
-    if (l < 1) return bad("every length_schedule entry must be at least 1");
-  if (c.root_prior_weight < 0 || c.root_prior_weight > 1) return bad("root_prior_weight must be in [0, 1]");
-  if (c.max_new_tokens < 1) return bad("max_new_tokens must be at least 1");
-  if (c.judge_score_high == c.judge_score_low) return bad("judge_score_low and judge_score_high must differ");
-  return {};
-}
+using rain::validate;  // public since it moved to rain/config.hpp
 
 [[nodiscard]] inline std::string context_of(const input& in, const config& c) {
   return in.context.empty() ? c.preamble + c.user_prefix + in.query + c.assistant_prefix : in.context;
@@ -634,6 +621,7 @@ template <Generator G>
   if (caps.max_stop >= 0 && std::ssize(r.sampling.stop) > caps.max_stop)
     r.sampling.stop.resize(static_cast<std::size_t>(caps.max_stop));
   report rep;
+  rep.status = run_status::completed();  // until the call fails
   auto a = selfalign::detail::call_generate(generator, r);
   const bool answered = count.record(a);
   rep.run_usage = count.ledger.summary();

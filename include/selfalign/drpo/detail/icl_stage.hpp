@@ -4,6 +4,8 @@
 
 #include <selfalign/config.hpp>
 #include <selfalign/drpo/detail/engine.hpp>
+#include <selfalign/drpo/detail/optimizer_io.hpp>
+#include <selfalign/prompt_template.hpp>
 
 #include <optional>
 #include <string>
@@ -85,7 +87,7 @@ template <class B, class S, class J, class O, class E>
       const bool latest = cfg.icl_revise_from_latest;
       generation_request g;
       g.model = cfg.optimizer_model;
-      g.prompt = prompt::chat({message::user(judges::render_prompt(cfg.prompts.optimize_answer,
+      g.prompt = prompt::chat({message::user(render_prompt(cfg.prompts.optimize_answer,
                                                                    {{"query", seeds[i].query},
                                                                     {"answer", latest ? c.current : c.best},
                                                                     {"evaluation", evaluation_text(latest ? c.current_eval : c.best_eval)},
