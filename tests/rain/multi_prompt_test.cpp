@@ -2,6 +2,7 @@
 // option orders as one request, with the same answers, trees and responses as two requests.
 #include <doctest/doctest.h>
 
+#include <selfalign/any.hpp>
 #include <selfalign/batch.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/rain/rain.hpp>
@@ -94,6 +95,22 @@ TEST_CASE("generate_multi sends prompts that differ only in the prompt as one re
   mp_single_only plain{&multi};
   reqs[2] = reqs[0];
   (void)generate_multi(plain, std::span<const generation_request>(reqs));
+  CHECK(multi.requests() == 3);
+
+  // any_generator forwards: one request when what it holds can, separate requests otherwise.
+  static_assert(MultiPromptGenerator<any_generator>);
+  any_generator erased(multi);  // a copy shares the counters
+  multi.reset_counters();
+  auto c = generate_multi(erased, std::span<const generation_request>(reqs));
+  CHECK(multi.requests() == 1);
+  REQUIRE(c.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    REQUIRE(c[i]);
+    CHECK(c[i]->choices == a[i == 2 ? 0 : i]->choices);  // reqs[2] is now a copy of reqs[0]
+  }
+  any_generator erased_plain(mp_single_only{&multi});
+  multi.reset_counters();
+  (void)generate_multi(erased_plain, std::span<const generation_request>(reqs));
   CHECK(multi.requests() == 3);
 }
 
