@@ -32,6 +32,7 @@ struct generator_iface {
   virtual ~generator_iface() = default;
   virtual result<generation> generate(const generation_request&) = 0;
   virtual std::vector<result<generation>> generate_batch(std::span<const generation_request>, const batch_options&) = 0;
+  virtual std::vector<result<generation>> generate_multi(std::span<const generation_request>) = 0;
   virtual result<scoring> score(const scoring_request&) = 0;
   virtual std::vector<result<scoring>> score_batch(std::span<const scoring_request>, const batch_options&) = 0;
   virtual result<std::vector<token_id>> tokenize(std::string_view, bool) = 0;
@@ -48,6 +49,10 @@ struct generator_model final : generator_iface {
   result<generation> generate(const generation_request& r) override { return call_generate(g, r); }
   std::vector<result<generation>> generate_batch(std::span<const generation_request> rs, const batch_options& o) override {
     return selfalign::generate_batch(g, rs, o);
+  }
+  // One request for all the prompts when G can (generate_multi), else separate requests.
+  std::vector<result<generation>> generate_multi(std::span<const generation_request> rs) override {
+    return selfalign::generate_multi(g, rs, batch_options{rs.size(), {}});
   }
   result<scoring> score(const scoring_request& r) override {
     if constexpr (ScoringGenerator<G>) {
@@ -105,6 +110,16 @@ class any_generator {
   [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> rs,
                                                                const batch_options& o = {}) {
     return impl()->generate_batch(rs, o);
+  }
+  /// Several prompts in one request when the held generator can (MultiPromptGenerator and its
+  /// capabilities().max_prompts), else separate requests with the same answers.
+  [[nodiscard]] result<std::vector<generation>> generate_multi(std::span<const generation_request> rs) {
+    std::vector<generation> out;
+    for (auto& a : impl()->generate_multi(rs)) {
+      if (!a) return unexpected(std::move(a).error());
+      out.push_back(std::move(*a));
+    }
+    return out;
   }
   [[nodiscard]] result<scoring> score(const scoring_request& r) { return impl()->score(r); }
   [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs,

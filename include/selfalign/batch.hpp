@@ -114,6 +114,44 @@ struct generate_batch_fn {
   }
 };
 
+// Whether `requests` can go out as one multi-prompt request to a backend that takes `max_prompts`
+// prompts at once: at least two, within the limit, differing in their prompt alone (same model and
+// sampling), and all raw text or all token ids (chat prompts cannot be listed).
+[[nodiscard]] inline bool multi_prompt_compatible(std::span<const generation_request> requests, int max_prompts) {
+  if (requests.size() < 2 || max_prompts == 1 || max_prompts == 0) return false;
+  if (max_prompts > 0 && requests.size() > static_cast<std::size_t>(max_prompts)) return false;
+  const generation_request& first = requests.front();
+  if (first.prompt.is_chat()) return false;
+  for (const auto& r : requests)
+    if (r.prompt.is_chat() || r.prompt.is_text() != first.prompt.is_text() || r.model != first.model ||
+        !(r.sampling == first.sampling))
+      return false;
+  return true;
+}
+
+struct generate_multi_fn {
+  template <Generator G>
+  std::vector<result<generation>> operator()(G& g, std::span<const generation_request> requests,
+                                             const batch_options& options = {}) const {
+    if constexpr (MultiPromptGenerator<G>) {
+      if (multi_prompt_compatible(requests, capabilities_of(g).max_prompts)) {
+        if (options.stop.stop_requested()) return std::vector<result<generation>>(requests.size(), result<generation>(cancelled_error()));
+        result<std::vector<generation>> all =
+            with_call_slot(g, [&] { return as_result<std::vector<generation>>(g.generate_multi(requests)); });
+        std::vector<result<generation>> out;
+        out.reserve(requests.size());
+        if (!all) {
+          for (std::size_t i = 0; i < requests.size(); ++i) out.emplace_back(unexpected(all.error()));
+          return out;
+        }
+        for (auto& one : *all) out.emplace_back(std::move(one));
+        return checked_batch<G>(requests, std::move(out));
+      }
+    }
+    return generate_batch_fn{}(g, requests, options);
+  }
+};
+
 struct score_batch_fn {
   template <ScoringGenerator G>
   std::vector<result<scoring>> operator()(G& g, std::span<const scoring_request> requests,
@@ -165,6 +203,13 @@ struct embed_batch_fn {
 /// Each answer is checked against its request (n choices, logprobs when asked): a shortfall is
 /// errc::unsupported naming the adapter's type. Adapter exceptions propagate.
 inline constexpr detail::generate_batch_fn generate_batch{};
+/// generate_multi(g, requests, options): as generate_batch, but requests that differ only in their
+/// prompt go out as ONE request carrying all the prompts when the adapter can (MultiPromptGenerator
+/// and capabilities::max_prompts allow it: vLLM, SGLang, llama.cpp take a list of prompts on
+/// /v1/completions). Otherwise, and for chat prompts, it is generate_batch. The answers are the same
+/// either way (same distributions, same seeds); only the number of requests differs. An error of
+/// the combined request is every request's error.
+inline constexpr detail::generate_multi_fn generate_multi{};
 /// score_batch(g, requests, options): as generate_batch, for ScoringGenerator::score.
 inline constexpr detail::score_batch_fn score_batch{};
 /// judge_batch(j, requests, options): as generate_batch, for Judge::judge.

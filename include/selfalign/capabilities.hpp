@@ -30,6 +30,10 @@ struct capabilities {
   bool top_k = true;             ///< honours sampling.top_k
   bool include_stop = true;      ///< honours sampling.include_stop (keeps the matched stop string)
   int max_stop = -1;             ///< most stop strings per request (-1: no limit)
+  /// Prompts one request may carry, for an adapter with a generate_multi member
+  /// (MultiPromptGenerator; -1: no limit, 1: one prompt per request, so generate_multi falls back
+  /// to separate requests). vLLM, SGLang and llama.cpp take a list of prompts on /v1/completions.
+  int max_prompts = -1;
   bool seed = true;              ///< honours sampling.seed
   bool scoring = false;          ///< can score a given continuation (ScoringGenerator works)
   bool scoring_exact = false;    ///< scoring reads every logprob (false: teacher forcing, approximate)
@@ -53,6 +57,7 @@ struct capabilities {
     c.top_k = false;
     c.include_stop = false;
     c.seed = false;
+    c.max_prompts = 1;
     c.max_concurrent_calls = 1;
     return c;
   }
@@ -84,6 +89,7 @@ struct capabilities_of_fn {
       c.scoring_exact = ScoringGenerator<T>;
       c.tokenize = Tokenizer<T>;
       c.embeddings = Embedder<T>;
+      c.max_prompts = MultiPromptGenerator<T> ? -1 : 1;
       if constexpr (declares_call_limit<T>) c.max_concurrent_calls = backend.max_concurrent_calls();
       return c;
     }

@@ -96,6 +96,26 @@ concept ScoringGenerator = Generator<G> && requires(G& g, const scoring_request&
   { g.score(s) } -> std::convertible_to<result<scoring>>;
 };
 
+/// A Generator that can send several prompts in one request (a list of prompts on
+/// `/v1/completions`: vLLM, SGLang, llama.cpp): the optional capability that lets RAIN's
+/// self-evaluation ask both option orders at the cost of one request.
+///
+/// Requirements, in addition to Generator, for `rs` a `std::span<const generation_request>`:
+///   1. `g.generate_multi(rs)` returns something convertible to `result<std::vector<generation>>`.
+///
+/// Semantic rules: the caller (the generate_multi CPO in batch.hpp) only passes requests that
+/// differ in their prompt alone (same model and sampling, raw-text or token-id prompts, all of one
+/// kind), at most `capabilities().max_prompts` of them; the answer holds one generation per request,
+/// in request order, each exactly what `g.generate` would have answered for it (same distribution,
+/// same seed); the whole call is one request, so the usages of the answers sum to `requests == 1`.
+/// An adapter without the member, or one whose capabilities say `max_prompts == 1`, gets separate
+/// requests instead (generate_batch), with the same answers.
+/// @see generate_multi, openai_backend, testing::rain_sim_model
+template <class G>
+concept MultiPromptGenerator = Generator<G> && requires(G& g, std::span<const generation_request> rs) {
+  { g.generate_multi(rs) } -> std::convertible_to<result<std::vector<generation>>>;
+};
+
 /// Something that maps text to token ids and back with the model's own tokenizer.
 ///
 /// Requirements, for `t` an lvalue of T:

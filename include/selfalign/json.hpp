@@ -250,7 +250,7 @@ inline void from_json(const nlohmann::json& j, error& e) {
 inline void to_json(nlohmann::json& j, const capabilities& c) {
   j = {{"chat", c.chat}, {"raw_text", c.raw_text}, {"token_ids", c.token_ids}, {"token_id_prompts", c.token_id_prompts},
        {"max_top_logprobs", c.max_top_logprobs}, {"native_n", c.native_n}, {"top_k", c.top_k}, {"include_stop", c.include_stop},
-       {"max_stop", c.max_stop}, {"seed", c.seed}, {"scoring", c.scoring},
+       {"max_stop", c.max_stop}, {"max_prompts", c.max_prompts}, {"seed", c.seed}, {"scoring", c.scoring},
        {"scoring_exact", c.scoring_exact}, {"tokenize", c.tokenize}, {"embeddings", c.embeddings},
        {"server", c.server}, {"context_size", c.context_size}, {"max_concurrent_calls", c.max_concurrent_calls}};
   if (!c.default_model.empty()) j["default_model"] = c.default_model;
@@ -266,6 +266,7 @@ inline void from_json(const nlohmann::json& j, capabilities& c) {
   detail::get_if_present(j, "top_k", c.top_k);
   detail::get_if_present(j, "include_stop", c.include_stop);
   detail::get_if_present(j, "max_stop", c.max_stop);
+  detail::get_if_present(j, "max_prompts", c.max_prompts);
   detail::get_if_present(j, "seed", c.seed);
   detail::get_if_present(j, "scoring", c.scoring);
   detail::get_if_present(j, "scoring_exact", c.scoring_exact);

@@ -8,6 +8,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <span>
+#include <vector>
 
 using namespace selfalign;
 using nlohmann::json;
@@ -279,4 +281,45 @@ TEST_CASE("stream chunks accumulate per choice and usage-only chunks are read" *
   auto err = acc.apply(R"({"error":{"message":"abort","code":500}})");
   REQUIRE_FALSE(err);
   CHECK(err.error().message == "abort");
+}
+
+TEST_CASE("a list of prompts: the prompt field, and the answer split back by index with its usage" * doctest::test_suite("backends")) {
+  std::vector<generation_request> reqs(2);
+  reqs[0].prompt = prompt::text("first");
+  reqs[1].prompt = prompt::text("second");
+  CHECK(detail::prompt_list(std::span<const generation_request>(reqs)) == json::array({"first", "second"}));
+  reqs[0].prompt = prompt::tokens({1, 2});
+  reqs[1].prompt = prompt::tokens({3});
+  CHECK(detail::prompt_list(std::span<const generation_request>(reqs)) == json::parse("[[1,2],[3]]"));
+
+  // Two prompts, n = 2: choices prompt-major by index, sent out of order.
+  const json body = json::parse(R"({"model":"m","usage":{"prompt_tokens":7,"completion_tokens":4},"choices":[
+      {"index":2,"text":"c","finish_reason":"length"},{"index":0,"text":"a","finish_reason":"length"},
+      {"index":3,"text":"d","finish_reason":"length"},{"index":1,"text":"b","finish_reason":"length"}]})");
+  const std::vector<std::int64_t> prompt_tokens{3, 4};
+  auto g = detail::parse_generation(body, false);
+  REQUIRE(g);
+  // A server whose usage covers every prompt (vLLM, SGLang): the first answer carries it all.
+  auto all = detail::split_multi_answer(*g, prompt_tokens, 2, true);
+  REQUIRE(all);
+  REQUIRE(all->size() == 2);
+  CHECK((*all)[0].choices[0].text == "a");
+  CHECK((*all)[0].choices[1].text == "b");
+  CHECK((*all)[1].choices[0].text == "c");
+  CHECK((*all)[1].choices[1].text == "d");
+  CHECK((*all)[0].usage.prompt_tokens == 7);
+  CHECK((*all)[0].usage.requests == 1);
+  CHECK((*all)[1].usage.requests == 0);
+  CHECK((*all)[1].usage.prompt_tokens == 0);
+  // llama.cpp (its usage is the first prompt's): the others carry their own counts, estimated.
+  auto first_only = detail::split_multi_answer(*g, prompt_tokens, 2, false);
+  REQUIRE(first_only);
+  CHECK((*first_only)[1].usage.prompt_tokens == 4);
+  CHECK((*first_only)[1].usage.completion_tokens == 2);  // one estimated token per one-letter text
+  CHECK((*first_only)[1].usage.estimated);
+  CHECK((*first_only)[1].usage.requests == 0);
+  // A choice count that does not fit the prompts is a bad response, never a guess.
+  auto short_answer = detail::split_multi_answer(*g, prompt_tokens, 3, true);
+  REQUIRE_FALSE(short_answer);
+  CHECK(short_answer.error().code == errc::bad_response);
 }

@@ -7,6 +7,9 @@
 // does), so a request costs request_ms + token_ms * (tokens of its longest choice). RAIN's figures
 // are shown with speculation (config::speculation_depth = 2, opt-in; the headline figure), with its
 // defaults (caches on, concurrency 4, no speculation), without the caches, and at concurrency 1.
+// The simulated server takes a list of prompts in one request, as vLLM, SGLang and llama.cpp do
+// (the self-evaluation's two option orders go out as one request: generate_multi); two rows show
+// the same decodes on a server that takes one prompt per request.
 #include <selfalign/batch.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/rain/rain.hpp>
@@ -72,8 +75,9 @@ const std::vector<prompt_case>& harmless_cases() {
   return cases;
 }
 
-testing::rain_sim_model make_model(std::chrono::microseconds req, std::chrono::microseconds tok) {
+testing::rain_sim_model make_model(std::chrono::microseconds req, std::chrono::microseconds tok, bool multi_prompt) {
   testing::rain_sim_options o;
+  o.multi_prompt = multi_prompt;
   o.request_latency = req;
   o.token_latency = tok;
   o.harmful_markers = {"bomb"};
@@ -172,7 +176,8 @@ int main(int argc, char** argv) {
   const double tok_ms = argc > 2 ? std::atof(argv[2]) : 1.0;
   const auto req = std::chrono::microseconds(static_cast<long>(req_ms * 1000));
   const auto tok = std::chrono::microseconds(static_cast<long>(tok_ms * 1000));
-  auto m = make_model(req, tok);
+  auto m = make_model(req, tok, true);
+  auto one_prompt = make_model(req, tok, false);  // a server without prompt lists
 
   rain::config cfg;  // defaults: caches on, concurrency 4; plus speculation (opt-in): the headline
   cfg.speculation_depth = 2;
@@ -192,6 +197,8 @@ int main(int argc, char** argv) {
   rain::config seq_nocache = nocache;
   seq_nocache.max_concurrency = 1;
   const totals rain_seq_nocache = run_rain(m, seq_nocache);
+  const totals rain_single = run_rain(one_prompt, cfg);
+  const totals rain_single_nospec = run_rain(one_prompt, nospec);
 
   fmt::print("simulated latency: {} ms per request + {} ms per generated token; {} harmless prompts\n", req_ms, tok_ms,
              harmless_cases().size());
@@ -204,8 +211,11 @@ int main(int argc, char** argv) {
   row("rain (cache off, speculation 2)", rain_nocache, van);
   row("rain (cache on, concurrency 1)", rain_seq, van);
   row("rain (cache off, concurrency 1)", rain_seq_nocache, van);
+  row("rain, one prompt/request (spec. 2)", rain_single, van);
+  row("rain, one prompt/request (no spec.)", rain_single_nospec, van);
   fmt::print("\nreq/tok: requests per response token; ctok/tok: tokens charged by the latency model per response\n"
-             "token; vs van: wall time per response token relative to vanilla decoding.\n\n");
+             "token; vs van: wall time per response token relative to vanilla decoding. Every row but the last two\n"
+             "sends the self-evaluation's two option orders as one request (a list of prompts).\n\n");
   const double dataset = dataset_ratio(m, cfg);
   fmt::print("headline: rain_vs_vanilla and requests_per_token with speculation_depth 2 (opt-in), caches on, concurrency 4\n");
   // The headline figures as one JSON object, the last line, for tracking over time.

@@ -103,7 +103,9 @@ TEST_CASE("rain::decode: a short decode commits tokens the server proposed; unre
     const json req = c.request();
     const json res = c.response();
     CHECK(req["min_p"] == 0.0);  // neutral samplers, as for every selfalign request
-    const bool is_eval = req["prompt"].is_string() && req["prompt"].get<std::string>().find("(A)") != std::string::npos;
+    // A self-evaluation asks both option orders in one request: a list of two prompts naming the options.
+    const bool is_eval = req["prompt"].is_array() && req["prompt"].size() == 2 && req["prompt"][0].is_string() &&
+                         req["prompt"][0].get<std::string>().find("(A)") != std::string::npos;
     for (const auto& ch : res["choices"]) {
       if (!ch.contains("logprobs") || ch["logprobs"].is_null()) continue;
       const json& lp = ch["logprobs"];
@@ -119,21 +121,24 @@ TEST_CASE("rain::decode: a short decode commits tokens the server proposed; unre
       continue;
     }
     ++evaluations;
-    bool a = false, b = false;
-    const json& first = res["choices"][0]["logprobs"]["content"][0]["top_logprobs"];
-    for (const auto& alt : first) {
-      std::string t = alt["token"].get<std::string>();
-      while (!t.empty() && (t.front() == ' ' || t.front() == '\n')) t.erase(0, 1);
-      if (t.rfind("\xE2\x96\x81", 0) == 0) t.erase(0, 3);
-      a = a || t == "A";
-      b = b || t == "B";
+    REQUIRE(res["choices"].size() == 2);  // one choice per order
+    for (const auto& choice : res["choices"]) {
+      bool a = false, b = false;
+      for (const auto& alt : choice["logprobs"]["content"][0]["top_logprobs"]) {
+        std::string t = alt["token"].get<std::string>();
+        while (!t.empty() && (t.front() == ' ' || t.front() == '\n')) t.erase(0, 1);
+        if (t.rfind("\xE2\x96\x81", 0) == 0) t.erase(0, 3);
+        a = a || t == "A";
+        b = b || t == "B";
+      }
+      readable += a && b ? 1 : 0;
     }
-    readable += a && b ? 1 : 0;
   }
   CHECK(proposals > 0);
   CHECK(static_cast<std::int64_t>(calls.size()) == r->stats.requests);  // the report counts what was sent
-  // Each judge call asks both option orders; a judgement fails only when neither order was readable.
-  CHECK(evaluations == 2 * r->stats.evaluations);
+  // Each judge call asks both option orders in one request; a judgement fails only when neither
+  // order was readable.
+  CHECK(evaluations == r->stats.evaluations);
   CHECK(r->stats.failed_evaluations <= r->stats.evaluations);
   if (readable == 0) CHECK(r->stats.failed_evaluations == r->stats.evaluations);
   // The committed tokens are texts the server produced (chosen or offered as alternatives).

@@ -135,6 +135,66 @@ class openai_backend {
                                                 [this](const generation_request& r) { return generate(r); });
   }
 
+  // -- MultiPromptGenerator: several prompts in one request --------------------------------------
+
+  /// Raw-text or token-id prompts that differ in nothing else (the generate_multi CPO checks it)
+  /// as ONE POST /completions with `"prompt": [...]`, where the server takes a list of prompts
+  /// (capabilities().max_prompts: vLLM, SGLang, llama.cpp). Answers in request order, each what
+  /// generate() answers for its request: the choices are matched to prompts by `index` (prompt
+  /// major: index = prompt * n + choice). The first answer's usage is the request's (requests = 1);
+  /// llama.cpp reports only the first prompt's counts there (0.7.0), so the others carry their own
+  /// (prompt ids counted, texts estimated). Where one request cannot answer all of them as separate
+  /// requests would (n > 1 emulated, max_tokens cut to the context), they go out separately.
+  [[nodiscard]] result<std::vector<generation>> generate_multi(std::span<const generation_request> reqs) {
+    if (s_->config_error) return unexpected(*s_->config_error);
+    auto prof = profile();
+    if (!selfalign::detail::multi_prompt_compatible(reqs, prof.max_prompts)) {
+      if (reqs.size() < 2) return separately(reqs);
+      return fail(errc::unsupported, fmt::format("the '{}' server cannot take these {} prompts in one request (a list of "
+                                                 "prompts needs raw-text or token-id prompts with the same model and sampling; "
+                                                 "vLLM, SGLang and llama.cpp take one)", to_string(prof.preset), reqs.size()));
+    }
+    const generation_request& first = reqs.front();
+    if (auto check = detail::check_sampling(prof, first.sampling, false); !check) return unexpected(check.error());
+    if (first.prompt.is_tokens() && !prof.token_id_prompts)
+      return fail(errc::unsupported, fmt::format("the '{}' server does not accept token-id prompts", to_string(prof.preset)));
+    const int n = first.sampling.n;
+    if (n > 1 && !prof.native_n) return separately(reqs);
+    const auto deadline = call_deadline();
+    const std::string model = resolve_model(first.model, deadline);
+    std::vector<std::int64_t> prompt_tokens;
+    for (const auto& r : reqs) {
+      auto fit = fit_to_context(prof, model, r.prompt, first.sampling.max_tokens, deadline);
+      if (!fit) return unexpected(std::move(fit).error());
+      if (*fit != first.sampling.max_tokens) return separately(reqs);  // each gets its own cut
+      prompt_tokens.push_back(prompt_token_estimate(r.prompt));
+    }
+    nlohmann::json body = detail::completion_body(prof, model, first.prompt, first.sampling, first.sampling.seed, n, false);
+    body["prompt"] = detail::prompt_list(reqs);
+    finish_body(body, model);
+    auto reply = http("POST", "/completions", false, body.dump(), deadline, nullptr);
+    if (!reply) return unexpected(std::move(reply).error());
+    std::int64_t all_prompts = 0;
+    for (auto t : prompt_tokens) all_prompts += t;
+    auto g = parse_answer(std::move(reply->body), "/completions", false, all_prompts);
+    if (!g) return unexpected(std::move(g).error());
+    if (first.sampling.return_token_ids && first.sampling.logprobs < 0)
+      for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
+    auto split = detail::split_multi_answer(std::move(*g), prompt_tokens, n, prof.preset != server_preset::llamacpp,
+                                            first.prompt.is_tokens());
+    if (!split) return unexpected(s_->scrub(std::move(split).error()));
+    return split;
+  }
+  /// generate_multi's fallback: the requests one by one, in parallel (as generate_batch).
+  [[nodiscard]] result<std::vector<generation>> separately(std::span<const generation_request> reqs) {
+    std::vector<generation> out;
+    for (auto& a : generate_batch(reqs, batch_options{reqs.size(), {}})) {
+      if (!a) return unexpected(std::move(a).error());
+      out.push_back(std::move(*a));
+    }
+    return out;
+  }
+
   /// Streams one generation (n = 1, or n > 1 where the server honours n). `on_chunk` sees every
   /// delta as it arrives and may return false to cancel (errc::cancelled). Returns the whole
   /// generation. A stream is never retried once data has reached the callback.

@@ -90,6 +90,7 @@ struct server_profile {
   bool embeddings = true;
   bool include_stop_field = false;    ///< vLLM's include_stop_str_in_output / SGLang's no_stop_trim
   int max_stop = -1;
+  int max_prompts = 1;                ///< prompts one /completions request may carry (-1: no limit)
   enum class scoring_method { none, prompt_logprobs, echo, teacher_forcing } scoring = scoring_method::none;
   /// The samplers this server applies by default when a request omits them (llama.cpp: top_k 40,
   /// top_p 0.95, min_p 0.05, ...; vLLM and SGLang: the model's generation_config.json), each with
@@ -122,6 +123,7 @@ struct server_profile {
       s.tokenize = true;
       s.include_stop_field = true;
       s.scoring = sm::prompt_logprobs;
+      s.max_prompts = -1;
       // vLLM >= 0.8 applies the model's generation_config.json (e.g. top_k, min_p, repetition_penalty).
       s.neutral_samplers = {{"min_p", 0.0}, {"repetition_penalty", 1.0}, {"presence_penalty", 0.0}, {"frequency_penalty", 0.0}};
       s.top_k_off = -1;
@@ -133,6 +135,7 @@ struct server_profile {
       s.tokenize = true;
       s.include_stop_field = true;
       s.scoring = sm::echo;
+      s.max_prompts = -1;
       s.neutral_samplers = {{"min_p", 0.0}, {"repetition_penalty", 1.0}, {"presence_penalty", 0.0}, {"frequency_penalty", 0.0}};
       s.top_k_off = -1;
       break;
@@ -142,6 +145,7 @@ struct server_profile {
       s.logprob_token_ids = true;  // n_probs entries carry "id"
       s.tokenize = true;
       s.scoring = sm::teacher_forcing;
+      s.max_prompts = -1;  // a list of prompts on /v1/completions: one choice per prompt, by index (0.7.0)
       // Every sampler of llama-server's chain (penalties, dry, top_n_sigma, top_k, typical, top_p,
       // min_p, xtc, temperature, mirostat), off; the server's own defaults are top_k 40, top_p 0.95,
       // min_p 0.05, and `llama-server --repeat-penalty ...` etc. can change the rest.
@@ -186,6 +190,7 @@ struct server_profile {
   c.top_k = s.top_k;
   c.include_stop = s.include_stop_field;
   c.max_stop = s.max_stop;
+  c.max_prompts = s.max_prompts;
   c.seed = true;
   c.scoring = s.scoring != server_profile::scoring_method::none;
   c.scoring_exact = s.scoring == server_profile::scoring_method::prompt_logprobs ||

@@ -152,6 +152,16 @@ class borrowed_generator {
                                                                const batch_options& o = {}) {
     return selfalign::generate_batch(*g_, rs, o);
   }
+  [[nodiscard]] result<std::vector<generation>> generate_multi(std::span<const generation_request> rs)
+    requires MultiPromptGenerator<G>
+  {
+    std::vector<generation> out;
+    for (auto& a : selfalign::generate_multi(*g_, rs)) {
+      if (!a) return unexpected(std::move(a).error());
+      out.push_back(std::move(*a));
+    }
+    return out;
+  }
   [[nodiscard]] result<std::vector<token_id>> tokenize(std::string_view text, bool add_special)
     requires Tokenizer<G>
   {
@@ -179,7 +189,8 @@ class borrowed_generator {
 /// judge(req) builds the evaluation prompt from req.query and req.response and reads the two
 /// labels' next-token probabilities once per option order, from an exact source whenever the
 /// backend offers one (label_source): the next token's top alternatives (max_tokens 1,
-/// temperature 0, logprobs k; both orders in one generate_batch), and for an order they cannot
+/// temperature 0, logprobs k; both orders in one generate_multi: one request where the backend
+/// takes a list of prompts, else two), and for an order they cannot
 /// decide, the scoring path (log p(label | prompt), exact on vLLM/SGLang, teacher forcing over the
 /// whole vocabulary on llama.cpp). It returns judgement::score in [-1, 1] (+1 good); the per-order
 /// readings are in judgement::criteria. Only when no source can tell (neither label readable and
@@ -234,7 +245,9 @@ class self_eval_judge {
     if (o_.source != label_source::scoring) {
       std::vector<generation_request> reqs;
       for (int o = 0; o < orders; ++o) reqs.push_back(alternatives_request(req, o));
-      auto answers = generate_batch(g_, std::span<const generation_request>(reqs), batch_options{o_.max_concurrency, {}});
+      // Both orders differ only in their prompt: one multi-prompt request where the backend takes
+      // a list of prompts (MultiPromptGenerator), else two concurrent requests; same answers.
+      auto answers = generate_multi(g_, std::span<const generation_request>(reqs), batch_options{o_.max_concurrency, {}});
       for (int o = 0; o < orders; ++o) {
         auto& a = answers[static_cast<std::size_t>(o)];
         if (!a) return unexpected(a.error());

@@ -35,6 +35,9 @@ struct rain_sim_options {
   bool tokenize = true;            ///< report tokenize/detokenize in capabilities()
   bool raw_text = true;            ///< report raw-text prompts in capabilities()
   int max_top_logprobs = 20;
+  /// Accept several prompts in one request (generate_multi), as vLLM, SGLang and llama.cpp do on
+  /// /v1/completions. Off: capabilities() says max_prompts = 1, so every prompt is its own request.
+  bool multi_prompt = false;
   std::string server = "rain-sim";
   // Cost model for benchmarks: each request sleeps request_latency + token_latency * (tokens of
   // its longest choice); n choices decode in parallel, as on a batching server.
@@ -83,6 +86,7 @@ class rain_sim_model {
     c.max_top_logprobs = s_->o.max_top_logprobs;
     c.server = s_->o.server;
     c.max_concurrent_calls = 0;  // thread-safe
+    c.max_prompts = s_->o.multi_prompt ? -1 : 1;
     return c;
   }
 
@@ -120,6 +124,38 @@ class rain_sim_model {
   }
 
   [[nodiscard]] result<generation> generate(const generation_request& req) {
+    std::size_t longest = 0;
+    auto g = answer(req, longest);
+    if (!g) return g;
+    g->usage.requests = 1;
+    charge(longest);
+    return g;
+  }
+
+  /// Several prompts in one request (MultiPromptGenerator; used when rain_sim_options::multi_prompt
+  /// is set): each answer is what generate() gives for its request, the whole call counts as ONE
+  /// request (the first answer's usage carries requests = 1) and costs the request latency once
+  /// plus the token latency of the longest choice over all prompts (they decode in parallel, as n
+  /// choices do).
+  [[nodiscard]] result<std::vector<generation>> generate_multi(std::span<const generation_request> reqs) {
+    std::vector<generation> out;
+    std::size_t longest = 0;
+    for (const auto& r : reqs) {
+      std::size_t l = 0;
+      auto g = answer(r, l);
+      if (!g) return unexpected(g.error());
+      longest = std::max(longest, l);
+      g->usage.requests = out.empty() ? 1 : 0;
+      out.push_back(std::move(*g));
+    }
+    s_->multi_requests.fetch_add(1);
+    charge(longest);
+    return out;
+  }
+
+ private:
+  // The answer to one request, without counting or latency; `longest` gets its longest choice.
+  [[nodiscard]] result<generation> answer(const generation_request& req, std::size_t& longest) const {
     std::string prompt_text;
     if (req.prompt.is_tokens()) {
       if (!s_->o.token_ids) return fail(errc::unsupported, "rain_sim_model: token-id prompts are switched off");
@@ -135,7 +171,6 @@ class rain_sim_model {
     generation g;
     g.model = "rain-sim";
     const int n = std::max(1, req.sampling.n);
-    std::size_t longest = 0;
     for (int i = 0; i < n; ++i) {
       completion c = sample_one(prompt_text, req.sampling, static_cast<std::uint64_t>(i));
       longest = std::max(longest, c.token_ids.size());
@@ -144,17 +179,24 @@ class rain_sim_model {
     }
     auto pt = tokenize(prompt_text, false);
     g.usage.prompt_tokens = pt ? static_cast<std::int64_t>(pt->size()) : 0;
-    g.usage.requests = 1;
-    s_->requests.fetch_add(1);
-    s_->generated.fetch_add(static_cast<std::int64_t>(longest));
     s_->completion_tokens.fetch_add(g.usage.completion_tokens);
-    const auto delay = s_->o.request_latency + s_->o.token_latency * static_cast<long>(longest);
-    if (delay.count() > 0) std::this_thread::sleep_for(delay);
     return g;
   }
 
-  /// Requests answered so far.
+  // Counts one request and sleeps its latency.
+  void charge(std::size_t longest) const {
+    s_->requests.fetch_add(1);
+    s_->generated.fetch_add(static_cast<std::int64_t>(longest));
+    const auto delay = s_->o.request_latency + s_->o.token_latency * static_cast<long>(longest);
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+  }
+
+ public:
+
+  /// Requests answered so far (a multi-prompt request counts once).
   [[nodiscard]] std::int64_t requests() const noexcept { return s_->requests.load(); }
+  /// Multi-prompt requests among them.
+  [[nodiscard]] std::int64_t multi_requests() const noexcept { return s_->multi_requests.load(); }
   /// The same count in the testing kit's one vocabulary (call_count() everywhere).
   [[nodiscard]] std::size_t call_count() const noexcept { return static_cast<std::size_t>(s_->requests.load()); }
   /// Tokens of the longest choice per request, summed (what the latency model charges).
@@ -165,6 +207,7 @@ class rain_sim_model {
     s_->requests = 0;
     s_->generated = 0;
     s_->completion_tokens = 0;
+    s_->multi_requests = 0;
   }
 
   /// The next-token distribution after `text` (token id, probability), for tests.
@@ -184,7 +227,7 @@ class rain_sim_model {
     std::map<std::string, token_id, std::less<>> ids;
     std::size_t max_len = 1;
     std::vector<script_t> scripts;
-    std::atomic<std::int64_t> requests{0}, generated{0}, completion_tokens{0};
+    std::atomic<std::int64_t> requests{0}, generated{0}, completion_tokens{0}, multi_requests{0};
   };
 
   void add_token(const std::string& t) {
@@ -364,7 +407,7 @@ class rain_sim_model {
   std::shared_ptr<state> s_;
 };
 
-static_assert(Generator<rain_sim_model> && Tokenizer<rain_sim_model>);
+static_assert(Generator<rain_sim_model> && Tokenizer<rain_sim_model> && MultiPromptGenerator<rain_sim_model>);
 
 }  // namespace testing
 SELFALIGN_END_NAMESPACE

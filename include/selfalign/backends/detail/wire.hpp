@@ -169,6 +169,17 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   return body;
 }
 
+/// The `prompt` of one /completions request carrying several prompts: a list of strings, or a list
+/// of token-id lists (all of one kind: generate_multi checks it).
+[[nodiscard]] inline json prompt_list(std::span<const generation_request> reqs) {
+  json list = json::array();
+  for (const auto& r : reqs) {
+    if (r.prompt.is_tokens()) list.push_back(r.prompt.token_ids());
+    else list.push_back(r.prompt.raw_text());
+  }
+  return list;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Response parsing. Every parser tolerates unknown fields, nulls and missing optional parts, and
 // reports a wrong shape as errc::bad_response (never an exception, never a made-up number).
@@ -485,6 +496,46 @@ struct answer_context {
 }
 [[nodiscard]] inline result<generation> parse_generation(json&& body, bool chat, const answer_context& ctx = {}) {
   return parse_generation_from(body, chat, ctx, true);
+}
+
+/// The answer to one /completions request that carried `prompt_tokens.size()` prompts with `n`
+/// choices each, split into one generation per prompt. The choices are in `index` order
+/// (parse_generation sorts them) and prompt major: index = prompt * n + choice (vLLM, SGLang,
+/// llama.cpp 0.7.0); any other count is errc::bad_response. The request's usage goes to the first
+/// generation (requests = 1), the others carry requests = 0. When the server's usage covers only
+/// the first prompt (`usage_covers_all` false: llama.cpp 0.7.0 reports the first task's counts),
+/// each other generation carries its own counts: `prompt_tokens[i]` (exact for token-id prompts,
+/// an estimate for text: then `estimated` is set) and its choices' tokens.
+[[nodiscard]] inline result<std::vector<generation>> split_multi_answer(generation all, std::span<const std::int64_t> prompt_tokens,
+                                                                        int n, bool usage_covers_all, bool prompts_are_ids = false) {
+  const std::size_t per = static_cast<std::size_t>(std::max(1, n));
+  const std::size_t prompts = prompt_tokens.size();
+  if (all.choices.size() != prompts * per)
+    return fail(errc::bad_response, fmt::format("a request carrying {} prompts with n = {} was answered with {} choices, expected {}",
+                                                prompts, per, all.choices.size(), prompts * per));
+  std::vector<generation> out(prompts);
+  for (std::size_t i = 0; i < prompts; ++i) {
+    generation& g = out[i];
+    g.model = all.model;
+    for (std::size_t c = 0; c < per; ++c) g.choices.push_back(std::move(all.choices[i * per + c]));
+    if (i == 0) {
+      g.usage = all.usage;
+      continue;
+    }
+    g.usage.requests = 0;
+    if (usage_covers_all) continue;
+    g.usage.prompt_tokens = prompt_tokens[i];
+    g.usage.estimated = !prompts_are_ids;
+    for (const auto& c : g.choices) {
+      if (!c.token_ids.empty()) g.usage.completion_tokens += static_cast<std::int64_t>(c.token_ids.size());
+      else if (!c.tokens.empty()) g.usage.completion_tokens += static_cast<std::int64_t>(c.tokens.size());
+      else {
+        g.usage.completion_tokens += estimate_tokens(c.text);
+        g.usage.estimated = true;
+      }
+    }
+  }
+  return out;
 }
 
 /// POST /embeddings: {"data": [{"index", "embedding": [float]}], "usage"}.
