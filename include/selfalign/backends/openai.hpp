@@ -146,7 +146,7 @@ class openai_backend {
   /// (prompt ids counted, texts estimated). Where one request cannot answer all of them as separate
   /// requests would (n > 1 emulated, max_tokens cut to the context), they go out separately.
   [[nodiscard]] result<std::vector<generation>> generate_multi(std::span<const generation_request> reqs) {
-    if (s_->config_error) return unexpected(*s_->config_error);
+    if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     auto prof = profile();
     if (!selfalign::detail::multi_prompt_compatible(reqs, prof.max_prompts)) {
       if (reqs.size() < 2) return separately(reqs);
@@ -172,7 +172,7 @@ class openai_backend {
     nlohmann::json body = detail::completion_body(prof, model, first.prompt, first.sampling, first.sampling.seed, n, false);
     body["prompt"] = detail::prompt_list(reqs);
     finish_body(body, model);
-    auto reply = http("POST", "/completions", false, body.dump(), deadline, nullptr);
+    auto reply = s_->net.request("POST", "/completions", false, body.dump(), deadline, nullptr);
     if (!reply) return unexpected(std::move(reply).error());
     std::int64_t all_prompts = 0;
     for (auto t : prompt_tokens) all_prompts += t;
@@ -182,19 +182,9 @@ class openai_backend {
       for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
     auto split = detail::split_multi_answer(std::move(*g), prompt_tokens, n, prof.preset != server_preset::llamacpp,
                                             first.prompt.is_tokens());
-    if (!split) return unexpected(s_->scrub(std::move(split).error()));
+    if (!split) return unexpected(s_->net.scrub(std::move(split).error()));
     return split;
   }
-  /// generate_multi's fallback: the requests one by one, in parallel (as generate_batch).
-  [[nodiscard]] result<std::vector<generation>> separately(std::span<const generation_request> reqs) {
-    std::vector<generation> out;
-    for (auto& a : generate_batch(reqs, batch_options{reqs.size(), {}})) {
-      if (!a) return unexpected(std::move(a).error());
-      out.push_back(std::move(*a));
-    }
-    return out;
-  }
-
   /// Streams one generation (n = 1, or n > 1 where the server honours n). `on_chunk` sees every
   /// delta as it arrives and may return false to cancel (errc::cancelled). Returns the whole
   /// generation. A stream is never retried once data has reached the callback.
@@ -508,6 +498,16 @@ class openai_backend {
   }
 
  private:
+  /// generate_multi's fallback: the requests one by one, in parallel (as generate_batch).
+  [[nodiscard]] result<std::vector<generation>> separately(std::span<const generation_request> reqs) {
+    std::vector<generation> out;
+    for (auto& a : generate_batch(reqs, batch_options{reqs.size(), {}})) {
+      if (!a) return unexpected(std::move(a).error());
+      out.push_back(std::move(*a));
+    }
+    return out;
+  }
+
   // What the backend learns about its server, shared by copies; the transport sends the requests.
   struct state {
     detail::http_transport net;
