@@ -323,3 +323,35 @@ TEST_CASE("a list of prompts: the prompt field, and the answer split back by ind
   REQUIRE_FALSE(short_answer);
   CHECK(short_answer.error().code == errc::bad_response);
 }
+
+TEST_CASE("llama.cpp gets one alternative for logprobs 0 (it lists none for 0) and the answer is cut back to 0" * doctest::test_suite("backends")) {
+  sampling s;
+  s.logprobs = 0;
+  s.max_tokens = 4;
+  const json llama = detail::completion_body(profile_for(server_preset::llamacpp), "m", prompt::text("Hi"), s, std::nullopt, 1, false);
+  CHECK(llama["logprobs"] == 1);
+  const json vllm = detail::completion_body(profile_for(server_preset::vllm), "m", prompt::text("Hi"), s, std::nullopt, 1, false);
+  CHECK(vllm["logprobs"] == 0);
+  s.logprobs = 3;
+  CHECK(detail::completion_body(profile_for(server_preset::llamacpp), "m", prompt::text("Hi"), s, std::nullopt, 1, false)["logprobs"] == 3);
+
+  generation g;
+  completion c;
+  token_logprob t;
+  t.token = "a";
+  t.logprob = -0.5;
+  top_logprob alt_a, alt_b;
+  alt_a.token = "a";
+  alt_a.logprob = -0.5;
+  alt_b.token = "b";
+  alt_b.logprob = -1.5;
+  t.top = {alt_a, alt_b};
+  c.tokens = {t, t};
+  g.choices = {c};
+  CHECK(detail::asked_more_alternatives(profile_for(server_preset::llamacpp), s) == false);  // logprobs 3
+  detail::keep_alternatives(g, 1);
+  CHECK(g.choices[0].tokens[0].top.size() == 1);
+  detail::keep_alternatives(g, 0);
+  CHECK(g.choices[0].tokens[1].top.empty());
+  CHECK(g.choices[0].tokens[1].logprob == -0.5);  // the token's own logprob stays
+}

@@ -184,19 +184,17 @@ TEST_CASE("rain vs vanilla wall time on llama-server (the tiny model: this measu
   run_figures van, with_lists, without_lists;
   std::vector<std::string> responses_with, responses_without;
   for (const auto& p : prompts) {
-    // Vanilla: greedy decoding in one request, as rain::decode_vanilla sends it. (decode_vanilla
-    // itself asks for logprobs 0, to which llama-server 0.7.0 answers no logprobs at all, so it
-    // fails there: a separate bug, not about prompt lists.)
-    generation_request vr;
-    vr.prompt = prompt::text(cfg.preamble + cfg.user_prefix + p + cfg.assistant_prefix);
-    vr.sampling.temperature = 0.0;
-    vr.sampling.max_tokens = cfg.max_new_tokens;
-    const auto t0 = std::chrono::steady_clock::now();
-    auto v = llm.generate(vr);
-    van.ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    // Vanilla: rain::decode_vanilla, greedy decoding in one request. (It asks for logprobs 0, to
+    // which llama-server 0.7.0 answered no logprobs at all until the backend asked it for one.)
+    auto v = rain::decode_vanilla(llm, rain::input(p), cfg);
     REQUIRE(v);
-    van.tokens += v->usage.completion_tokens;
-    van.requests += 1;
+    const std::string vanilla_error = v->error ? v->error->describe() : std::string();
+    INFO(vanilla_error);
+    REQUIRE(v->ok());
+    REQUIRE_FALSE(v->tokens.empty());
+    van.ms += v->stats.wall_ms;
+    van.tokens += v->stats.response_tokens;
+    van.requests += v->stats.requests;
     auto a = rain::decode(llm, together, emb, p, cfg);
     auto b = rain::decode(single, apart, emb, p, cfg);
     REQUIRE(a);

@@ -180,6 +180,7 @@ class openai_backend {
     if (!g) return unexpected(std::move(g).error());
     if (first.sampling.return_token_ids && first.sampling.logprobs < 0)
       for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
+    if (detail::asked_more_alternatives(prof, first.sampling)) detail::keep_alternatives(*g, first.sampling.logprobs);
     auto split = detail::split_multi_answer(std::move(*g), prompt_tokens, n, prof.preset != server_preset::llamacpp,
                                             first.prompt.is_tokens());
     if (!split) return unexpected(s_->net.scrub(std::move(split).error()));
@@ -609,6 +610,7 @@ class openai_backend {
         auto g = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
         if (g && req.sampling.return_token_ids && req.sampling.logprobs < 0)
           for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
+        if (g && detail::asked_more_alternatives(prof, req.sampling)) detail::keep_alternatives(*g, req.sampling.logprobs);
         return g;
       }
       if (reply.error().code != errc::context_overflow || attempt > 0) return unexpected(std::move(reply).error());

@@ -130,6 +130,20 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   }
 }
 
+/// Whether completion_body asked the server for more alternatives than the caller wanted (llama.cpp
+/// and logprobs 0), so that the answer must be cut back with keep_alternatives.
+[[nodiscard]] inline bool asked_more_alternatives(const server_profile& p, const sampling& s) {
+  return p.preset == server_preset::llamacpp && s.logprobs == 0;
+}
+
+/// Cuts every token's alternatives to `k` (k < 0: leaves them).
+inline void keep_alternatives(generation& g, int k) {
+  if (k < 0) return;
+  for (auto& c : g.choices)
+    for (auto& t : c.tokens)
+      if (std::ssize(t.top) > k) t.top.resize(static_cast<std::size_t>(k));
+}
+
 /// The body of POST /chat/completions.
 [[nodiscard]] inline json chat_body(const server_profile& p, std::string_view token_field, const std::string& model,
                                     const std::vector<message>& messages, const sampling& s,
@@ -160,7 +174,9 @@ inline void put_token_id_request(json& body, const server_profile& p, const samp
   if (pr.is_tokens()) body["prompt"] = pr.token_ids();
   else body["prompt"] = pr.raw_text();
   put_sampling(body, p, s, "max_tokens", seed, n);
-  if (s.logprobs >= 0) body["logprobs"] = s.logprobs;
+  // llama.cpp's /v1/completions lists no logprobs at all for `logprobs: 0` (0.7.0): ask for one
+  // alternative there; the answer is cut back to the k asked (keep_alternatives).
+  if (s.logprobs >= 0) body["logprobs"] = (p.preset == server_preset::llamacpp && s.logprobs == 0) ? 1 : s.logprobs;
   put_token_id_request(body, p, s, false);
   if (stream) {
     body["stream"] = true;
