@@ -43,6 +43,8 @@ run(${CMAKE_COMMAND} -S ${SELFALIGN_SOURCE_DIR}/tests/install/consumer -B ${_dir
     -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCONSUMER_MODE=${MODE} ${_extra})
 run(${CMAKE_COMMAND} --build ${_dir}/consumer-build)
 run(${_dir}/consumer-build/consumer)
+run(${_dir}/consumer-build/consumer_compiled)
+run(${_dir}/consumer-build/consumer_own_src)
 if(EXISTS "${_dir}/consumer-build/consumer_sqlite")
   run(${_dir}/consumer-build/consumer_sqlite ${_dir})
 elseif(MODE STREQUAL "find_package")
