@@ -6,7 +6,11 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 
-SELFALIGN_DECL void to_json(nlohmann::json& j, const message& m) { j = {{"role", m.role}, {"content", m.content}}; }
+SELFALIGN_DECL void to_json(nlohmann::json& j, const message& m) {
+  j = nlohmann::json::object();
+  j["role"] = m.role;
+  j["content"] = m.content;
+}
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, message& m) {
   detail::get_if_present(j, "role", m.role);
@@ -14,9 +18,10 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, message& m) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const prompt& p) {
-  if (p.is_chat()) j = {{"messages", p.messages()}};
-  else if (p.is_text()) j = {{"text", p.raw_text()}};
-  else j = {{"tokens", p.token_ids()}};
+  j = nlohmann::json::object();
+  if (p.is_chat()) j["messages"] = p.messages();
+  else if (p.is_text()) j["text"] = p.raw_text();
+  else j["tokens"] = p.token_ids();
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, prompt& p) {
@@ -27,9 +32,15 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, prompt& p) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const sampling& s) {
-  j = {{"temperature", s.temperature}, {"top_p", s.top_p}, {"top_k", s.top_k},
-       {"max_tokens", s.max_tokens}, {"stop", s.stop}, {"include_stop", s.include_stop},
-       {"n", s.n}, {"logprobs", s.logprobs}};
+  j = nlohmann::json::object();
+  j["temperature"] = s.temperature;
+  j["top_p"] = s.top_p;
+  j["top_k"] = s.top_k;
+  j["max_tokens"] = s.max_tokens;
+  j["stop"] = s.stop;
+  j["include_stop"] = s.include_stop;
+  j["n"] = s.n;
+  j["logprobs"] = s.logprobs;
   if (s.return_token_ids) j["return_token_ids"] = true;  // only when set: older cache keys stay valid
   j["seed"] = s.seed ? nlohmann::json(*s.seed) : nlohmann::json(nullptr);
   if (!s.logit_bias.empty()) {
@@ -56,7 +67,10 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, sampling& s) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const generation_request& r) {
-  j = {{"model", r.model}, {"prompt", r.prompt}, {"sampling", r.sampling}};
+  j = nlohmann::json::object();
+  j["model"] = r.model;
+  j["prompt"] = r.prompt;
+  j["sampling"] = r.sampling;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, generation_request& r) {
@@ -66,8 +80,12 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, generation_request& r) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const scoring_request& r) {
-  j = {{"model", r.model}, {"prompt", r.prompt}, {"continuation", r.continuation},
-       {"continuation_token_ids", r.continuation_token_ids}, {"top_logprobs", r.top_logprobs}};
+  j = nlohmann::json::object();
+  j["model"] = r.model;
+  j["prompt"] = r.prompt;
+  j["continuation"] = r.continuation;
+  j["continuation_token_ids"] = r.continuation_token_ids;
+  j["top_logprobs"] = r.top_logprobs;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, scoring_request& r) {
@@ -78,7 +96,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, scoring_request& r) {
   detail::get_if_present(j, "top_logprobs", r.top_logprobs);
 }
 
-SELFALIGN_DECL void to_json(nlohmann::json& j, const embedding_request& r) { j = {{"model", r.model}, {"texts", r.texts}}; }
+SELFALIGN_DECL void to_json(nlohmann::json& j, const embedding_request& r) {
+  j = nlohmann::json::object();
+  j["model"] = r.model;
+  j["texts"] = r.texts;
+}
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, embedding_request& r) {
   detail::get_if_present(j, "model", r.model);
@@ -86,7 +108,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, embedding_request& r) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const criterion& c) {
-  j = {{"name", c.name}, {"description", c.description}, {"rubric", c.rubric}, {"weight", c.weight}};
+  j = nlohmann::json::object();
+  j["name"] = c.name;
+  j["description"] = c.description;
+  j["rubric"] = c.rubric;
+  j["weight"] = c.weight;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, criterion& c) {
@@ -97,7 +123,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, criterion& c) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const judge_request& r) {
-  j = {{"query", r.query}, {"response", r.response}, {"criteria", r.criteria}, {"guidance", r.guidance}};
+  j = nlohmann::json::object();
+  j["query"] = r.query;
+  j["response"] = r.response;
+  j["criteria"] = r.criteria;
+  j["guidance"] = r.guidance;
   j["seed"] = r.seed ? nlohmann::json(*r.seed) : nlohmann::json(nullptr);
 }
 
@@ -110,7 +140,9 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, judge_request& r) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const top_logprob& t) {
-  j = {{"token", t.token}, {"logprob", t.logprob}};
+  j = nlohmann::json::object();
+  j["token"] = t.token;
+  j["logprob"] = t.logprob;
   if (t.id) j["id"] = *t.id;
 }
 
@@ -121,7 +153,10 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, top_logprob& t) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const token_logprob& t) {
-  j = {{"token", t.token}, {"logprob", t.logprob}, {"top", t.top}};
+  j = nlohmann::json::object();
+  j["token"] = t.token;
+  j["logprob"] = t.logprob;
+  j["top"] = t.top;
   if (t.id) j["id"] = *t.id;
 }
 
@@ -133,8 +168,12 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, token_logprob& t) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const usage& u) {
-  j = {{"prompt_tokens", u.prompt_tokens}, {"completion_tokens", u.completion_tokens},
-       {"cached_prompt_tokens", u.cached_prompt_tokens}, {"requests", u.requests}, {"from_cache", u.from_cache}};
+  j = nlohmann::json::object();
+  j["prompt_tokens"] = u.prompt_tokens;
+  j["completion_tokens"] = u.completion_tokens;
+  j["cached_prompt_tokens"] = u.cached_prompt_tokens;
+  j["requests"] = u.requests;
+  j["from_cache"] = u.from_cache;
   if (u.estimated) j["estimated"] = true;
 }
 
@@ -148,7 +187,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, usage& u) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const completion& c) {
-  j = {{"text", c.text}, {"tokens", c.tokens}, {"token_ids", c.token_ids}, {"finish_reason", c.finish_reason}};
+  j = nlohmann::json::object();
+  j["text"] = c.text;
+  j["tokens"] = c.tokens;
+  j["token_ids"] = c.token_ids;
+  j["finish_reason"] = c.finish_reason;
   if (c.invalid_utf8_replaced) j["invalid_utf8_replaced"] = true;
 }
 
@@ -161,7 +204,10 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, completion& c) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const generation& g) {
-  j = {{"choices", g.choices}, {"usage", g.usage}, {"model", g.model}};
+  j = nlohmann::json::object();
+  j["choices"] = g.choices;
+  j["usage"] = g.usage;
+  j["model"] = g.model;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, generation& g) {
@@ -171,7 +217,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, generation& g) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const scoring& s) {
-  j = {{"logprob", s.logprob}, {"tokens", s.tokens}, {"approximate", s.approximate}, {"usage", s.usage}};
+  j = nlohmann::json::object();
+  j["logprob"] = s.logprob;
+  j["tokens"] = s.tokens;
+  j["approximate"] = s.approximate;
+  j["usage"] = s.usage;
   if (s.boundary != scoring_boundary::unknown) j["boundary"] = std::string(to_string(s.boundary));
   if (s.boundary_merged) j["boundary_merged"] = true;
   if (s.prompt_tokens != 0) j["prompt_tokens"] = s.prompt_tokens;
@@ -190,7 +240,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, scoring& s) {
   detail::get_if_present(j, "prompt_tokens", s.prompt_tokens);
 }
 
-SELFALIGN_DECL void to_json(nlohmann::json& j, const embeddings& e) { j = {{"vectors", e.vectors}, {"usage", e.usage}}; }
+SELFALIGN_DECL void to_json(nlohmann::json& j, const embeddings& e) {
+  j = nlohmann::json::object();
+  j["vectors"] = e.vectors;
+  j["usage"] = e.usage;
+}
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, embeddings& e) {
   detail::get_if_present(j, "vectors", e.vectors);
@@ -198,7 +252,10 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, embeddings& e) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const criterion_score& c) {
-  j = {{"name", c.name}, {"score", c.score}, {"rationale", c.rationale}};
+  j = nlohmann::json::object();
+  j["name"] = c.name;
+  j["score"] = c.score;
+  j["rationale"] = c.rationale;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, criterion_score& c) {
@@ -215,8 +272,13 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, parse_status& s) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const judgement& g) {
-  j = {{"criteria", g.criteria}, {"rationale", g.rationale}, {"status", g.status},
-       {"attempts", g.attempts}, {"raw", g.raw}, {"usage", g.usage}};
+  j = nlohmann::json::object();
+  j["criteria"] = g.criteria;
+  j["rationale"] = g.rationale;
+  j["status"] = g.status;
+  j["attempts"] = g.attempts;
+  j["raw"] = g.raw;
+  j["usage"] = g.usage;
   j["score"] = g.score ? nlohmann::json(*g.score) : nlohmann::json(nullptr);
   if (g.response_chars_omitted > 0) j["response_chars_omitted"] = g.response_chars_omitted;  // only when cut
 }
@@ -233,8 +295,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, judgement& g) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const error& e) {
-  j = {{"code", to_string(e.code)}, {"message", e.message}, {"http_status", e.http_status},
-       {"retryable", e.retryable}};
+  j = nlohmann::json::object();
+  j["code"] = to_string(e.code);
+  j["message"] = e.message;
+  j["http_status"] = e.http_status;
+  j["retryable"] = e.retryable;
   if (!e.type.empty()) j["type"] = e.type;
   if (!e.server_code.empty()) j["server_code"] = e.server_code;
   if (!e.request_id.empty()) j["request_id"] = e.request_id;
@@ -251,11 +316,24 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, error& e) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const capabilities& c) {
-  j = {{"chat", c.chat}, {"raw_text", c.raw_text}, {"token_ids", c.token_ids}, {"token_id_prompts", c.token_id_prompts},
-       {"max_top_logprobs", c.max_top_logprobs}, {"native_n", c.native_n}, {"top_k", c.top_k}, {"include_stop", c.include_stop},
-       {"max_stop", c.max_stop}, {"seed", c.seed}, {"scoring", c.scoring},
-       {"scoring_exact", c.scoring_exact}, {"tokenize", c.tokenize}, {"embeddings", c.embeddings},
-       {"server", c.server}, {"context_size", c.context_size}, {"max_concurrent_calls", c.max_concurrent_calls}};
+  j = nlohmann::json::object();
+  j["chat"] = c.chat;
+  j["raw_text"] = c.raw_text;
+  j["token_ids"] = c.token_ids;
+  j["token_id_prompts"] = c.token_id_prompts;
+  j["max_top_logprobs"] = c.max_top_logprobs;
+  j["native_n"] = c.native_n;
+  j["top_k"] = c.top_k;
+  j["include_stop"] = c.include_stop;
+  j["max_stop"] = c.max_stop;
+  j["seed"] = c.seed;
+  j["scoring"] = c.scoring;
+  j["scoring_exact"] = c.scoring_exact;
+  j["tokenize"] = c.tokenize;
+  j["embeddings"] = c.embeddings;
+  j["server"] = c.server;
+  j["context_size"] = c.context_size;
+  j["max_concurrent_calls"] = c.max_concurrent_calls;
   if (!c.default_model.empty()) j["default_model"] = c.default_model;
   if (!c.fixed_request_fields.empty()) j["fixed_request_fields"] = c.fixed_request_fields;
 }

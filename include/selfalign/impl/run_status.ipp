@@ -19,7 +19,9 @@ SELFALIGN_DECL bool run_status::resumable() const noexcept {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const run_status& s) {
-  j = {{"complete", s.complete}, {"stop_reason", s.stop_reason}};
+  j = nlohmann::json::object();
+  j["complete"] = s.complete;
+  j["stop_reason"] = s.stop_reason;
   j["error"] = s.error ? nlohmann::json(*s.error) : nlohmann::json(nullptr);
 }
 

@@ -55,8 +55,13 @@ SELFALIGN_DECL void usage_totals::add_answer(const usage& u, double answer_cost,
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const usage_totals& u) {
-  j = {{"calls", u.calls}, {"failed", u.failed}, {"prompt_tokens", u.prompt_tokens},
-       {"completion_tokens", u.completion_tokens}, {"cache_hits", u.cache_hits}, {"cost_usd", u.cost}};
+  j = nlohmann::json::object();
+  j["calls"] = u.calls;
+  j["failed"] = u.failed;
+  j["prompt_tokens"] = u.prompt_tokens;
+  j["completion_tokens"] = u.completion_tokens;
+  j["cache_hits"] = u.cache_hits;
+  j["cost_usd"] = u.cost;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, usage_totals& u) {
@@ -138,7 +143,11 @@ SELFALIGN_DECL std::optional<std::string> meter::exhausted_locked() const {
   return std::nullopt;
 }
 
-SELFALIGN_DECL void to_json(nlohmann::json& j, const usage_summary& u) { j = {{"by_role", u.by_role}, {"total", u.total}}; }
+SELFALIGN_DECL void to_json(nlohmann::json& j, const usage_summary& u) {
+  j = nlohmann::json::object();
+  j["by_role"] = u.by_role;
+  j["total"] = u.total;
+}
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, usage_summary& u) {
   detail::get_if_present(j, "by_role", u.by_role);

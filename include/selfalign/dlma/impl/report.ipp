@@ -46,10 +46,21 @@ SELFALIGN_DECL margin_summary summarize_margins(std::vector<double> r, double cl
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const margin_summary& s) {
   auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  j = {{"count", s.count}, {"min", num(s.min)}, {"max", num(s.max)}, {"mean", num(s.mean)}, {"stddev", num(s.stddev)},
-       {"p05", num(s.p05)}, {"p25", num(s.p25)}, {"median", num(s.median)}, {"p75", num(s.p75)}, {"p95", num(s.p95)},
-       {"negative", s.negative}, {"negative_fraction", num(s.negative_fraction)}, {"clipped_low", s.clipped_low},
-       {"clipped_high", s.clipped_high}};
+  j = nlohmann::json::object();
+  j["count"] = s.count;
+  j["min"] = num(s.min);
+  j["max"] = num(s.max);
+  j["mean"] = num(s.mean);
+  j["stddev"] = num(s.stddev);
+  j["p05"] = num(s.p05);
+  j["p25"] = num(s.p25);
+  j["median"] = num(s.median);
+  j["p75"] = num(s.p75);
+  j["p95"] = num(s.p95);
+  j["negative"] = s.negative;
+  j["negative_fraction"] = num(s.negative_fraction);
+  j["clipped_low"] = s.clipped_low;
+  j["clipped_high"] = s.clipped_high;
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r) {

@@ -8,7 +8,11 @@ SELFALIGN_BEGIN_NAMESPACE
 
 namespace drpo {
 
-SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_example& e) { j = {{"query", e.query}, {"answer", e.answer}}; }
+SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_example& e) {
+  j = nlohmann::json::object();
+  j["query"] = e.query;
+  j["answer"] = e.answer;
+}
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_example& e) {
   selfalign::detail::get_if_present(j, "query", e.query);
@@ -16,8 +20,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_example& e) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const evaluation& e) {
-  j = {{"aspects", e.aspects}, {"selection_reasoning", e.selection_reasoning}, {"selection_status", e.selection_status},
-       {"verdict", e.verdict}};
+  j = nlohmann::json::object();
+  j["aspects"] = e.aspects;
+  j["selection_reasoning"] = e.selection_reasoning;
+  j["selection_status"] = e.selection_status;
+  j["verdict"] = e.verdict;
   j["reward"] = e.reward ? nlohmann::json(*e.reward) : nlohmann::json(nullptr);
   if (e.error) j["error"] = *e.error;
 }
@@ -32,9 +39,18 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, evaluation& e) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const candidate& c) {
-  j = {{"id", c.id}, {"level", c.level}, {"beam_index", c.beam_index}, {"candidate_index", c.candidate_index},
-       {"origin", c.origin}, {"system_prompt", c.system_prompt}, {"query_index", c.query_index}, {"query", c.query},
-       {"response", c.response}, {"eval", c.eval}, {"kept", c.kept}};
+  j = nlohmann::json::object();
+  j["id"] = c.id;
+  j["level"] = c.level;
+  j["beam_index"] = c.beam_index;
+  j["candidate_index"] = c.candidate_index;
+  j["origin"] = c.origin;
+  j["system_prompt"] = c.system_prompt;
+  j["query_index"] = c.query_index;
+  j["query"] = c.query;
+  j["response"] = c.response;
+  j["eval"] = c.eval;
+  j["kept"] = c.kept;
   j["parent"] = c.parent ? nlohmann::json(*c.parent) : nlohmann::json(nullptr);
   j["path_score"] = c.path_score ? nlohmann::json(*c.path_score) : nlohmann::json(nullptr);
   j["reused_from"] = c.reused_from ? nlohmann::json(*c.reused_from) : nlohmann::json(nullptr);
@@ -58,7 +74,12 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, candidate& c) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const rejected_proposal& r) {
-  j = {{"level", r.level}, {"parent", r.parent}, {"candidate_index", r.candidate_index}, {"reason", r.reason}, {"text", r.text}};
+  j = nlohmann::json::object();
+  j["level"] = r.level;
+  j["parent"] = r.parent;
+  j["candidate_index"] = r.candidate_index;
+  j["reason"] = r.reason;
+  j["text"] = r.text;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, rejected_proposal& r) {
@@ -70,7 +91,12 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, rejected_proposal& r) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_round& r) {
-  j = {{"round", r.round}, {"answer", r.answer}, {"eval", r.eval}, {"best", r.best}, {"note", r.note}};
+  j = nlohmann::json::object();
+  j["round"] = r.round;
+  j["answer"] = r.answer;
+  j["eval"] = r.eval;
+  j["best"] = r.best;
+  j["note"] = r.note;
   j["total"] = r.total ? nlohmann::json(*r.total) : nlohmann::json(nullptr);
 }
 
@@ -84,8 +110,13 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_round& r) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_trace& t) {
-  j = {{"index", t.index}, {"query", t.query}, {"seed_answer", t.seed_answer}, {"best_answer", t.best_answer},
-       {"rounds", t.rounds}, {"stop_reason", t.stop_reason}};
+  j = nlohmann::json::object();
+  j["index"] = t.index;
+  j["query"] = t.query;
+  j["seed_answer"] = t.seed_answer;
+  j["best_answer"] = t.best_answer;
+  j["rounds"] = t.rounds;
+  j["stop_reason"] = t.stop_reason;
   j["best_total"] = t.best_total ? nlohmann::json(*t.best_total) : nlohmann::json(nullptr);
 }
 
@@ -103,12 +134,26 @@ SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r) {
   nlohmann::json stats = {{"levels", r.search.levels}, {"final_max_depth", r.search.final_max_depth},
                           {"depth_increases", r.search.depth_increases}, {"expansions", r.search.expansions},
                           {"evaluations", r.search.evaluations}};
-  j = {{"best_prompt", r.best_prompt}, {"best_path", r.best_path}, {"examples", r.examples}, {"icl", r.icl},
-       {"trace", r.trace}, {"rejected", r.rejected}, {"strategy", r.strategy}, {"search", stats},
-       {"status", r.status}, {"run_usage", r.run_usage},
-       {"usage_by_role", r.usage_by_role}, {"total", r.total}, {"cache_hits", r.cache_hits},
-       {"stop_reason", r.stop_reason}, {"complete", r.complete}, {"wall_seconds", r.wall_seconds}, {"seed", r.seed},
-       {"base_answers", r.base_answers}, {"base_answers_cut", r.base_answers_cut}};
+  j = nlohmann::json::object();
+  j["best_prompt"] = r.best_prompt;
+  j["best_path"] = r.best_path;
+  j["examples"] = r.examples;
+  j["icl"] = r.icl;
+  j["trace"] = r.trace;
+  j["rejected"] = r.rejected;
+  j["strategy"] = r.strategy;
+  j["search"] = stats;
+  j["status"] = r.status;
+  j["run_usage"] = r.run_usage;
+  j["usage_by_role"] = r.usage_by_role;
+  j["total"] = r.total;
+  j["cache_hits"] = r.cache_hits;
+  j["stop_reason"] = r.stop_reason;
+  j["complete"] = r.complete;
+  j["wall_seconds"] = r.wall_seconds;
+  j["seed"] = r.seed;
+  j["base_answers"] = r.base_answers;
+  j["base_answers_cut"] = r.base_answers_cut;
   j["best_score"] = r.best_score ? nlohmann::json(*r.best_score) : nlohmann::json(nullptr);
   j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
 }

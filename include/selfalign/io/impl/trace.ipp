@@ -7,7 +7,9 @@
 SELFALIGN_BEGIN_NAMESPACE
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const event& e) {
-  j = {{"kind", to_string(e.kind)}, {"source", e.source}};
+  j = nlohmann::json::object();
+  j["kind"] = to_string(e.kind);
+  j["source"] = e.source;
   if (!e.role.empty()) j["role"] = e.role;
   if (e.call_id != 0) j["call_id"] = e.call_id;
   if (e.kind == event_kind::call_finished || e.kind == event_kind::call_failed) j["latency_ms"] = e.latency_ms;
