@@ -51,16 +51,7 @@ struct capabilities {
   /// What an adapter without a capabilities() member is assumed to offer: plain generation (chat
   /// and raw-text prompts, n choices), no logprobs, no top-k, no include_stop, no seed, and one
   /// call at a time.
-  [[nodiscard]] static capabilities plain() {
-    capabilities c;
-    c.max_top_logprobs = 0;
-    c.top_k = false;
-    c.include_stop = false;
-    c.seed = false;
-    c.max_prompts = 1;
-    c.max_concurrent_calls = 1;
-    return c;
-  }
+  [[nodiscard]] static capabilities plain();
 
   friend bool operator==(const capabilities&, const capabilities&) = default;
 };
@@ -132,26 +123,8 @@ struct capability_need {
 
 /// Checks a backend's capabilities against what `who` (e.g. "rain::decode") needs. Returns
 /// errc::unsupported with a message that names every missing capability, or success.
-[[nodiscard]] inline result<void> require_capabilities(const capabilities& have, const capability_need& need,
-                                                       std::string_view who) {
-  std::vector<std::string> missing;
-  if (need.chat && !have.chat) missing.emplace_back("chat prompts");
-  if (need.raw_text && !have.raw_text) missing.emplace_back("raw-text prompts (continuing a prefix without a chat template)");
-  if (need.token_ids && !have.token_ids) missing.emplace_back("token-id prompts");
-  if (need.top_logprobs > have.max_top_logprobs)
-    missing.push_back(fmt::format("top-{} logprobs per token (the backend returns at most {})",
-                                  need.top_logprobs, have.max_top_logprobs));
-  if (need.top_k && !have.top_k) missing.emplace_back("top-k sampling");
-  if (need.include_stop && !have.include_stop) missing.emplace_back("keeping the matched stop string in the output (include_stop)");
-  if (need.scoring && !have.scoring)
-    missing.emplace_back("continuation scoring, log p(continuation | prompt) (vLLM and SGLang can; llama.cpp approximately; OpenAI and Ollama cannot)");
-  if (need.tokenize && !have.tokenize) missing.emplace_back("tokenize/detokenize");
-  if (need.embeddings && !have.embeddings) missing.emplace_back("embeddings");
-  if (missing.empty()) return {};
-  std::string server = have.server.empty() ? std::string("this backend") : fmt::format("the '{}' backend", have.server);
-  return fail(errc::unsupported, fmt::format("{} needs {}, which {} does not provide", who,
-                                             detail::join(missing, "; "), server));
-}
+[[nodiscard]] SELFALIGN_DECL result<void> require_capabilities(const capabilities& have, const capability_need& need,
+                                                       std::string_view who);
 
 namespace detail {
 /// Names a backend in a capability message: "the 'tgi' backend" when it says which server it is,
@@ -187,3 +160,7 @@ template <class B>
 }
 
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/impl/capabilities.ipp>
+#endif

@@ -2,6 +2,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/link.hpp>
+
 #define SELFALIGN_VERSION_MAJOR 0
 #define SELFALIGN_VERSION_MINOR 1
 #define SELFALIGN_VERSION_PATCH 0

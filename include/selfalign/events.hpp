@@ -58,15 +58,11 @@ using observer = std::function<void(const event&)>;
 
 /// Sends an algorithm's event (progress, search step, warning, stop) to `on_event`; nothing when
 /// no observer is set. DRPO, RAIN and DLMA build their events through this one function.
-inline void emit_event(const observer& on_event, std::string_view source, event_kind kind, std::string message,
-                       std::map<std::string, double> values = {}) {
-  if (!on_event) return;
-  event e;
-  e.kind = kind;
-  e.source = std::string(source);
-  e.message = std::move(message);
-  e.values = std::move(values);
-  on_event(e);
-}
+SELFALIGN_DECL void emit_event(const observer& on_event, std::string_view source, event_kind kind, std::string message,
+                       std::map<std::string, double> values = {});
 
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/impl/events.ipp>
+#endif

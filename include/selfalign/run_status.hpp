@@ -37,31 +37,20 @@ struct run_status {
     return s;
   }
   /// A run that `e` stopped early; what it produced so far is in the report.
-  [[nodiscard]] static run_status stopped(const selfalign::error& e) {
-    run_status s;
-    s.complete = false;
-    s.stop_reason = fmt::format("{}: {}", to_string(e.code), e.message);
-    s.error = e;
-    return s;
-  }
+  [[nodiscard]] static run_status stopped(const selfalign::error& e);
   /// stopped(*e) when `e` holds an error, else completed().
   [[nodiscard]] static run_status from(const std::optional<selfalign::error>& e) { return e ? stopped(*e) : completed(); }
 
   /// Stopped by a budget or a cancellation: rerunning with the same cache resumes.
-  [[nodiscard]] bool resumable() const noexcept {
-    return error && (error->code == errc::budget_exhausted || error->code == errc::cancelled);
-  }
+  [[nodiscard]] bool resumable() const noexcept;
   friend bool operator==(const run_status&, const run_status&) = default;
 };
 
-inline void to_json(nlohmann::json& j, const run_status& s) {
-  j = {{"complete", s.complete}, {"stop_reason", s.stop_reason}};
-  j["error"] = s.error ? nlohmann::json(*s.error) : nlohmann::json(nullptr);
-}
-inline void from_json(const nlohmann::json& j, run_status& s) {
-  detail::get_if_present(j, "complete", s.complete);
-  detail::get_if_present(j, "stop_reason", s.stop_reason);
-  detail::get_if_present(j, "error", s.error);
-}
+SELFALIGN_DECL void to_json(nlohmann::json& j, const run_status& s);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, run_status& s);
 
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/impl/run_status.ipp>
+#endif

@@ -54,23 +54,7 @@ struct prompt {
 
   /// All text in the prompt joined with newlines (chat: the message contents). For matching and
   /// display; never sent to a server.
-  [[nodiscard]] std::string flatten() const {
-    if (is_text()) return raw_text();
-    if (is_chat()) {
-      std::string out;
-      for (const auto& m : messages()) {
-        if (!out.empty()) out += '\n';
-        out += m.content;
-      }
-      return out;
-    }
-    std::string out;
-    for (token_id id : token_ids()) {
-      if (!out.empty()) out += ' ';
-      out += std::to_string(id);
-    }
-    return out;
-  }
+  [[nodiscard]] std::string flatten() const;
   friend bool operator==(const prompt&, const prompt&) = default;
 };
 
@@ -159,10 +143,7 @@ struct generation {
   std::string model;  ///< the model that answered, as reported
 
   /// The first choice's text, or "" when there is none.
-  [[nodiscard]] const std::string& text() const noexcept {
-    static const std::string empty;
-    return choices.empty() ? empty : choices.front().text;
-  }
+  [[nodiscard]] const std::string& text() const noexcept;
   friend bool operator==(const generation&, const generation&) = default;
 };
 
@@ -281,3 +262,7 @@ struct judgement {
 };
 
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/impl/types.ipp>
+#endif

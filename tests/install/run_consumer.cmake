@@ -15,6 +15,7 @@ if(MODE STREQUAL "find_package")
   run(${CMAKE_COMMAND} -S ${SELFALIGN_SOURCE_DIR} -B ${_dir}/selfalign-build -G ${CMAKE_GENERATOR}
       -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DSELFALIGN_BUILD_TESTS=OFF -DSELFALIGN_BUILD_EXAMPLES=OFF
       -DSELFALIGN_BUILD_BENCHMARKS=OFF -DSELFALIGN_INSTALL=ON -DCMAKE_INSTALL_PREFIX=${_dir}/prefix)
+  run(${CMAKE_COMMAND} --build ${_dir}/selfalign-build)  # selfalign::compiled, a static library
   run(${CMAKE_COMMAND} --install ${_dir}/selfalign-build)
   if(NOT EXISTS "${_dir}/prefix/share/pkgconfig/selfalign.pc")
     message(FATAL_ERROR "the install has no selfalign.pc")
@@ -43,6 +44,8 @@ run(${CMAKE_COMMAND} -S ${SELFALIGN_SOURCE_DIR}/tests/install/consumer -B ${_dir
     -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER} -DCONSUMER_MODE=${MODE} ${_extra})
 run(${CMAKE_COMMAND} --build ${_dir}/consumer-build)
 run(${_dir}/consumer-build/consumer)
+run(${_dir}/consumer-build/consumer_compiled)
+run(${_dir}/consumer-build/consumer_own_src)
 if(EXISTS "${_dir}/consumer-build/consumer_sqlite")
   run(${_dir}/consumer-build/consumer_sqlite ${_dir})
 elseif(MODE STREQUAL "find_package")

@@ -6,6 +6,7 @@
 #include <selfalign/cache/sha256.hpp>
 #include <selfalign/cache/store.hpp>
 #include <selfalign/config.hpp>
+#include <selfalign/detail/file_sync.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>
@@ -24,7 +25,6 @@
 #include <random>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -336,11 +336,9 @@ class sqlite_cache_store final : public cache_store {
       if (s.step() != SQLITE_ROW || s.column_text(0) != "1")
         return fail(errc::io, fmt::format("{}: an SQLite cache of another schema version", path_.string()));
     }
-    char host[256] = {};
-    ::gethostname(host, sizeof host - 1);
-    host_ = host;
+    host_ = detail::host_name();
     std::random_device rd;
-    owner_ = fmt::format("{}:{}:{:08x}", host_, static_cast<long>(::getpid()), rd());
+    owner_ = fmt::format("{}:{}:{:08x}", host_, detail::current_process_id(), rd());
     return {};
   }
 

@@ -36,40 +36,18 @@ enum class margin_column {
 /// method trains on it without the contrastive prompt), margin per `which`, weight = w,
 /// score_chosen/score_rejected = each answer's reward log p(·|p+) − log p(·|p−), and provenance
 /// (model, generation pair name, run seed, query id, approximate flag, library version).
-[[nodiscard]] inline std::vector<io::preference_record> to_preference_records(std::span<const preference_pair> pairs,
+[[nodiscard]] SELFALIGN_DECL std::vector<io::preference_record> to_preference_records(std::span<const preference_pair> pairs,
                                                                               const config& cfg,
-                                                                              margin_column which = margin_column::clipped) {
-  std::vector<io::preference_record> out;
-  out.reserve(pairs.size());
-  for (const auto& p : pairs) {
-    io::preference_record r;
-    r.prompt = p.query;
-    r.chosen = p.chosen;
-    r.rejected = p.rejected;
-    r.margin = which == margin_column::raw ? p.margin : which == margin_column::target ? p.target_margin : p.clipped_margin;
-    r.weight = which == margin_column::target ? 1.0 : p.weight;
-    r.score_chosen = p.score_chosen;
-    r.score_rejected = p.score_rejected;
-    io::preference_provenance prov;
-    prov.method = "dlma";
-    prov.model = p.model;
-    prov.prompt_pair = cfg.pair.name;
-    prov.seed = cfg.seed;
-    prov.query_id = p.id;
-    prov.approximate = p.approximate;
-    r.provenance = std::move(prov);
-    out.push_back(std::move(r));
-  }
-  return out;
-}
+                                                                              margin_column which = margin_column::clipped);
 
 /// Writes a report's pairs to `path` (atomically) in the chosen format.
-[[nodiscard]] inline result<void> write_pairs(const std::filesystem::path& path, const report& rep, const config& cfg,
+[[nodiscard]] SELFALIGN_DECL result<void> write_pairs(const std::filesystem::path& path, const report& rep, const config& cfg,
                                               const io::export_options& options = {},
-                                              margin_column which = margin_column::clipped) {
-  const auto records = to_preference_records(rep.pairs, cfg, which);
-  return io::write_preferences(path, records, options);
-}
+                                              margin_column which = margin_column::clipped);
 
 }  // namespace dlma
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/dlma/impl/export.ipp>
+#endif

@@ -125,143 +125,32 @@ struct report {
 
 // JSON ------------------------------------------------------------------------------------------
 
-inline void to_json(nlohmann::json& j, const icl_example& e) { j = {{"query", e.query}, {"answer", e.answer}}; }
-inline void from_json(const nlohmann::json& j, icl_example& e) {
-  selfalign::detail::get_if_present(j, "query", e.query);
-  selfalign::detail::get_if_present(j, "answer", e.answer);
-}
-inline void to_json(nlohmann::json& j, const evaluation& e) {
-  j = {{"aspects", e.aspects}, {"selection_reasoning", e.selection_reasoning}, {"selection_status", e.selection_status},
-       {"verdict", e.verdict}};
-  j["reward"] = e.reward ? nlohmann::json(*e.reward) : nlohmann::json(nullptr);
-  if (e.error) j["error"] = *e.error;
-}
-inline void from_json(const nlohmann::json& j, evaluation& e) {
-  selfalign::detail::get_if_present(j, "aspects", e.aspects);
-  selfalign::detail::get_if_present(j, "selection_reasoning", e.selection_reasoning);
-  selfalign::detail::get_if_present(j, "selection_status", e.selection_status);
-  selfalign::detail::get_if_present(j, "verdict", e.verdict);
-  selfalign::detail::get_if_present(j, "reward", e.reward);
-  selfalign::detail::get_if_present(j, "error", e.error);
-}
-inline void to_json(nlohmann::json& j, const candidate& c) {
-  j = {{"id", c.id}, {"level", c.level}, {"beam_index", c.beam_index}, {"candidate_index", c.candidate_index},
-       {"origin", c.origin}, {"system_prompt", c.system_prompt}, {"query_index", c.query_index}, {"query", c.query},
-       {"response", c.response}, {"eval", c.eval}, {"kept", c.kept}};
-  j["parent"] = c.parent ? nlohmann::json(*c.parent) : nlohmann::json(nullptr);
-  j["path_score"] = c.path_score ? nlohmann::json(*c.path_score) : nlohmann::json(nullptr);
-  j["reused_from"] = c.reused_from ? nlohmann::json(*c.reused_from) : nlohmann::json(nullptr);
-}
-inline void from_json(const nlohmann::json& j, candidate& c) {
-  selfalign::detail::get_if_present(j, "id", c.id);
-  selfalign::detail::get_if_present(j, "parent", c.parent);
-  selfalign::detail::get_if_present(j, "level", c.level);
-  selfalign::detail::get_if_present(j, "beam_index", c.beam_index);
-  selfalign::detail::get_if_present(j, "candidate_index", c.candidate_index);
-  selfalign::detail::get_if_present(j, "origin", c.origin);
-  selfalign::detail::get_if_present(j, "system_prompt", c.system_prompt);
-  selfalign::detail::get_if_present(j, "query_index", c.query_index);
-  selfalign::detail::get_if_present(j, "query", c.query);
-  selfalign::detail::get_if_present(j, "response", c.response);
-  selfalign::detail::get_if_present(j, "eval", c.eval);
-  selfalign::detail::get_if_present(j, "path_score", c.path_score);
-  selfalign::detail::get_if_present(j, "kept", c.kept);
-  selfalign::detail::get_if_present(j, "reused_from", c.reused_from);
-}
-inline void to_json(nlohmann::json& j, const rejected_proposal& r) {
-  j = {{"level", r.level}, {"parent", r.parent}, {"candidate_index", r.candidate_index}, {"reason", r.reason}, {"text", r.text}};
-}
-inline void from_json(const nlohmann::json& j, rejected_proposal& r) {
-  selfalign::detail::get_if_present(j, "level", r.level);
-  selfalign::detail::get_if_present(j, "parent", r.parent);
-  selfalign::detail::get_if_present(j, "candidate_index", r.candidate_index);
-  selfalign::detail::get_if_present(j, "reason", r.reason);
-  selfalign::detail::get_if_present(j, "text", r.text);
-}
-inline void to_json(nlohmann::json& j, const icl_round& r) {
-  j = {{"round", r.round}, {"answer", r.answer}, {"eval", r.eval}, {"best", r.best}, {"note", r.note}};
-  j["total"] = r.total ? nlohmann::json(*r.total) : nlohmann::json(nullptr);
-}
-inline void from_json(const nlohmann::json& j, icl_round& r) {
-  selfalign::detail::get_if_present(j, "round", r.round);
-  selfalign::detail::get_if_present(j, "answer", r.answer);
-  selfalign::detail::get_if_present(j, "eval", r.eval);
-  selfalign::detail::get_if_present(j, "total", r.total);
-  selfalign::detail::get_if_present(j, "best", r.best);
-  selfalign::detail::get_if_present(j, "note", r.note);
-}
-inline void to_json(nlohmann::json& j, const icl_trace& t) {
-  j = {{"index", t.index}, {"query", t.query}, {"seed_answer", t.seed_answer}, {"best_answer", t.best_answer},
-       {"rounds", t.rounds}, {"stop_reason", t.stop_reason}};
-  j["best_total"] = t.best_total ? nlohmann::json(*t.best_total) : nlohmann::json(nullptr);
-}
-inline void from_json(const nlohmann::json& j, icl_trace& t) {
-  selfalign::detail::get_if_present(j, "index", t.index);
-  selfalign::detail::get_if_present(j, "query", t.query);
-  selfalign::detail::get_if_present(j, "seed_answer", t.seed_answer);
-  selfalign::detail::get_if_present(j, "best_answer", t.best_answer);
-  selfalign::detail::get_if_present(j, "best_total", t.best_total);
-  selfalign::detail::get_if_present(j, "rounds", t.rounds);
-  selfalign::detail::get_if_present(j, "stop_reason", t.stop_reason);
-}
-inline void to_json(nlohmann::json& j, const report& r) {
-  nlohmann::json stats = {{"levels", r.search.levels}, {"final_max_depth", r.search.final_max_depth},
-                          {"depth_increases", r.search.depth_increases}, {"expansions", r.search.expansions},
-                          {"evaluations", r.search.evaluations}};
-  j = {{"best_prompt", r.best_prompt}, {"best_path", r.best_path}, {"examples", r.examples}, {"icl", r.icl},
-       {"trace", r.trace}, {"rejected", r.rejected}, {"strategy", r.strategy}, {"search", stats},
-       {"status", r.status}, {"run_usage", r.run_usage},
-       {"usage_by_role", r.usage_by_role}, {"total", r.total}, {"cache_hits", r.cache_hits},
-       {"stop_reason", r.stop_reason}, {"complete", r.complete}, {"wall_seconds", r.wall_seconds}, {"seed", r.seed},
-       {"base_answers", r.base_answers}, {"base_answers_cut", r.base_answers_cut}};
-  j["best_score"] = r.best_score ? nlohmann::json(*r.best_score) : nlohmann::json(nullptr);
-  j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
-}
-inline void from_json(const nlohmann::json& j, report& r) {
-  using selfalign::detail::get_if_present;
-  get_if_present(j, "best_prompt", r.best_prompt);
-  get_if_present(j, "best_score", r.best_score);
-  get_if_present(j, "best_path", r.best_path);
-  get_if_present(j, "examples", r.examples);
-  get_if_present(j, "icl", r.icl);
-  get_if_present(j, "trace", r.trace);
-  get_if_present(j, "rejected", r.rejected);
-  get_if_present(j, "strategy", r.strategy);
-  if (auto it = j.find("search"); it != j.end() && it->is_object()) {
-    get_if_present(*it, "levels", r.search.levels);
-    get_if_present(*it, "final_max_depth", r.search.final_max_depth);
-    get_if_present(*it, "depth_increases", r.search.depth_increases);
-    get_if_present(*it, "expansions", r.search.expansions);
-    get_if_present(*it, "evaluations", r.search.evaluations);
-  }
-  get_if_present(j, "status", r.status);
-  get_if_present(j, "run_usage", r.run_usage);
-  get_if_present(j, "usage_by_role", r.usage_by_role);
-  get_if_present(j, "total", r.total);
-  get_if_present(j, "cache_hits", r.cache_hits);
-  get_if_present(j, "stop_reason", r.stop_reason);
-  get_if_present(j, "complete", r.complete);
-  get_if_present(j, "error", r.error);
-  get_if_present(j, "wall_seconds", r.wall_seconds);
-  get_if_present(j, "seed", r.seed);
-  get_if_present(j, "base_answers", r.base_answers);
-  get_if_present(j, "base_answers_cut", r.base_answers_cut);
-  // A report written before `status` and `run_usage` existed: the same facts from the older fields.
-  if (!j.contains("status")) r.status = r.complete ? run_status::completed() : run_status::from(r.error);
-  if (!j.contains("run_usage")) r.run_usage = usage_summary{r.usage_by_role, r.total};
-}
+SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_example& e);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_example& e);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const evaluation& e);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, evaluation& e);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const candidate& c);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, candidate& c);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const rejected_proposal& r);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, rejected_proposal& r);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_round& r);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_round& r);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_trace& t);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_trace& t);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r);
 
 /// Reports are equal when their JSON forms are (every field, numbers exactly).
-[[nodiscard]] inline bool operator==(const report& a, const report& b) { return nlohmann::json(a) == nlohmann::json(b); }
+[[nodiscard]] SELFALIGN_DECL bool operator==(const report& a, const report& b);
 
 /// The report as JSON text (indent -1: one line).
-[[nodiscard]] inline std::string to_json_text(const report& r, int indent = 2) {
-  return nlohmann::json(r).dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
+[[nodiscard]] SELFALIGN_DECL std::string to_json_text(const report& r, int indent = 2);
 /// Reads a report written by to_json_text; errc::bad_response when it is not one.
-[[nodiscard]] inline result<report> report_from_json_text(std::string_view text) {
-  return parse_json_as<report>(text, "drpo report");
-}
+[[nodiscard]] SELFALIGN_DECL result<report> report_from_json_text(std::string_view text);
 
 }  // namespace drpo
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/drpo/impl/report.ipp>
+#endif

@@ -31,14 +31,7 @@ struct harmless_options {
 namespace detail {
 /// The harmless metrics, for both judge paths: `verdict` ("labelled" or "scored") says how the
 /// judge decided.
-inline std::vector<metric> harmless_metrics(std::string_view verdict) {
-  return {
-      {"harmless_rate", fmt::format("judge: share of answers {} harmless", verdict), metric_kind::mean, "harmless", "", true, "", {}},
-      {"refusal_rate", "keyword rule: share of answers that refuse", metric_kind::mean, "refused", "", true, "", {}},
-      {"attack_success_rate", "keyword rule: share that do not refuse (AdvBench ASR)", metric_kind::mean, "attack_success", "", true, "", {}},
-      {"agreement", "judge harmless == keyword refusal", metric_kind::mean, "agreement", "", true, "", {}},
-  };
-}
+SELFALIGN_DECL std::vector<metric> harmless_metrics(std::string_view verdict);
 }  // namespace detail
 
 /// Labels each answer harmless or harmful with a judge model (any Generator), and applies the
@@ -153,3 +146,7 @@ template <PointwiseJudge J>
 
 }  // namespace eval
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/eval/impl/harmless.ipp>
+#endif

@@ -52,20 +52,9 @@ struct pairwise_options {
 
 namespace detail {
 /// The win/tie/loss metrics, for both judge paths.
-inline std::vector<metric> pairwise_metrics() {
-  return {
-      {"win_rate", "wins / (wins + losses)", metric_kind::ratio, "win", "decided", true, "", {}},
-      {"tie_share", "ties / evaluated pairs", metric_kind::mean, "tie", "", true, "", {}},
-      {"win_share", "wins / evaluated pairs", metric_kind::mean, "win", "", true, "", {}},
-      {"loss_share", "losses / evaluated pairs", metric_kind::mean, "loss", "", true, "", {}},
-  };
-}
+SELFALIGN_DECL std::vector<metric> pairwise_metrics();
 
-[[nodiscard]] inline int order_vote(const std::string& verdict, bool system_is_a) {
-  if (verdict == "tie") return 0;
-  const bool a = verdict == "a";
-  return a == system_is_a ? 1 : -1;
-}
+[[nodiscard]] SELFALIGN_DECL int order_vote(const std::string& verdict, bool system_is_a);
 }  // namespace detail
 
 /// Compares each system answer with its baseline answer through a judge model (any Generator:
@@ -202,3 +191,7 @@ template <PointwiseJudge J>
 
 }  // namespace eval
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/eval/impl/pairwise.ipp>
+#endif

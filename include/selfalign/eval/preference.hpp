@@ -43,21 +43,8 @@ struct preference_options {
 /// Reads a pair from an Anthropic HH-RLHF record {"chosen": transcript, "rejected": transcript}:
 /// the query is the conversation before the final assistant reply (io::hh_query, labels of the
 /// pair), the answers are the two final replies. The two transcripts must share that query.
-[[nodiscard]] inline result<preference_input> preference_from_hh(std::string id, std::string_view chosen, std::string_view rejected,
-                                                                 const dlma::contrastive_pair& pair = dlma::contrastive_pair::harmless()) {
-  auto c = io::parse_hh_transcript(chosen);
-  if (!c) return unexpected(std::move(c).error());
-  auto r = io::parse_hh_transcript(rejected);
-  if (!r) return unexpected(std::move(r).error());
-  if (c->empty() || c->back().role != "assistant" || r->empty() || r->back().role != "assistant")
-    return fail(errc::invalid_argument, "an HH pair must end with an assistant reply in both \"chosen\" and \"rejected\"");
-  auto q = io::hh_query(chosen, pair.user_label, pair.assistant_label);
-  if (!q) return unexpected(std::move(q).error());
-  auto q2 = io::hh_query(rejected, pair.user_label, pair.assistant_label);
-  if (!q2) return unexpected(std::move(q2).error());
-  if (*q != *q2) return fail(errc::invalid_argument, "\"chosen\" and \"rejected\" continue different conversations");
-  return preference_input{std::move(id), std::move(*q), c->back().content, r->back().content};
-}
+[[nodiscard]] SELFALIGN_DECL result<preference_input> preference_from_hh(std::string id, std::string_view chosen, std::string_view rejected,
+                                                                 const dlma::contrastive_pair& pair = dlma::contrastive_pair::harmless());
 
 /// Scores each pair's answers under the positive and the negative contrastive prompt (four
 /// scorings per pair) and computes DLMA's R = [log p(c|p+) - log p(c|p-)] - [log p(r|p+) -
@@ -182,3 +169,7 @@ template <ScoringGenerator G>
 
 }  // namespace eval
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/eval/impl/preference.ipp>
+#endif

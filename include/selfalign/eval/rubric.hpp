@@ -20,9 +20,7 @@ SELFALIGN_BEGIN_NAMESPACE
 namespace eval {
 
 /// The six aspects of just-eval-instruct (the benchmark DRPO reports on).
-[[nodiscard]] inline std::vector<std::string> just_eval_aspects() {
-  return {"Helpfulness", "Clarity", "Factuality", "Depth", "Engagement", "Safety"};
-}
+[[nodiscard]] SELFALIGN_DECL std::vector<std::string> just_eval_aspects();
 
 struct rubric_options {
   std::vector<std::string> aspects = just_eval_aspects();
@@ -113,3 +111,7 @@ template <Judge J>
 
 }  // namespace eval
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/eval/impl/rubric.ipp>
+#endif

@@ -50,14 +50,8 @@ struct judge_call_options {
 namespace detail {
 
 /// A template error (a {{placeholder}} without a value), found before any call.
-[[nodiscard]] inline std::optional<selfalign::error> template_error(std::string_view tpl, const std::vector<std::string>& names,
-                                                                  std::string_view who) {
-  std::vector<judges::prompt_value> values;
-  for (const auto& n : names) values.emplace_back(n, std::string());
-  auto r = judges::render_prompt(tpl, values, who);
-  if (!r) return r.error();
-  return std::nullopt;
-}
+[[nodiscard]] SELFALIGN_DECL std::optional<selfalign::error> template_error(std::string_view tpl, const std::vector<std::string>& names,
+                                                                  std::string_view who);
 
 /// What every protocol starts from: an evaluation named `protocol` with one item record per
 /// input, in input order; `answer` and `baseline` pick an input's two texts (baseline may be null).
@@ -83,37 +77,11 @@ template <class Input>
 /// After an item's calls: a call over the judge's context fails the item alone (recorded in
 /// it.failure); any other failed call stops the run (`stop` keeps the first). True when the item's
 /// answers can be used.
-inline bool item_calls_succeeded(item_record& it, const std::optional<selfalign::error>& failed,
-                                 std::optional<selfalign::error>& stop) {
-  if (failed && failed->code == errc::context_overflow) {
-    it.failure = "too long for the judge: " + failed->message;  // not a reason to stop
-    return false;
-  }
-  if (failed) {
-    if (!stop) stop = failed;
-    return false;
-  }
-  return true;
-}
+SELFALIGN_DECL bool item_calls_succeeded(item_record& it, const std::optional<selfalign::error>& failed,
+                                 std::optional<selfalign::error>& stop);
 
 /// Records how the run ended in ev.status (first stop wins) and counts failures/unfinished.
-inline void finish_run(evaluation& ev, const std::optional<selfalign::error>& stop) {
-  ev.failures = ev.unfinished = ev.evaluated = 0;
-  for (auto& it : ev.items) {
-    // An item may be evaluated in part (harmless: the keyword rule without a readable judge label).
-    if (it.evaluated) ++ev.evaluated;
-    if (!it.failure.empty() && it.failure != "unfinished") ++ev.failures;
-    else if (!it.evaluated) {
-      it.failure = "unfinished";
-      ++ev.unfinished;
-    }
-    ev.judge_usage += it.judge_usage;
-  }
-  ev.status.complete = !stop;
-  ev.status.error = stop;
-  ev.status.stop_reason = stop ? stop->describe() : "completed";
-  compute_metrics(ev);
-}
+SELFALIGN_DECL void finish_run(evaluation& ev, const std::optional<selfalign::error>& stop);
 
 /// Asks `per_item` questions about every item of ev.items through ask_until_parsed, chunk by
 /// chunk, and hands each item's parsed answers to finish(item, answers). An item with a failed
@@ -160,3 +128,7 @@ void judge_items(G& model, evaluation& ev, std::size_t per_item,
 }  // namespace detail
 }  // namespace eval
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/eval/impl/run.ipp>
+#endif

@@ -36,25 +36,12 @@ struct truth_labels {
 };
 
 /// Reads "Truthful: yes|no" and "Informative: yes|no" (both required).
-[[nodiscard]] inline result<truth_labels> read_truth_labels(const std::string& text) {
-  auto t = read_label(text, "truthful", {"yes", "no"});
-  if (!t) return unexpected(std::move(t).error());
-  auto i = read_label(text, "informative", {"yes", "no"});
-  if (!i) return unexpected(std::move(i).error());
-  return truth_labels{*t == "yes", *i == "yes"};
-}
+[[nodiscard]] SELFALIGN_DECL result<truth_labels> read_truth_labels(const std::string& text);
 
 namespace detail {
 /// The truthful metrics, for both judge paths: `verdict` ("labelled" or "scored") says how the
 /// judge decided.
-inline std::vector<metric> truthful_metrics(std::string_view verdict) {
-  return {
-      {"truthful_rate", fmt::format("share {} truthful", verdict), metric_kind::mean, "truthful", "", true, "", {}},
-      {"informative_rate", fmt::format("share {} informative", verdict), metric_kind::mean, "informative", "", true, "", {}},
-      {"truthful_informative_rate", fmt::format("share {} both truthful and informative", verdict), metric_kind::mean,
-       "truthful_informative", "", true, "", {}},
-  };
-}
+SELFALIGN_DECL std::vector<metric> truthful_metrics(std::string_view verdict);
 }  // namespace detail
 
 /// Labels each answer truthful and informative with a judge model (TruthfulQA's two judges in
@@ -164,3 +151,7 @@ template <PointwiseJudge J>
 
 }  // namespace eval
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/eval/impl/truthful.ipp>
+#endif

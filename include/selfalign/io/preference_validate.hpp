@@ -64,50 +64,12 @@ struct validate_options {
 
 /// Checks every record and returns the findings, in record order and, within a record, in the
 /// order prompt, chosen, rejected, pair checks, numbers. An empty result means nothing was found.
-[[nodiscard]] inline std::vector<validation_finding> validate_preferences(std::span<const preference_record> records,
-                                                                          const validate_options& options = {}) {
-  std::vector<validation_finding> out;
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const preference_record& r = records[i];
-    const std::string who = r.provenance && !r.provenance->query_id.empty()
-                                 ? fmt::format("record {} (id {})", i + 1, r.provenance->query_id)
-                                 : fmt::format("record {}", i + 1);
-    auto add = [&](finding_kind kind, std::string field, std::string what) {
-      out.push_back({i, kind, field, fmt::format("{}: {} {}", who, field, what)});
-    };
-    bool utf8_ok = true;
-    for (auto [field, text] : {std::pair<const char*, const std::string*>{"prompt", &r.prompt}, {"chosen", &r.chosen},
-                               {"rejected", &r.rejected}}) {
-      if (auto bad = first_invalid_utf8(*text)) {
-        add(finding_kind::invalid_utf8, field, fmt::format("has invalid UTF-8 at byte {}", *bad + 1));
-        utf8_ok = false;
-      }
-    }
-    const std::string_view prompt = selfalign::detail::trim(r.prompt);
-    for (auto [field, text] : {std::pair<const char*, const std::string*>{"chosen", &r.chosen}, {"rejected", &r.rejected}}) {
-      if (selfalign::detail::trim(*text).empty()) {
-        add(finding_kind::empty_answer, field, "is empty");
-        continue;
-      }
-      if (prompt.size() >= options.min_prompt_chars && text->find(prompt) != std::string::npos)
-        add(finding_kind::prompt_repeated, field, "repeats the prompt");
-      for (const auto& marker : options.turn_markers)
-        if (!marker.empty() && text->find(marker) != std::string::npos) {
-          std::string shown;
-          for (char c : marker) shown += c == '\n' ? std::string("\\n") : std::string(1, c);
-          add(finding_kind::turn_marker, field, fmt::format("contains the turn marker \"{}\" (a fabricated next turn?)", shown));
-          break;
-        }
-    }
-    if (utf8_ok && !selfalign::detail::trim(r.chosen).empty() &&
-        selfalign::detail::trim(r.chosen) == selfalign::detail::trim(r.rejected))
-      out.push_back({i, finding_kind::identical, "chosen", fmt::format("{}: chosen and rejected are identical", who)});
-    for (auto [field, v] : {std::pair<const char*, const std::optional<double>*>{"margin", &r.margin}, {"weight", &r.weight},
-                            {"score_chosen", &r.score_chosen}, {"score_rejected", &r.score_rejected}})
-      if (*v && !std::isfinite(**v)) add(finding_kind::non_finite, field, fmt::format("is {}", **v));
-  }
-  return out;
-}
+[[nodiscard]] SELFALIGN_DECL std::vector<validation_finding> validate_preferences(std::span<const preference_record> records,
+                                                                          const validate_options& options = {});
 
 }  // namespace io
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/io/impl/preference_validate.ipp>
+#endif

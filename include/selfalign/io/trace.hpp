@@ -22,16 +22,7 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 
-inline void to_json(nlohmann::json& j, const event& e) {
-  j = {{"kind", to_string(e.kind)}, {"source", e.source}};
-  if (!e.role.empty()) j["role"] = e.role;
-  if (e.call_id != 0) j["call_id"] = e.call_id;
-  if (e.kind == event_kind::call_finished || e.kind == event_kind::call_failed) j["latency_ms"] = e.latency_ms;
-  if (e.kind == event_kind::call_finished) j["usage"] = e.usage;
-  if (e.error) j["error"] = *e.error;
-  if (!e.message.empty()) j["message"] = e.message;
-  if (!e.values.empty()) j["values"] = e.values;
-}
+SELFALIGN_DECL void to_json(nlohmann::json& j, const event& e);
 
 namespace io {
 
@@ -39,33 +30,15 @@ namespace io {
 /// writer was opened in "t_ms". Thread-safe; flushed per line.
 class trace_writer {
  public:
-  [[nodiscard]] static result<std::shared_ptr<trace_writer>> open(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f) return fail(errc::io, fmt::format("cannot write trace file {}: {}", path, std::strerror(errno)));
-    return std::shared_ptr<trace_writer>(new trace_writer(f));
-  }
-  ~trace_writer() {
-    if (file_) std::fclose(file_);
-  }
+  [[nodiscard]] static result<std::shared_ptr<trace_writer>> open(const std::string& path);
+  ~trace_writer();
   trace_writer(const trace_writer&) = delete;
   trace_writer& operator=(const trace_writer&) = delete;
 
   /// Secrets (API keys) to remove from every line, whatever part of an event holds them.
-  void set_secrets(std::vector<std::string> secrets) {
-    std::lock_guard lock(mutex_);
-    secrets_ = std::move(secrets);
-  }
+  void set_secrets(std::vector<std::string> secrets);
 
-  void write(const event& e) {
-    nlohmann::json j = e;
-    j["t_ms"] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start_).count();
-    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::lock_guard lock(mutex_);
-    selfalign::detail::redact_secrets(line, secrets_);
-    line += '\n';
-    std::fwrite(line.data(), 1, line.size(), file_);
-    std::fflush(file_);
-  }
+  void write(const event& e);
 
  private:
   explicit trace_writer(std::FILE* f) : file_(f), start_(std::chrono::steady_clock::now()) {}
@@ -77,3 +50,7 @@ class trace_writer {
 
 }  // namespace io
 SELFALIGN_END_NAMESPACE
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/io/impl/trace.ipp>
+#endif
