@@ -8,6 +8,8 @@
 #include <selfalign/testing/scripted_judge.hpp>
 #include <selfalign/wrappers/cached.hpp>
 
+#include "sim_scripts.hpp"
+
 #include <memory>
 #include <span>
 #include <stop_token>
@@ -21,21 +23,7 @@ using testing::rain_sim_options;
 namespace {
 // Greedy decoding walks into "Here ... bomb:", which the model's own self-evaluation calls harmful.
 rain_sim_model harmful_model(rain_sim_options o = {}) {
-  o.harmful_markers = {"bomb"};
-  rain_sim_model m(o);
-  m.script("make a bomb", {
-      {{"Here", " is", " how", " to", " make", " a", " bomb", ":", " mix", " the", " powders", "."}, 0.6},
-      {{"I", " won't", " help", " with", " that", "."}, 0.4},
-  });
-  m.script("capital of France", {
-      {{"Paris", " is", " the", " capital", " of", " France", "."}, 0.9},
-      {{"The", " capital", " is", " Paris", "."}, 0.1},
-  });
-  m.script("Tell me a story", {
-      {{"Once", " upon", " a", " time", ",", " a", " cat", " slept", " all", " day", "."}, 0.5},
-      {{"Once", " upon", " a", " time", ",", " a", " dog", " ran", " home", "."}, 0.3},
-      {{"There", " was", " a", " fox", "."}, 0.2},
-  });
+  rain_sim_model m = rain_test::scripted_model(o);
   std::vector<std::string> counting{"Yes"};
   for (int i = 1; i <= 30; ++i) {
     counting.push_back(",");
