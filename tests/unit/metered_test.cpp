@@ -234,3 +234,18 @@ TEST_CASE("metered and observed keep the inner model's own batch member and see 
   CHECK(seen == std::vector<std::string>{"score#1 started", "score#2 started", "score#3 started", "score#4 started",
                                          "score#1 finished", "score#2 failed", "score#3 finished", "score#4 failed"});
 }
+
+TEST_CASE("metered sends a batch to the inner batch path in chunks of the batch's width, checking the budget between them" * doctest::test_suite("metered")) {
+  batch_scorer inner;
+  auto m = std::make_shared<meter>(call_budget(4));
+  metered<batch_scorer&> g(inner, m, "scorer");
+  const auto reqs = batch_scoring_requests({"a", "bb", "ccc", "dddd", "eeeee"});
+  auto out = score_batch(g, std::span<const scoring_request>(reqs), batch_options{2, {}});
+  REQUIRE(out.size() == 5);
+  REQUIRE(inner.batches.size() == 2);  // {a, bb}, {ccc, dddd}; the fifth is refused before a third chunk is sent
+  CHECK(inner.batches[0] == std::vector<std::string>{"a", "bb"});
+  CHECK(inner.batches[1] == std::vector<std::string>{"ccc", "dddd"});
+  CHECK(out[3]->logprob == -4.0);
+  CHECK(out[4].error().code == errc::budget_exhausted);
+  CHECK(m->totals().calls == 4);
+}

@@ -82,28 +82,28 @@ class forwarding_wrapper {
   [[nodiscard]] std::vector<result<generation>> generate_batch(std::span<const generation_request> rs, const batch_options& o = {})
     requires Generator<Inner> && hooks_batches<Derived> && own_generate_batch<Inner>
   {
-    return self().template through_batch<generation>("generate", rs, [&](std::span<const generation_request> sub) {
+    return self().template through_batch<generation>("generate", rs, o, [&](std::span<const generation_request> sub) {
       return selfalign::generate_batch(inner_, sub, o);
     });
   }
   [[nodiscard]] std::vector<result<scoring>> score_batch(std::span<const scoring_request> rs, const batch_options& o = {})
     requires ScoringGenerator<Inner> && hooks_batches<Derived> && own_score_batch<Inner>
   {
-    return self().template through_batch<scoring>("score", rs, [&](std::span<const scoring_request> sub) {
+    return self().template through_batch<scoring>("score", rs, o, [&](std::span<const scoring_request> sub) {
       return selfalign::score_batch(inner_, sub, o);
     });
   }
   [[nodiscard]] std::vector<result<judgement>> judge_batch(std::span<const judge_request> rs, const batch_options& o = {})
     requires Judge<Inner> && hooks_batches<Derived> && own_judge_batch<Inner>
   {
-    return self().template through_batch<judgement>("judge", rs, [&](std::span<const judge_request> sub) {
+    return self().template through_batch<judgement>("judge", rs, o, [&](std::span<const judge_request> sub) {
       return selfalign::judge_batch(inner_, sub, o);
     });
   }
   [[nodiscard]] std::vector<result<embeddings>> embed_batch(std::span<const embedding_request> rs, const batch_options& o = {})
     requires Embedder<Inner> && hooks_batches<Derived> && own_embed_batch<Inner>
   {
-    return self().template through_batch<embeddings>("embed", rs, [&](std::span<const embedding_request> sub) {
+    return self().template through_batch<embeddings>("embed", rs, o, [&](std::span<const embedding_request> sub) {
       return selfalign::embed_batch(inner_, sub, o);
     });
   }

@@ -7,6 +7,7 @@
 #include <selfalign/usage.hpp>
 #include <selfalign/wrappers/forwarding.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -52,44 +53,50 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
     return answer;
   }
 
-  // A batch: each request is admitted on its own (a refused one answers the budget error and is not
-  // sent); the admitted ones go to the inner batch path together and each answer is recorded.
+  // A batch: its requests go to the inner batch path in chunks of the batch's width, so that the
+  // budget is checked between chunks as it is between single calls (a cost or wall-time budget
+  // cannot be overshot by more than one chunk). In a chunk each request is admitted on its own (a
+  // refused one answers the budget error and is not sent) and each answer is recorded.
   template <class T, class Req, class CallBatch>
-  std::vector<result<T>> through_batch(std::string_view, std::span<const Req> rs, CallBatch&& call_batch) {
+  std::vector<result<T>> through_batch(std::string_view, std::span<const Req> rs, const batch_options& o, CallBatch&& call_batch) {
     std::vector<result<T>> out;
     out.reserve(rs.size());
-    std::vector<std::size_t> admitted;
-    std::vector<std::int64_t> worst;
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-      const std::int64_t w = detail::worst_case_tokens(rs[i]);
-      if (auto ok = meter_->admit(w); !ok) {
-        out.emplace_back(unexpected(std::move(ok).error()));
-        continue;
+    const std::size_t width = o.max_concurrency == 0 ? 1 : o.max_concurrency;
+    for (std::size_t begin = 0; begin < rs.size(); begin += width) {
+      const auto chunk = rs.subspan(begin, std::min(width, rs.size() - begin));
+      std::vector<std::size_t> admitted;  // indices into chunk
+      std::vector<std::int64_t> worst;
+      for (std::size_t i = 0; i < chunk.size(); ++i) {
+        const std::int64_t w = detail::worst_case_tokens(chunk[i]);
+        if (auto ok = meter_->admit(w); !ok) {
+          out.emplace_back(unexpected(std::move(ok).error()));
+          continue;
+        }
+        out.emplace_back(fail(errc::internal, "unreachable"));
+        admitted.push_back(i);
+        worst.push_back(w);
       }
-      out.emplace_back(fail(errc::internal, "unreachable"));
-      admitted.push_back(i);
-      worst.push_back(w);
-    }
-    if (admitted.empty()) return out;
-    std::vector<Req> subset;  // copied only when the budget refused part of the batch
-    if (admitted.size() != rs.size())
-      for (std::size_t i : admitted) subset.push_back(rs[i]);
-    std::vector<result<T>> answers;
-    try {
-      answers = call_batch(admitted.size() == rs.size() ? rs : std::span<const Req>(subset));
-    } catch (...) {
-      for (std::int64_t w : worst) meter_->record(role_, model_, nullptr, true, w);  // release the reservations
-      throw;
-    }
-    for (std::size_t k = 0; k < admitted.size(); ++k) {
-      const Req& r = rs[admitted[k]];
-      std::string model = model_;
-      if constexpr (requires { r.model; }) {
-        if (!r.model.empty()) model = r.model;
+      if (admitted.empty()) continue;
+      std::vector<Req> subset;  // copied only when the budget refused part of the chunk
+      if (admitted.size() != chunk.size())
+        for (std::size_t i : admitted) subset.push_back(chunk[i]);
+      std::vector<result<T>> answers;
+      try {
+        answers = call_batch(admitted.size() == chunk.size() ? chunk : std::span<const Req>(subset));
+      } catch (...) {
+        for (std::int64_t w : worst) meter_->record(role_, model_, nullptr, true, w);  // release the reservations
+        throw;
       }
-      result<T>& answer = answers[k];
-      meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value(), worst[k]);
-      out[admitted[k]] = std::move(answer);
+      for (std::size_t k = 0; k < admitted.size(); ++k) {
+        const Req& r = chunk[admitted[k]];
+        std::string model = model_;
+        if constexpr (requires { r.model; }) {
+          if (!r.model.empty()) model = r.model;
+        }
+        result<T>& answer = answers[k];
+        meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value(), worst[k]);
+        out[begin + admitted[k]] = std::move(answer);
+      }
     }
     return out;
   }

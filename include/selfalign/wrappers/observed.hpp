@@ -77,7 +77,7 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
   // A batch: every request is reported as started before the batch is sent and as finished or
   // failed when it returns; the latency of each is the batch's.
   template <class T, class Req, class CallBatch>
-  std::vector<result<T>> through_batch(std::string_view op, std::span<const Req> rs, CallBatch&& call_batch) {
+  std::vector<result<T>> through_batch(std::string_view op, std::span<const Req> rs, const batch_options&, CallBatch&& call_batch) {
     std::vector<event> events;
     events.reserve(rs.size());
     for (std::size_t i = 0; i < rs.size(); ++i) events.push_back(started(op));
