@@ -7,7 +7,7 @@
 #      for both: Clang's warnings come from its front end and do not depend on the optimization
 #      level, and CI's time limit does not hold three full builds.
 #   3. release: GCC at -O3 -DNDEBUG, as users build: the library-level tests, the ODR test (every
-#      header), the CLI (every algorithm over HTTP) and one example are built, warning-free
+#      header, header-only and separately compiled), the CLI (every algorithm over HTTP) and one example are built, warning-free
 #      (optimizer-only warnings such as GCC 12's -Wrestrict appear only here), and run.
 #   4. fuzz: the libFuzzer harnesses under tests/fuzz (Clang), each for SELFALIGN_FUZZ_SECONDS (default
 #      15) from its committed seed corpus (scripts/fuzz.sh); a crash fails the run and prints the input.
@@ -58,12 +58,12 @@ for config in $configs; do
   if cmake "${args[@]}" >"$dir.configure.log" 2>&1 || { cat "$dir.configure.log"; false; }; then
     targets=()
     if [ "$config" = release ]; then
-      # CI time: the release configuration builds what it runs (the library-level tests, the ODR test that
-      # includes every header, the CLI that instantiates every algorithm over HTTP, and the example the
+      # CI time: the release configuration builds what it runs (the library-level tests, the ODR tests that
+      # include every header in both modes, the CLI that instantiates every algorithm over HTTP, and the example the
       # eval tests run), not the CLI end-to-end tests, benchmarks and other examples the gcc build covers.
       mapfile -t targets < <(ninja -C "$dir" -t targets all |
         sed -n 's/^\(test_\(unit\|rain\|drpo\|dlma\|backends\|io\|eval\|sqlite\|static\)\(_[a-z0-9_]*\)\{0,1\}\): .*/\1/p' | sort -u)
-      targets=(--target "${targets[@]}" test_odr selfalign_cli example_align_and_evaluate)
+      targets=(--target "${targets[@]}" test_odr test_odr_compiled selfalign_cli example_align_and_evaluate)
     fi
     if cmake --build "$dir" -j "$jobs" "${targets[@]}" && ctest --test-dir "$dir" "${ctest_args[@]}"; then
       echo "=== $config passed in $(( $(date +%s) - start )) s ===" >&2
