@@ -178,9 +178,7 @@ class openai_backend {
     for (auto t : prompt_tokens) all_prompts += t;
     auto g = parse_answer(std::move(reply->body), "/completions", false, all_prompts);
     if (!g) return unexpected(std::move(g).error());
-    if (first.sampling.return_token_ids && first.sampling.logprobs < 0)
-      for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
-    if (detail::asked_more_alternatives(prof, first.sampling)) detail::keep_alternatives(*g, first.sampling.logprobs);
+    finish_answer(*g, prof, first.sampling);
     auto split = detail::split_multi_answer(std::move(*g), prompt_tokens, n, prof.preset != server_preset::llamacpp,
                                             first.prompt.is_tokens());
     if (!split) return unexpected(s_->net.scrub(std::move(split).error()));
@@ -499,6 +497,14 @@ class openai_backend {
   }
 
  private:
+  /// A parsed answer as the caller asked for it: no token entries when they were asked only to carry
+  /// the ids, and no more alternatives than asked where the server was asked for more (llama.cpp).
+  static void finish_answer(generation& g, const server_profile& prof, const sampling& asked) {
+    if (asked.return_token_ids && asked.logprobs < 0)
+      for (auto& c : g.choices) c.tokens.clear();
+    if (detail::asked_more_alternatives(prof, asked)) detail::keep_alternatives(g, asked.logprobs);
+  }
+
   /// generate_multi's fallback: the requests one by one, in parallel (as generate_batch).
   [[nodiscard]] result<std::vector<generation>> separately(std::span<const generation_request> reqs) {
     std::vector<generation> out;
@@ -608,9 +614,7 @@ class openai_backend {
       auto reply = s_->net.request("POST", path, false, body.dump(), deadline, nullptr, std::nullopt, &overflow_body);
       if (reply) {
         auto g = parse_answer(std::move(reply->body), path, chat, prompt_token_estimate(req.prompt));
-        if (g && req.sampling.return_token_ids && req.sampling.logprobs < 0)
-          for (auto& c : g->choices) c.tokens.clear();  // asked only to carry the ids
-        if (g && detail::asked_more_alternatives(prof, req.sampling)) detail::keep_alternatives(*g, req.sampling.logprobs);
+        if (g) finish_answer(*g, prof, req.sampling);
         return g;
       }
       if (reply.error().code != errc::context_overflow || attempt > 0) return unexpected(std::move(reply).error());
