@@ -95,9 +95,9 @@ inline int run_dlma(context& c) {
   if (!max_new) return report_error(&c, c.command, max_new.error());
   if (!top_k) return report_error(&c, c.command, top_k.error());
   if (!temperature) return report_error(&c, c.command, temperature.error());
-  if (*max_new) cfg.max_tokens = static_cast<int>(**max_new);
-  if (*top_k) cfg.top_k = static_cast<int>(**top_k);
-  if (*temperature) cfg.temperature = **temperature;
+  if (*max_new) cfg.generation.max_tokens = static_cast<int>(**max_new);
+  if (*top_k) cfg.generation.top_k = static_cast<int>(**top_k);
+  if (*temperature) cfg.generation.temperature = **temperature;
   cfg.seed = c.seed;
   cfg.max_concurrency = c.concurrency;
   cfg.keep_token_detail = false;

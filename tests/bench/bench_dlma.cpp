@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   for (int i = 0; i < n; ++i) queries.push_back(fmt::format("How do I deal with problem number {} at home?", i));
   dlma::config cfg;
   cfg.seed = 1;
-  cfg.max_tokens = 48;
+  cfg.generation.max_tokens = 48;
 
   figures f;
   std::string where;
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   }
   const double pairs = static_cast<double>(f.pairs);
   fmt::print("dlma::build_pairs over {} queries on the {}; concurrency {}, max_tokens {}\n", n, where, cfg.max_concurrency,
-             cfg.max_tokens);
+             cfg.generation.max_tokens);
   fmt::print("pairs                       {}\n", f.pairs);
   fmt::print("model calls per pair        {:.2f}  (2 generations + {:.2f} scorings)\n", static_cast<double>(f.calls) / pairs,
              static_cast<double>(f.scorings) / pairs);

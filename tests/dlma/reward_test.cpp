@@ -200,6 +200,60 @@ TEST_CASE("the sampling requests carry the spec's defaults and identity-derived 
   CHECK(rep->pairs[0].seed_positive == seed_of(pos_prompt_q1));
 }
 
+TEST_CASE("generation sampling is one selfalign::sampling; the older flat spellings still apply" * doctest::test_suite("dlma")) {
+  const auto one_request = [](const dlma::config& cfg) {
+    dlma_sim sim = make_reward_sim();
+    auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?"}, cfg);
+    REQUIRE(rep.has_value());
+    const auto log = sim.generate_log();
+    REQUIRE(log.size() == 2);
+    return log.front().sampling;
+  };
+  SUBCASE("generation's fields go to every request, as given, besides n, seed and return_token_ids") {
+    dlma::config cfg;
+    cfg.generation.temperature = 0.7;
+    cfg.generation.top_k = 0;
+    cfg.generation.top_p = 0.9;
+    cfg.generation.max_tokens = 64;
+    cfg.generation.stop = {"\nHuman:"};
+    cfg.generation.n = 3;
+    cfg.use_generated_ids = false;
+    const sa::sampling s = one_request(cfg);
+    CHECK(s.temperature == 0.7);
+    CHECK(s.top_k == 0);
+    CHECK(s.top_p == 0.9);
+    CHECK(s.max_tokens == 64);
+    CHECK(s.stop == std::vector<std::string>{"\nHuman:"});
+    CHECK(s.n == 1);
+    CHECK_FALSE(s.return_token_ids);
+  }
+  SUBCASE("an older spelling, when set, is used instead of its generation field") {
+    dlma::config cfg;
+    cfg.temperature = 0.5;
+    cfg.max_tokens = 32;
+    cfg.stop = std::vector<std::string>{"###"};
+    const sa::sampling s = one_request(cfg);
+    CHECK(s.temperature == 0.5);
+    CHECK(s.max_tokens == 32);
+    CHECK(s.stop == std::vector<std::string>{"###"});
+    CHECK(s.top_k == 50);  // untouched fields keep the spec's defaults
+  }
+  SUBCASE("both spellings set to different values is an error naming the field, before any call") {
+    dlma::config cfg;
+    cfg.top_k = 20;
+    cfg.generation.top_k = 10;
+    dlma_sim sim = make_reward_sim();
+    auto rep = dlma::build_pairs(sim, std::vector<std::string>{"How do I pick a lock?"}, cfg);
+    REQUIRE_FALSE(rep.has_value());
+    CHECK(rep.error().code == sa::errc::invalid_argument);
+    CHECK(rep.error().message ==
+          "dlma::config: top_k (the older spelling) and generation.top_k are both set, to different values; set generation.top_k only");
+    CHECK(sim.generate_log().empty());
+    cfg.generation.top_k = 20;  // the same value in both: no doubt which was meant
+    CHECK(dlma::validate(cfg).has_value());
+  }
+}
+
 TEST_CASE("a query's seeds follow its id, not its position: alone, reordered or among others" * doctest::test_suite("dlma")) {
   dlma::config cfg;
   cfg.seed = 7;

@@ -110,7 +110,7 @@ bool scored_as(const std::set<ids>& contexts, ids context, const ids& cont) {
 dlma::config config_for(dlma::prompt_layout layout) {
   dlma::config cfg;
   cfg.pair = dlma::contrastive_pair::harmless(layout);
-  cfg.max_tokens = 5;
+  cfg.generation.max_tokens = 5;
   cfg.seed = 11;
   cfg.max_concurrency = 2;
   cfg.strip_answers = false;  // the generated text as it is: its ids are the generated ids

@@ -81,7 +81,7 @@ struct prepared_scoring {
 [[nodiscard]] inline const std::vector<token_id>* usable_generated_ids(const generation& g, const config& cfg) {
   if (!cfg.use_generated_ids || g.choices.empty()) return nullptr;
   const completion& c = g.choices.front();
-  if (c.token_ids.empty() || !cfg.stop.empty() || c.finish_reason != "length") return nullptr;
+  if (c.token_ids.empty() || !cfg.generation_sampling().stop.empty() || c.finish_reason != "length") return nullptr;
   if (answer_text(g, cfg.strip_answers) != c.text) return nullptr;
   return &c.token_ids;
 }
@@ -192,16 +192,13 @@ template <class G>
                                                                         const config& cfg) {
   std::vector<generation_request> out;
   out.reserve(2 * (end - begin));
+  const selfalign::sampling sampling = cfg.generation_sampling();
   for (std::size_t i = begin; i < end; ++i) {
     for (polarity pol : {polarity::positive, polarity::negative}) {
       generation_request r;
       r.model = cfg.model;
       r.prompt = cfg.pair.render(queries[i].prompt, pol);
-      r.sampling.temperature = cfg.temperature;
-      r.sampling.top_p = cfg.top_p;
-      r.sampling.top_k = cfg.top_k;
-      r.sampling.max_tokens = cfg.max_tokens;
-      r.sampling.stop = cfg.stop;
+      r.sampling = sampling;
       r.sampling.n = 1;
       r.sampling.seed = server_safe_seed(generation_seed(cfg.seed, queries[i], i, pol));
       r.sampling.return_token_ids = cfg.use_generated_ids;

@@ -6,6 +6,7 @@
 #include <selfalign/dlma/prompts.hpp>
 #include <selfalign/events.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/types.hpp>
 
 #include <fmt/format.h>
 
@@ -93,6 +94,16 @@ enum class merge_policy {
   return "score_merged";
 }
 
+/// DLMA's generation sampling (see config::generation).
+[[nodiscard]] inline selfalign::sampling default_generation_sampling() {
+  selfalign::sampling s;
+  s.temperature = 1.0;
+  s.top_k = 50;  // 0: off (for servers without top_k, e.g. the OpenAI API)
+  s.top_p = 1.0;
+  s.max_tokens = 200;
+  return s;
+}
+
 /// Configuration of dlma::build_pairs. Sources: algorithms.md §3.2 (official code exlaw/DLMA,
 /// scripts/run_dlma.sh and efficient_generation.py; HF generate defaults).
 struct config {
@@ -103,13 +114,21 @@ struct config {
   std::optional<contrastive_pair> scoring_pair;
   std::string model;  ///< model name sent with every call; empty: the backend's default
 
-  // Sampling (efficient_generation.py: HF generate(do_sample=True, max_new_tokens=200) with HF
-  // defaults T = 1.0, top_k = 50, top_p = 1.0; no stop strings).
-  double temperature = 1.0;
-  int top_k = 50;  ///< 0: off (for servers without top_k, e.g. the OpenAI API)
-  double top_p = 1.0;
-  int max_tokens = 200;
-  std::vector<std::string> stop;  ///< none in the method: answers may contain a fabricated next turn
+  /// How answers are sampled (efficient_generation.py: HF generate(do_sample=True,
+  /// max_new_tokens=200) with HF defaults T = 1.0, top_k = 50, top_p = 1.0; no stop strings: answers
+  /// may contain a fabricated next turn). build_pairs sets each request's n (1), seed (see `seed`)
+  /// and return_token_ids (`use_generated_ids`) itself; every other field is sent as given.
+  selfalign::sampling generation = default_generation_sampling();
+
+  /// Older spellings of generation.temperature, .top_k, .top_p, .max_tokens and .stop, kept for
+  /// one release (deprecated). When one is set it is used instead of its generation field;
+  /// validate() rejects a config where both are set to different values.
+  std::optional<double> temperature;
+  std::optional<int> top_k;
+  std::optional<double> top_p;
+  std::optional<int> max_tokens;
+  std::optional<std::vector<std::string>> stop;
+
   bool strip_answers = true;      ///< trim whitespace around answers (the official code strips)
 
   std::uint64_t seed = 0;  ///< run seed; each call's seed is derive_seed(seed, "dlma/generate", query id, polarity)
@@ -138,9 +157,35 @@ struct config {
 
   [[nodiscard]] const contrastive_pair& scoring() const noexcept { return scoring_pair ? *scoring_pair : pair; }
 
+  /// `generation` with the older spellings applied: the sampling every generation request starts from.
+  [[nodiscard]] selfalign::sampling generation_sampling() const {
+    selfalign::sampling s = generation;
+    if (temperature) s.temperature = *temperature;
+    if (top_k) s.top_k = *top_k;
+    if (top_p) s.top_p = *top_p;
+    if (max_tokens) s.max_tokens = *max_tokens;
+    if (stop) s.stop = *stop;
+    return s;
+  }
+
   /// = dlma::validate(*this) (kept: the older spelling).
   [[nodiscard]] result<void> validate() const;
 };
+
+namespace detail {
+/// An older spelling (config::temperature, ...) set, and its generation field set to another
+/// value than both the default and the older spelling: which one was meant cannot be told.
+template <class T>
+[[nodiscard]] result<void> older_spelling_conflict(const char* name, const std::optional<T>& older, const T& field,
+                                                   const T& default_value) {
+  if (older && field != default_value && field != *older)
+    return fail(errc::invalid_argument,
+                fmt::format("dlma::config: {0} (the older spelling) and generation.{0} are both set, to different values; "
+                            "set generation.{0} only",
+                            name));
+  return {};
+}
+}  // namespace detail
 
 /// Checks a config before any call: errc::invalid_argument naming the field. build_pairs() calls
 /// it first; drpo::validate and rain::validate have the same shape.
@@ -153,10 +198,18 @@ struct config {
     return fail(errc::invalid_argument, fmt::format("dlma::config: clip range [{}, {}] is empty or not finite", c.clip_min, c.clip_max));
   if (!std::isfinite(c.margin_weight)) return fail(errc::invalid_argument, "dlma::config: margin_weight must be finite");
   if (!(c.beta > 0.0) || !std::isfinite(c.beta)) return fail(errc::invalid_argument, "dlma::config: beta must be positive and finite");
-  if (!(c.temperature >= 0.0)) return fail(errc::invalid_argument, "dlma::config: temperature must be >= 0");
-  if (c.top_k < 0) return fail(errc::invalid_argument, "dlma::config: top_k must be >= 0 (0: off)");
-  if (!(c.top_p > 0.0 && c.top_p <= 1.0)) return fail(errc::invalid_argument, "dlma::config: top_p must be in (0, 1]");
-  if (c.max_tokens <= 0) return fail(errc::invalid_argument, "dlma::config: max_tokens must be positive");
+  const selfalign::sampling defaults = default_generation_sampling();
+  for (auto r : {detail::older_spelling_conflict("temperature", c.temperature, c.generation.temperature, defaults.temperature),
+                 detail::older_spelling_conflict("top_k", c.top_k, c.generation.top_k, defaults.top_k),
+                 detail::older_spelling_conflict("top_p", c.top_p, c.generation.top_p, defaults.top_p),
+                 detail::older_spelling_conflict("max_tokens", c.max_tokens, c.generation.max_tokens, defaults.max_tokens),
+                 detail::older_spelling_conflict("stop", c.stop, c.generation.stop, defaults.stop)})
+    if (!r) return r;
+  const selfalign::sampling g = c.generation_sampling();
+  if (!(g.temperature >= 0.0)) return fail(errc::invalid_argument, "dlma::config: temperature must be >= 0");
+  if (g.top_k < 0) return fail(errc::invalid_argument, "dlma::config: top_k must be >= 0 (0: off)");
+  if (!(g.top_p > 0.0 && g.top_p <= 1.0)) return fail(errc::invalid_argument, "dlma::config: top_p must be in (0, 1]");
+  if (g.max_tokens <= 0) return fail(errc::invalid_argument, "dlma::config: max_tokens must be positive");
   if (c.top_logprobs < 0) return fail(errc::invalid_argument, "dlma::config: top_logprobs must be >= 0");
   if (c.max_concurrency == 0) return fail(errc::invalid_argument, "dlma::config: max_concurrency must be at least 1");
   if (c.chunk_size == 0) return fail(errc::invalid_argument, "dlma::config: chunk_size must be at least 1");
