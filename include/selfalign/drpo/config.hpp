@@ -14,6 +14,7 @@
 #include <selfalign/types.hpp>
 #include <selfalign/usage.hpp>
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -147,6 +148,17 @@ struct config {
   }
   return {};
 }
+
+namespace detail {
+/// Renders one of config::prompts' templates with the placeholders validate() checked it against,
+/// so in a validated run it cannot fail; the assertion states that invariant (an unchecked template
+/// would otherwise become an empty prompt).
+[[nodiscard]] inline std::string render_validated(std::string_view tpl, const std::vector<prompt_value>& values) {
+  result<std::string> text = render_prompt(tpl, values);
+  assert(text.has_value() && "drpo: a template that validate() accepted failed to render");
+  return text ? std::move(*text) : std::string();
+}
+}  // namespace detail
 
 }  // namespace drpo
 SELFALIGN_END_NAMESPACE

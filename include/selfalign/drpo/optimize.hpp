@@ -96,9 +96,74 @@ inline void record_stop(report& rep, const error& e) {
   else rep.stop_reason = "error: " + e.describe();
 }
 
+/// The "strategy" of optimize_examples: stage 1 alone, no system-prompt search.
+struct examples_only {};
+
+// Stage 2: the system-prompt search over `queries` with `strategy`; the outcome (or the stop, with
+// the best path found so far) goes into `rep`.
 template <class B, class S, class J, class O, class E, class Strategy>
-result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& data, const config& cfg, Strategy* strategy,
-                   bool stage2) {
+void search_stage(engine<B, S, J, O, E>& eng, report& rep, std::vector<std::string> queries, const config& cfg,
+                  Strategy& strategy) {
+  rep.strategy = strategy_name<Strategy>();
+  if (auto ix = eng.build_index(rep.examples); !ix) {
+    record_stop(rep, ix.error());
+    return;
+  }
+
+  const search::reward_aggregation how =
+      cfg.aggregation != search::reward_aggregation::automatic ? cfg.aggregation
+      : (std::is_same_v<Strategy, search::beam> && cfg.beam_width > 1) ? search::reward_aggregation::mean
+      : std::is_same_v<Strategy, search::beam>                          ? search::reward_aggregation::last
+      : std::is_same_v<Strategy, search::greedy>                        ? search::reward_aggregation::last
+                                                                        : search::reward_aggregation::mean;
+  // Candidates that cannot enter the beam are left out only under search::beam ranking paths as
+  // this problem scores them; other strategies (mcts backs every child up) see every candidate.
+  std::size_t prune_width = 0;
+  if constexpr (std::is_same_v<Strategy, search::beam>) {
+    const search::beam_options& bo = strategy.options();
+    const search::reward_aggregation ranks = bo.aggregation != search::reward_aggregation::automatic ? bo.aggregation
+                                             : bo.width > 1 ? search::reward_aggregation::mean
+                                                            : search::reward_aggregation::last;
+    if (ranks == how) prune_width = std::max<std::size_t>(1, bo.width);
+  }
+  if (cfg.reproduce_original_search) prune_width = 0;
+  prompt_problem<B, S, J, O, E> problem(eng, std::move(queries), how, prune_width);
+  auto outcome = strategy.search(problem);
+  if constexpr (requires { strategy.stats(); }) rep.search = strategy.stats();
+  rep.rejected = problem.rejected();
+  if (outcome) {
+    const std::size_t best = outcome->best.path.back();
+    rep.best_path = outcome->best.path;
+    rep.best_prompt = problem.trace()[best].system_prompt;
+    if (!std::isnan(outcome->best_score)) rep.best_score = outcome->best_score;
+    rep.stop_reason = outcome->stop_reason;
+    rep.complete = true;
+  } else {
+    record_stop(rep, outcome.error());
+    // The best path found so far, by the same aggregation (ties: the earliest candidate).
+    if (!problem.trace().empty()) {
+      std::size_t best = 0;
+      double best_score = problem.path_score(0);
+      for (std::size_t id = 1; id < problem.trace().size(); ++id)
+        if (search::better(problem.path_score(id), best_score)) {
+          best = id;
+          best_score = problem.path_score(id);
+        }
+      rep.best_path = problem.path_of(best);
+      rep.best_prompt = problem.trace()[best].system_prompt;
+      if (!std::isnan(best_score)) rep.best_score = best_score;
+    } else {
+      rep.best_prompt = cfg.initial_system_prompt;
+    }
+  }
+  rep.trace = std::move(problem.trace());
+}
+
+// One DRPO run: stage 1 when there are seed examples, then stage 2 with `strategy` (unless it is
+// examples_only), and the report's accounting.
+template <class B, class S, class J, class O, class E, class Strategy>
+result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& data, const config& cfg, Strategy& strategy) {
+  constexpr bool stage2 = !std::is_same_v<Strategy, examples_only>;
   if (!r.base || !r.selector || !r.judge || !r.optimizer)
     return fail(errc::invalid_argument, "drpo: every role (base, selector, judge, optimizer) needs a model");
   if (auto v = validate(cfg); !v) return unexpected(v.error());
@@ -136,64 +201,12 @@ result<report> run(const roles<B, S, J, O, E>& r, E& embedder, const dataset& da
       return finish(rep);
     }
   }
-  if (!stage2) {
+  if constexpr (stage2) {
+    search_stage(eng, rep, std::move(queries), cfg, strategy);
+  } else {
     rep.complete = true;
     rep.stop_reason = "examples optimized";
-    return finish(rep);
   }
-
-  rep.strategy = strategy_name<Strategy>();
-  if (auto ix = eng.build_index(rep.examples); !ix) {
-    record_stop(rep, ix.error());
-    return finish(rep);
-  }
-  const search::reward_aggregation how =
-      cfg.aggregation != search::reward_aggregation::automatic ? cfg.aggregation
-      : (std::is_same_v<Strategy, search::beam> && cfg.beam_width > 1) ? search::reward_aggregation::mean
-      : std::is_same_v<Strategy, search::beam>                          ? search::reward_aggregation::last
-      : std::is_same_v<Strategy, search::greedy>                        ? search::reward_aggregation::last
-                                                                        : search::reward_aggregation::mean;
-  // Candidates that cannot enter the beam are left out only under search::beam ranking paths as
-  // this problem scores them; other strategies (mcts backs every child up) see every candidate.
-  std::size_t prune_width = 0;
-  if constexpr (std::is_same_v<Strategy, search::beam>) {
-    const search::beam_options& bo = strategy->options();
-    const search::reward_aggregation ranks = bo.aggregation != search::reward_aggregation::automatic ? bo.aggregation
-                                             : bo.width > 1 ? search::reward_aggregation::mean
-                                                            : search::reward_aggregation::last;
-    if (ranks == how) prune_width = std::max<std::size_t>(1, bo.width);
-  }
-  if (cfg.reproduce_original_search) prune_width = 0;
-  prompt_problem<B, S, J, O, E> problem(eng, std::move(queries), how, prune_width);
-  auto outcome = strategy->search(problem);
-  if constexpr (requires { strategy->stats(); }) rep.search = strategy->stats();
-  rep.rejected = problem.rejected();
-  if (outcome) {
-    const std::size_t best = outcome->best.path.back();
-    rep.best_path = outcome->best.path;
-    rep.best_prompt = problem.trace()[best].system_prompt;
-    if (!std::isnan(outcome->best_score)) rep.best_score = outcome->best_score;
-    rep.stop_reason = outcome->stop_reason;
-    rep.complete = true;
-  } else {
-    record_stop(rep, outcome.error());
-    // The best path found so far, by the same aggregation (ties: the earliest candidate).
-    if (!problem.trace().empty()) {
-      std::size_t best = 0;
-      double best_score = problem.path_score(0);
-      for (std::size_t id = 1; id < problem.trace().size(); ++id)
-        if (search::better(problem.path_score(id), best_score)) {
-          best = id;
-          best_score = problem.path_score(id);
-        }
-      rep.best_path = problem.path_of(best);
-      rep.best_prompt = problem.trace()[best].system_prompt;
-      if (!std::isnan(best_score)) rep.best_score = best_score;
-    } else {
-      rep.best_prompt = cfg.initial_system_prompt;
-    }
-  }
-  rep.trace = std::move(problem.trace());
   return finish(rep);
 }
 
@@ -212,8 +225,11 @@ template <class B, class S, class J, class O, class E, class Strategy>
   static_assert(Generator<O>, "drpo::optimize: the optimizer must be a selfalign::Generator");
   static_assert(Embedder<E>, "drpo::optimize: the embedder must be a selfalign::Embedder");
   using St = std::remove_cvref_t<Strategy>;
+  static_assert(SearchStrategy<St, detail::prompt_problem<B, S, J, O, E>>,
+                "drpo::optimize: the strategy must be a selfalign::SearchStrategy of DRPO's search problem "
+                "(a search(problem) member returning result<search_outcome<state>>), e.g. search::beam");
   St& s = strategy;  // a named strategy keeps its stats(); a temporary works too
-  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, &s, true); });
+  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, s); });
 }
 
 /// Runs DRPO with the paper's beam search built from `cfg`.
@@ -229,8 +245,8 @@ template <class B, class S, class J, class O, class E>
                                                const config& cfg = {}) {
   dataset data;
   data.seed_examples = std::move(seed_examples);
-  search::beam unused;
-  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, &unused, false); });
+  detail::examples_only stage1_only;
+  return detail::with_embedder(r, [&](E& e) { return detail::run(r, e, data, cfg, stage1_only); });
 }
 
 /// Builds deployment prompts from a report: the optimized system prompt plus the top-k examples

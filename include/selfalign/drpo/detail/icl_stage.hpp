@@ -87,12 +87,11 @@ template <class B, class S, class J, class O, class E>
       const bool latest = cfg.icl_revise_from_latest;
       generation_request g;
       g.model = cfg.optimizer_model;
-      g.prompt = prompt::chat({message::user(render_prompt(cfg.prompts.optimize_answer,
+      g.prompt = prompt::chat({message::user(render_validated(cfg.prompts.optimize_answer,
                                                                    {{"query", seeds[i].query},
                                                                     {"answer", latest ? c.current : c.best},
                                                                     {"evaluation", evaluation_text(latest ? c.current_eval : c.best_eval)},
-                                                                    {"max_bullets", std::to_string(cfg.icl_max_bullets)}})
-                                                  .value_or(std::string()))});
+                                                                    {"max_bullets", std::to_string(cfg.icl_max_bullets)}}))});
       g.sampling = cfg.icl_optimizer_sampling;
       g.sampling.n = 1;
       g.sampling.seed = derive_seed(cfg.seed, "drpo/icl/optimizer", i, round);

@@ -420,16 +420,14 @@ class prompt_problem {
     }
     generation_request g;
     g.model = cfg_.optimizer_model;
-    // The template was checked before the run started, so rendering cannot fail here.
-    g.prompt = prompt::chat({message::user(render_prompt(cfg_.prompts.optimize_prompt,
+    g.prompt = prompt::chat({message::user(render_validated(cfg_.prompts.optimize_prompt,
                                                                  {{"current_system_prompt", last.system_prompt},
                                                                   {"query", last.query},
                                                                   {"output", last.response},
                                                                   {"evaluation", evaluation_text(last.eval)},
                                                                   {"history", history},
                                                                   {"max_bullets", std::to_string(cfg_.max_bullets)},
-                                                                  {"max_new_bullets", std::to_string(cfg_.max_new_bullets)}})
-                                                .value_or(std::string()))});
+                                                                  {"max_new_bullets", std::to_string(cfg_.max_new_bullets)}}))});
     g.sampling = cfg_.optimizer_sampling;
     g.sampling.n = static_cast<int>(cfg_.actions_per_expansion);
     const std::size_t level = s.path.size();
