@@ -80,12 +80,21 @@ template <class B, class S, class J, class O, class E, class F>
   }
 }
 
+// The strategy's own name() (search::beam: "beam"), or "custom".
 template <class Strategy>
-std::string strategy_name() {
-  if constexpr (std::is_same_v<Strategy, search::beam>) return "beam";
-  else if constexpr (std::is_same_v<Strategy, search::greedy>) return "greedy";
-  else if constexpr (std::is_same_v<Strategy, search::mcts>) return "mcts";
+std::string strategy_name(const Strategy& strategy) {
+  if constexpr (requires { strategy.name(); }) return std::string(strategy.name());
   else return "custom";
+}
+
+// How DRPO's problem scores a path: config::aggregation, or when that is automatic, the strategy's
+// own aggregation() (the one it ranks by), or mean for a strategy that does not say.
+template <class Strategy>
+search::reward_aggregation problem_aggregation(const config& cfg, const Strategy& strategy) {
+  if (cfg.aggregation != search::reward_aggregation::automatic) return cfg.aggregation;
+  if constexpr (requires { { strategy.aggregation() } -> std::convertible_to<search::reward_aggregation>; })
+    return strategy.aggregation();
+  else return search::reward_aggregation::mean;
 }
 
 inline void record_stop(report& rep, const error& e) {
@@ -104,27 +113,18 @@ struct examples_only {};
 template <class B, class S, class J, class O, class E, class Strategy>
 void search_stage(engine<B, S, J, O, E>& eng, report& rep, std::vector<std::string> queries, const config& cfg,
                   Strategy& strategy) {
-  rep.strategy = strategy_name<Strategy>();
+  rep.strategy = strategy_name(strategy);
   if (auto ix = eng.build_index(rep.examples); !ix) {
     record_stop(rep, ix.error());
     return;
   }
 
-  const search::reward_aggregation how =
-      cfg.aggregation != search::reward_aggregation::automatic ? cfg.aggregation
-      : (std::is_same_v<Strategy, search::beam> && cfg.beam_width > 1) ? search::reward_aggregation::mean
-      : std::is_same_v<Strategy, search::beam>                          ? search::reward_aggregation::last
-      : std::is_same_v<Strategy, search::greedy>                        ? search::reward_aggregation::last
-                                                                        : search::reward_aggregation::mean;
+  const search::reward_aggregation how = problem_aggregation(cfg, strategy);
   // Candidates that cannot enter the beam are left out only under search::beam ranking paths as
   // this problem scores them; other strategies (mcts backs every child up) see every candidate.
   std::size_t prune_width = 0;
   if constexpr (std::is_same_v<Strategy, search::beam>) {
-    const search::beam_options& bo = strategy.options();
-    const search::reward_aggregation ranks = bo.aggregation != search::reward_aggregation::automatic ? bo.aggregation
-                                             : bo.width > 1 ? search::reward_aggregation::mean
-                                                            : search::reward_aggregation::last;
-    if (ranks == how) prune_width = std::max<std::size_t>(1, bo.width);
+    if (strategy.aggregation() == how) prune_width = std::max<std::size_t>(1, strategy.options().width);
   }
   if (cfg.reproduce_original_search) prune_width = 0;
   prompt_problem<B, S, J, O, E> problem(eng, std::move(queries), how, prune_width);

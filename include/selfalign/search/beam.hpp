@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <numeric>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,6 +45,13 @@ class beam {
   explicit beam(beam_options options = {}) : opt_(options) {}
 
   [[nodiscard]] const beam_options& options() const noexcept { return opt_; }
+  [[nodiscard]] static constexpr std::string_view name() noexcept { return "beam"; }
+  /// How a path's score is computed from its step rewards: options().aggregation, or when that is
+  /// automatic, mean for a width above 1 and last for width 1.
+  [[nodiscard]] reward_aggregation aggregation() const noexcept {
+    if (opt_.aggregation != reward_aggregation::automatic) return opt_.aggregation;
+    return opt_.width > 1 ? reward_aggregation::mean : reward_aggregation::last;
+  }
   /// Statistics of the last search.
   [[nodiscard]] const search_stats& stats() const noexcept { return stats_; }
 
@@ -58,9 +66,7 @@ class beam {
       bool carried_best = false;  // the child of the previous level's best state, which skipped
     };
     stats_ = {};
-    const reward_aggregation how = opt_.aggregation != reward_aggregation::automatic ? opt_.aggregation
-                                   : opt_.width > 1                                  ? reward_aggregation::mean
-                                                                                     : reward_aggregation::last;
+    const reward_aggregation how = aggregation();
     auto root = detail::as_result<S>(p.initial());
     if (!root) return unexpected(root.error());
     double root_score = 0.0;

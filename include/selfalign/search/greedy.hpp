@@ -5,6 +5,8 @@
 #include <selfalign/config.hpp>
 #include <selfalign/search/beam.hpp>
 
+#include <string_view>
+
 SELFALIGN_BEGIN_NAMESPACE
 namespace search {
 
@@ -20,6 +22,11 @@ struct greedy_options {
 class greedy {
  public:
   explicit greedy(greedy_options options = {}) : opt_(options) {}
+  [[nodiscard]] static constexpr std::string_view name() noexcept { return "greedy"; }
+  /// How a path's score is computed: options' aggregation (automatic: last, as beam of width 1).
+  [[nodiscard]] reward_aggregation aggregation() const noexcept {
+    return opt_.aggregation != reward_aggregation::automatic ? opt_.aggregation : reward_aggregation::last;
+  }
   [[nodiscard]] const search_stats& stats() const noexcept { return impl_.stats(); }
 
   template <SearchProblem P>

@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,11 @@ struct mcts_options {
 class mcts {
  public:
   explicit mcts(mcts_options options = {}) : opt_(options) {}
+  [[nodiscard]] static constexpr std::string_view name() noexcept { return "mcts"; }
+  /// How a node's value is computed from its path's rewards (automatic: mean).
+  [[nodiscard]] reward_aggregation aggregation() const noexcept {
+    return opt_.aggregation != reward_aggregation::automatic ? opt_.aggregation : reward_aggregation::mean;
+  }
   [[nodiscard]] const search_stats& stats() const noexcept { return stats_; }
 
   template <SearchProblem P>
