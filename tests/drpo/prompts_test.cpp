@@ -2,6 +2,10 @@
 #include <selfalign/drpo/optimize.hpp>
 #include <selfalign/drpo/prompts.hpp>
 
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
 using namespace selfalign;
 
 TEST_CASE("every default meta-prompt renders with all its placeholders filled" * doctest::test_suite("drpo")) {
@@ -72,4 +76,37 @@ TEST_CASE("the config defaults are the DRPO code's" * doctest::test_suite("drpo"
   CHECK(c.icl_max_aspects == 6);
   CHECK(c.max_bullets == 8);
   CHECK(c.max_new_bullets == 2);
+}
+
+TEST_CASE("the optimizer sees an evaluation as an ordered JSON dump with an indent of 2, written without ordered_json" * doctest::test_suite("drpo")) {
+  // The reference: what nlohmann::ordered_json's dump(2) gives (the optimizer prompts of the
+  // original are built that way), aspects in the judge's order, a repeated name in its first place.
+  const auto reference = [](const drpo::evaluation& e) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    if (e.verdict.ok())
+      for (const auto& c : e.verdict.criteria) {
+        nlohmann::ordered_json score = c.score == std::floor(c.score) ? nlohmann::ordered_json(static_cast<long long>(c.score))
+                                                                       : nlohmann::ordered_json(c.score);
+        j[c.name] = {{"rationale", c.rationale}, {"score", score}};
+      }
+    return j.dump(2);
+  };
+  drpo::evaluation e;
+  e.verdict.score = 3.5;
+  e.verdict.criteria = {{"Safety", 4.0, "It refuses \"politely\".\nSecond line \u00e9"},
+                        {"Accuracy", 2.5, ""},
+                        {"Clarity", -1.0, "tab\there \\ slash"},
+                        {"Safety", 5.0, "a repeated name replaces the first, in its place"}};
+  REQUIRE(e.verdict.ok());
+  CHECK(drpo::detail::evaluation_text(e) == reference(e));
+  CHECK(drpo::detail::evaluation_text(e) ==
+        "{\n  \"Safety\": {\n    \"rationale\": \"a repeated name replaces the first, in its place\",\n    \"score\": 5\n  },\n"
+        "  \"Accuracy\": {\n    \"rationale\": \"\",\n    \"score\": 2.5\n  },\n"
+        "  \"Clarity\": {\n    \"rationale\": \"tab\\there \\\\ slash\",\n    \"score\": -1\n  }\n}");
+  e.verdict.criteria.resize(1);
+  CHECK(drpo::detail::evaluation_text(e) == reference(e));
+  drpo::evaluation unreadable;
+  unreadable.verdict.status = parse_status::failed;
+  CHECK(drpo::detail::evaluation_text(unreadable) == "{}");
+  CHECK(reference(unreadable) == "{}");
 }

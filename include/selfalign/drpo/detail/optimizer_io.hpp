@@ -12,24 +12,37 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace drpo {
 namespace detail {
 
-// {"Aspect": {"rationale": ..., "score": n}} as the optimizer sees it ("{}" when unreadable, as the original).
+// {"Aspect": {"rationale": ..., "score": n}} as the optimizer sees it ("{}" when unreadable, as the
+// original): the aspects in the judge's order, laid out as a JSON dump with an indent of 2. Written
+// directly rather than through nlohmann::ordered_json, a second JSON type that would cost every
+// translation unit including DRPO its compile time.
 inline std::string evaluation_text(const evaluation& e) {
-  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  const auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
+  std::vector<std::pair<std::string, std::string>> members;  // name, body; a repeated name keeps its first place
   if (e.verdict.ok())
     for (const auto& c : e.verdict.criteria) {
-      nlohmann::ordered_json score = c.score == std::floor(c.score) ? nlohmann::ordered_json(static_cast<long long>(c.score))
-                                                                     : nlohmann::ordered_json(c.score);
-      j[c.name] = {{"rationale", c.rationale}, {"score", score}};
+      const std::string score =
+          c.score == std::floor(c.score) ? std::to_string(static_cast<long long>(c.score)) : nlohmann::json(c.score).dump();
+      std::string body = fmt::format("{{\n    \"rationale\": {},\n    \"score\": {}\n  }}", quoted(c.rationale), score);
+      auto same = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == c.name; });
+      if (same != members.end()) same->second = std::move(body);
+      else members.emplace_back(c.name, std::move(body));
     }
-  return j.dump(2);
+  if (members.empty()) return "{}";
+  std::string out = "{";
+  for (const auto& [name, body] : members) out += (out.size() == 1 ? "\n  " : ",\n  ") + quoted(name) + ": " + body;
+  return out + "\n}";
 }
 
 // Replaces the two characters '\' 'n' by a newline, as the original does with proposals.
