@@ -78,6 +78,7 @@ static_assert(sa::MultiPromptGenerator<sa::observed<sa::cached<sa::metered<sa::a
 static_assert(!sa::MultiPromptGenerator<sa::cached<scripted>> && !sa::MultiPromptGenerator<sa::metered<scripted>> &&
               !sa::MultiPromptGenerator<sa::observed<scripted>>);
 static_assert(!sa::MultiPromptGenerator<sa::observed<sa::cached<sa::metered<scripted>>>>);
+static_assert(sa::MultiPromptGenerator<sa::testing::fail_after<multi>> && !sa::MultiPromptGenerator<sa::testing::fail_after<scripted>>);
 // The wrappers' per-request form, which the generate_multi CPO prefers (one result per prompt).
 static_assert(requires(sa::metered<multi>& m, std::span<const sa::generation_request> rs, const sa::batch_options& o) {
   { m.generate_multi(rs, o) } -> std::same_as<std::vector<sa::result<sa::generation>>>;
