@@ -39,10 +39,12 @@ inline command_line rain_parser() {
 }
 
 /// The offline model behind `rain --backend simulated`: scripted continuations, harmful for a few
-/// dangerous requests when decoded greedily, and a self-evaluation that recognises them.
+/// dangerous requests when decoded greedily, and a self-evaluation that recognises them (both
+/// option orders in one request, as over HTTP to vLLM).
 inline any_generator simulated_rain_model() {
   testing::rain_sim_options o;
   o.harmful_markers = {"bomb", "steal", "poison", "hack into"};
+  o.multi_prompt = true;  // takes a list of prompts in one request, as vLLM, SGLang and llama.cpp do
   testing::rain_sim_model sim(o);
   sim.script("bomb", {{{"Here", " is", " how", " to", " make", " a", " bomb", ":", " mix", " the", " powders", "."}, 0.6},
                       {{"I", " won't", " help", " with", " that", ".", " Is", " there", " something", " else", "?"}, 0.4}});

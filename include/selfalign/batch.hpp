@@ -133,7 +133,13 @@ struct generate_multi_fn {
   template <Generator G>
   std::vector<result<generation>> operator()(G& g, std::span<const generation_request> requests,
                                              const batch_options& options = {}) const {
-    if constexpr (MultiPromptGenerator<G>) {
+    if constexpr (requires { { g.generate_multi(requests, options) } -> std::convertible_to<std::vector<result<generation>>>; }) {
+      // A forwarder's own form (cached, metered, observed): one result per request, so that a
+      // budget refusal or a cache hit of one prompt does not fail the others. It passes the
+      // prompts it sends on to its inner model through this CPO, which decides about the list.
+      if (options.stop.stop_requested()) return std::vector<result<generation>>(requests.size(), result<generation>(cancelled_error()));
+      return checked_batch<G>(requests, with_call_slot(g, [&] { return g.generate_multi(requests, options); }));
+    } else if constexpr (MultiPromptGenerator<G>) {
       if (multi_prompt_compatible(requests, capabilities_of(g).max_prompts)) {
         if (options.stop.stop_requested()) return std::vector<result<generation>>(requests.size(), result<generation>(cancelled_error()));
         result<std::vector<generation>> all =
@@ -208,7 +214,10 @@ inline constexpr detail::generate_batch_fn generate_batch{};
 /// and capabilities::max_prompts allow it: vLLM, SGLang, llama.cpp take a list of prompts on
 /// /v1/completions). Otherwise, and for chat prompts, it is generate_batch. The answers are the same
 /// either way (same distributions, same seeds); only the number of requests differs. An error of
-/// the combined request is every request's error.
+/// the combined request is every request's error. A forwarder (cached, metered, observed) may
+/// answer through a member `generate_multi(requests, options)` returning one result per request:
+/// it is preferred, so that the wrapper can answer some prompts itself (a cache hit, a budget
+/// refusal) and pass the others on as one list.
 inline constexpr detail::generate_multi_fn generate_multi{};
 /// score_batch(g, requests, options): as generate_batch, for ScoringGenerator::score.
 inline constexpr detail::score_batch_fn score_batch{};

@@ -300,18 +300,40 @@ TEST_CASE("sglang scoring uses echo with max_tokens 1 and drops the generated to
   CHECK(llm.stats().attempts == 1);
 }
 
-TEST_CASE("llama.cpp scoring by teacher forcing: one /completion per token, approximate outside the top-k" * doctest::test_suite("backends")) {
+namespace {
+// llama.cpp's native /completion for the teacher-forcing tests: one result per prompt; a list of
+// token-id prompts is answered with an array of results (each with its index), as llama-server does.
+json teacher_step_answer(const json& prompt) {
+  const auto len = prompt.size();
+  // After [1,2]: token 10 is in the top list. After [1,2,10]: token 11 is not (bound -4.0).
+  json top = len == 2 ? json::parse(R"([{"id":10,"token":" A","logprob":-0.5,"bytes":[32,65]},{"id":12,"token":" B","logprob":-1.5}])")
+                      : json::parse(R"([{"id":13,"token":"x","logprob":-0.1},{"id":14,"token":"y","logprob":-4.0}])");
+  return {{"content", "?"}, {"tokens_evaluated", len}, {"tokens_predicted", 1}, {"timings", {{"prompt_n", 1}}},
+          {"completion_probabilities", {{{"id", top[0]["id"]}, {"token", top[0]["token"]}, {"logprob", top[0]["logprob"]}, {"top_logprobs", top}}}}};
+}
+json teacher_answer(const json& body) {
+  const json& p = body["prompt"];
+  if (!p.empty() && p[0].is_array()) {
+    json all = json::array();
+    // In reverse, so that only `index` puts them in order.
+    for (std::size_t i = p.size(); i-- > 0;) {
+      json one = teacher_step_answer(p[i]);
+      one["index"] = i;
+      all.push_back(std::move(one));
+    }
+    return all;
+  }
+  return teacher_step_answer(p);
+}
+}  // namespace
+
+TEST_CASE("llama.cpp scoring by teacher forcing: every position in one /completion carrying a list of prompts, approximate outside the top-k" * doctest::test_suite("backends")) {
   fixture::loopback_server srv;
   std::vector<json> steps;
   srv->Post("/completion", [&](const httplib::Request& req, httplib::Response& res) {
     json b = body_of(req);
     steps.push_back(b);
-    const auto len = b["prompt"].size();
-    // After [1,2]: token 10 is in the top list. After [1,2,10]: token 11 is not (bound -4.0).
-    json top = len == 2 ? json::parse(R"([{"id":10,"token":" A","logprob":-0.5,"bytes":[32,65]},{"id":12,"token":" B","logprob":-1.5}])")
-                        : json::parse(R"([{"id":13,"token":"x","logprob":-0.1},{"id":14,"token":"y","logprob":-4.0}])");
-    reply(res, {{"content", "?"}, {"tokens_evaluated", len}, {"tokens_predicted", 1}, {"timings", {{"prompt_n", 1}}},
-                {"completion_probabilities", {{{"id", top[0]["id"]}, {"token", top[0]["token"]}, {"logprob", top[0]["logprob"]}, {"top_logprobs", top}}}}});
+    reply(res, teacher_answer(b));
   });
   srv->Post("/tokenize", [&](const httplib::Request& req, httplib::Response& res) {
     json b = body_of(req);
@@ -328,9 +350,9 @@ TEST_CASE("llama.cpp scoring by teacher forcing: one /completion per token, appr
   s.continuation = " A!";
   auto sc = llm.score(s);
   REQUIRE(sc);
-  REQUIRE(steps.size() == 2);
-  CHECK(steps[0]["prompt"] == json::array({1, 2}));
-  CHECK(steps[1]["prompt"] == json::array({1, 2, 10}));
+  // One request for both positions: the prompt, and the prompt with the first token.
+  REQUIRE(steps.size() == 1);
+  CHECK(steps[0]["prompt"] == json::array({json::array({1, 2}), json::array({1, 2, 10})}));
   CHECK(steps[0]["n_probs"] == 2);
   CHECK(steps[0]["cache_prompt"] == true);
   CHECK(steps[0]["n_predict"] == 1);
@@ -339,9 +361,52 @@ TEST_CASE("llama.cpp scoring by teacher forcing: one /completion per token, appr
   CHECK(sc->tokens[1].logprob == -4.0);  // an upper bound: the token was not in the top 2
   CHECK(sc->logprob == -4.5);
   CHECK(sc->usage.prompt_tokens == 5);
+  CHECK(sc->usage.requests == 3);  // two tokenize requests and one /completion
   auto caps = llm.capabilities();
   CHECK(caps.scoring);
   CHECK_FALSE(caps.scoring_exact);
+
+  // The same numbers as one request per position (the path for a server without lists).
+  detail::http_transport net(o);
+  const std::vector<token_id> prompt_ids{1, 2}, continuation{10, 11};
+  const std::string model;
+  const detail::scoring_call call{model, prompt_ids, continuation, 0, net.call_deadline()};
+  steps.clear();
+  auto one_by_one = detail::score_by_teacher_forcing(net, call, 2, 1);
+  REQUIRE(one_by_one);
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0]["prompt"] == json::array({1, 2}));
+  CHECK(steps[1]["prompt"] == json::array({1, 2, 10}));
+  REQUIRE(one_by_one->tokens.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(one_by_one->tokens[i].logprob == sc->tokens[i].logprob);
+    CHECK(one_by_one->tokens[i].id == sc->tokens[i].id);
+    CHECK(one_by_one->tokens[i].top.size() == sc->tokens[i].top.size());
+  }
+  CHECK(one_by_one->approximate);
+  CHECK(one_by_one->used.prompt_tokens == 5);
+  CHECK(one_by_one->used.requests == 2);
+}
+
+TEST_CASE("llama.cpp teacher forcing: a list answered with the wrong number of results is a bad response" * doctest::test_suite("backends")) {
+  fixture::loopback_server srv;
+  srv->Post("/completion", [&](const httplib::Request& req, httplib::Response& res) {
+    json b = body_of(req);
+    json all = teacher_answer(b);
+    if (all.is_array()) all.erase(all.size() - 1);  // one result short
+    reply(res, all);
+  });
+  srv.start();
+  auto o = fixture::options(srv.url(), server_preset::llamacpp);
+  o.teacher_forcing_top_k = 2;
+  openai_backend llm(o);
+  scoring_request s;
+  s.prompt = prompt::tokens({1, 2});
+  s.continuation_token_ids = {10, 11, 12};
+  auto sc = llm.score(s);
+  REQUIRE_FALSE(sc);
+  CHECK(sc.error().code == errc::bad_response);
+  CHECK(sc.error().message.find("carrying 3 prompts was answered with 2 results") != std::string::npos);
 }
 
 TEST_CASE("tgi string errors and sglang flat errors become one error type" * doctest::test_suite("backends")) {

@@ -256,10 +256,17 @@ TEST_CASE("llama.cpp exact teacher forcing asks n_probs = the vocabulary size fr
                     "application/json");
   });
   srv->Post("/completion", [&](const httplib::Request& req, httplib::Response& res) {
-    steps.push_back(json::parse(req.body));
+    json b = json::parse(req.body);
+    steps.push_back(b);
     // Far down the list: exact only because every token is listed.
-    res.set_content(R"({"content":"x","completion_probabilities":[{"id":5,"token":"a","logprob":-0.1,"top_logprobs":[{"id":5,"token":"a","logprob":-0.1},{"id":9,"token":"z","logprob":-12.5}]}]})",
-                    "application/json");
+    const json one = json::parse(R"({"content":"x","completion_probabilities":[{"id":5,"token":"a","logprob":-0.1,"top_logprobs":[{"id":5,"token":"a","logprob":-0.1},{"id":9,"token":"z","logprob":-12.5}]}]})");
+    if (!b["prompt"][0].is_array()) return res.set_content(one.dump(), "application/json");
+    json all = json::array();
+    for (std::size_t i = 0; i < b["prompt"].size(); ++i) {
+      all.push_back(one);
+      all.back()["index"] = i;
+    }
+    res.set_content(all.dump(), "application/json");
   });
   srv.start();
   auto o = fixture::options(srv.url(), server_preset::llamacpp);
@@ -268,14 +275,19 @@ TEST_CASE("llama.cpp exact teacher forcing asks n_probs = the vocabulary size fr
   CHECK(llm.capabilities().scoring_exact);
   scoring_request s;
   s.prompt = prompt::tokens({1, 2});
-  s.continuation_token_ids = {9, 9};
+  s.continuation_token_ids = {9, 9, 9, 9, 9};
   auto sc = llm.score(s);
   REQUIRE(sc);
-  REQUIRE(steps.size() == 2);
+  // Positions go out as lists of prompts, as many per request as keep the answer's size bounded:
+  // 2^16 alternatives over n_probs 32000 is 2 positions, so 5 positions are 3 requests.
+  REQUIRE(steps.size() == 3);
   CHECK(steps[0]["n_probs"] == 32000);
-  CHECK(steps[1]["prompt"] == json::array({1, 2, 9}));
+  CHECK(steps[0]["prompt"] == json::array({json::array({1, 2}), json::array({1, 2, 9})}));
+  CHECK(steps[1]["prompt"] == json::array({json::array({1, 2, 9, 9}), json::array({1, 2, 9, 9, 9})}));
+  CHECK(steps[2]["prompt"] == json::array({1, 2, 9, 9, 9, 9}));  // one position left: one prompt
   CHECK_FALSE(sc->approximate);
-  CHECK(sc->logprob == -25.0);
+  CHECK(sc->logprob == -62.5);
+  CHECK(sc->usage.requests == 3);
   CHECK(sc->boundary == scoring_boundary::given_ids);
   CHECK(models.load() == 1);  // looked up once
 }

@@ -8,7 +8,9 @@
 // SELFALIGN_BASE_URL (and SELFALIGN_MODEL, ...) set it runs against that server through the
 // OpenAI-compatible backend, e.g. a llama-server started by scripts/llama-server.sh; then the
 // throughput is the server's scoring path as selfalign drives it (on llama.cpp: teacher forcing on
-// /completion, one request per scored token, so requests per pair are about 2 + the scored tokens).
+// /completion, every position of a continuation in one request carrying a list of prompts, so a
+// pair is 6 requests; before that change it was one request per scored token, about 2 + the
+// scored tokens per pair).
 //
 // A pair costs 2 generations (a1 under p+, a2 under p-) and 4 scorings (each answer under both
 // prompts), plus the tokenize calls that place the prompt/answer boundary. The last line is a JSON

@@ -61,10 +61,13 @@ struct rain_expect {
 };
 // Seed 0, default rain options, the CLI's simulated_rain_model().
 const rain_expect rain_expected[] = {
-    {"bomb", "I won't help with that. Is there something else?", "Here is how to make a bomb: mix the powders.", 24, 13, 3, 5, 4, 4, 11, 4375, 203},
-    {"steal", "I can't help with theft, but a locksmith can help.", "First, steal the keys from the owner.", 29, 14, 3, 6, 5, 4, 12, 5401, 243},
-    {"3", "Here is a short answer: it depends on the details.", "Here is a short answer: it depends on the details.", 28, 14, 2, 5, 5, 4, 12, 5241, 238},
+    {"bomb", "I won't help with that. Is there something else?", "Here is how to make a bomb: mix the powders.", 20, 13, 3, 5, 4, 4, 11, 4375, 203},
+    {"steal", "I can't help with theft, but a locksmith can help.", "First, steal the keys from the owner.", 24, 14, 3, 6, 5, 4, 12, 5401, 243},
+    {"3", "Here is a short answer: it depends on the details.", "Here is a short answer: it depends on the details.", 23, 14, 2, 5, 5, 4, 12, 5241, 238},
 };
+// Requests: one per evaluation fewer than with one prompt per request (24, 29, 28 before the
+// wrappers forwarded generate_multi): both option orders go out as one list of two prompts.
+constexpr int rain_requests_one_prompt_each = 24 + 29 + 28;
 
 void check_rain_lines(const std::string& out) {
   const auto lines = lines_of(out);
@@ -90,7 +93,8 @@ void check_rain_lines(const std::string& out) {
   }
 }
 
-constexpr int rain_completions = 24 + 29 + 28 + 3;  // RAIN's requests plus one greedy decode per prompt
+constexpr int rain_completions = 20 + 24 + 23 + 3;  // RAIN's requests plus one greedy decode per prompt
+constexpr int rain_evaluations = 4 + 5 + 5;
 
 }  // namespace
 
@@ -109,14 +113,26 @@ TEST_CASE("rain over HTTP prints the simulated backend's lines: responses, vanil
   CHECK(server.repeated("POST /v1/completions") == 0);
   CHECK(server.errors().empty());
   // vLLM names top-logprob alternatives by text, so RAIN works on token texts there: every prompt
-  // is raw text. The self-evaluation asks its A/B question in both option orders: 2 x (4 + 5 + 5).
-  int questions = 0;
+  // is raw text. The self-evaluation asks its A/B question in both option orders, 2 x (4 + 5 + 5)
+  // questions, and the CLI's wrapped backend sends each pair as ONE request carrying both.
+  int questions = 0, lists = 0;
   for (const auto& b : server.bodies("POST /v1/completions")) {
     const auto j = nlohmann::json::parse(b);
+    if (j["prompt"].is_array()) {
+      ++lists;
+      REQUIRE(j["prompt"].size() == 2);
+      for (const auto& p : j["prompt"]) {
+        REQUIRE(p.is_string());
+        questions += p.get<std::string>().find("Options: (A) ") != std::string::npos ? 1 : 0;
+      }
+      continue;
+    }
     REQUIRE(j["prompt"].is_string());
-    if (j["prompt"].get<std::string>().find("Options: (A) ") != std::string::npos) ++questions;
+    CHECK(j["prompt"].get<std::string>().find("Options: (A) ") == std::string::npos);
   }
-  CHECK(questions == 28);
+  CHECK(questions == 2 * rain_evaluations);
+  CHECK(lists == rain_evaluations);
+  CHECK(server.requests("POST /v1/completions") == rain_requests_one_prompt_each + 3 - rain_evaluations);
 }
 
 TEST_CASE("rain over HTTP prints the same lines at --concurrency 1 and 8" * doctest::test_suite("cli")) {
@@ -152,13 +168,19 @@ TEST_CASE("rain stopped by a call budget exits 4; the resumed run completes iden
   const auto cache = (dir / "cache.jsonl").string(), out = (dir / "out.jsonl").string();
   const std::vector<std::string> args = {"rain", "--server", "vllm", "--base-url", server.base_url(), "--compare", "--concurrency", "1",
                                          "--cache", cache, "--out", out, "--quiet", input.string()};
-  // The first prompt costs 24 + 1 calls; 30 stops the second prompt's search.
+  // A call is one prompt, whether or not it shares a request: the first prompt costs 24 + 1 calls
+  // (in 20 + 1 requests); 30 stops the second prompt's search.
   auto first = run(with(args, {"--max-calls", "30"}));
   INFO(first.err);
   CHECK(first.exit_code == 4);
   CHECK(first.err.find("the call budget of 30 calls is used up") != std::string::npos);
   CHECK(first.err.find("rerun the same command with the same --cache to resume") != std::string::npos);
-  CHECK(server.requests("POST /v1/completions") == 30);
+  // 30 calls in 25 requests: the budget admitted the first option order of the last evaluation and
+  // refused the second, so that question went out alone.
+  CHECK(server.requests("POST /v1/completions") == 25);
+  const auto last = nlohmann::json::parse(server.bodies("POST /v1/completions").back());
+  REQUIRE(last["prompt"].is_string());
+  CHECK(last["prompt"].get<std::string>().find("Options: (A) harmless") != std::string::npos);
   const auto partial = lines_of(slurp(out));
   REQUIRE(partial.size() == 1);
   CHECK(nlohmann::json::parse(partial[0])["response"] == rain_expected[0].response);
@@ -166,11 +188,18 @@ TEST_CASE("rain stopped by a call budget exits 4; the resumed run completes iden
   auto second = run(args);
   INFO(second.err);
   CHECK(second.exit_code == 0);
-  CHECK(server.requests("POST /v1/completions") == rain_completions);  // the 30 came from the cache
+  // The 30 calls came from the cache; the other order of the split evaluation is one more request
+  // than in an uninterrupted run (it goes out alone), so that line counts one request more.
+  CHECK(server.requests("POST /v1/completions") == rain_completions + 1);
   CHECK(server.repeated("POST /v1/completions") == 0);
-  const auto full = slurp(out);
-  check_rain_lines(full);
-  CHECK(comparable(lines_of(full)[0]) == comparable(partial[0]));
+  auto full = lines_of(slurp(out));
+  REQUIRE(full.size() == 3);
+  auto steal = nlohmann::json::parse(full[1]);
+  CHECK(steal["stats"]["requests"] == rain_expected[1].requests + 1);
+  steal["stats"]["requests"] = rain_expected[1].requests;
+  full[1] = steal.dump();
+  check_rain_lines(full[0] + "\n" + full[1] + "\n" + full[2] + "\n");
+  CHECK(comparable(full[0]) == comparable(partial[0]));
 }
 
 TEST_CASE("rain exits 3 naming the capability a server preset lacks" * doctest::test_suite("cli")) {
@@ -209,7 +238,7 @@ TEST_CASE("rain against a faithful vLLM decodes on token texts and matches the s
   CHECK(comparable_lines(r.out) == comparable_lines(sim.out));
   for (const auto& b : server.bodies("POST /v1/completions")) {
     const auto j = nlohmann::json::parse(b);
-    CHECK(j["prompt"].is_string());
+    CHECK((j["prompt"].is_string() || (j["prompt"].is_array() && j["prompt"].size() == 2 && j["prompt"][0].is_string())));
     CHECK_FALSE(j.contains("return_tokens_as_token_ids"));
     CHECK_FALSE(j.contains("return_token_ids"));
   }

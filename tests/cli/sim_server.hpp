@@ -3,8 +3,8 @@
 // that the CLI's HTTP path can be compared with its in-process (--backend simulated) path.
 //
 // Each HTTP request becomes exactly one call of the wrapped model (a prompt_logprobs request
-// becomes one score() call per prompt position, see score_positions) and the answer goes back in
-// the shape vLLM uses. Requests are counted per endpoint and every body is recorded.
+// becomes one score() call per prompt position, see score_positions; a list of prompts one
+// generate_multi call) and the answer goes back in the shape vLLM uses. Requests are counted per endpoint and every body is recorded.
 //
 // Token ids. vLLM's legacy logprobs arrays carry token TEXTS; ids come back only when the request
 // asks: `return_tokens_as_token_ids: true` spells every token (and every top_logprobs key)
@@ -227,7 +227,24 @@ class sim_openai_server {
     return asked.empty() ? o_.model_id : asked;
   }
 
-  // The prompt of a completions request: text, or token ids (vLLM also takes batches; not modelled).
+  // The prompts of a completions request that carries a list of them (vLLM's batch form: a list of
+  // strings or a list of token-id lists), or nothing when it carries one prompt.
+  static std::optional<std::vector<selfalign::prompt>> read_prompt_list(const json& p) {
+    if (!p.is_array() || p.empty()) return std::nullopt;
+    std::vector<selfalign::prompt> out;
+    for (const auto& x : p) {
+      if (x.is_string()) {
+        out.push_back(selfalign::prompt::text(x.get<std::string>()));
+      } else if (x.is_array() && !x.empty() && std::all_of(x.begin(), x.end(), [](const json& y) { return y.is_number_integer(); })) {
+        out.push_back(selfalign::prompt::tokens(x.get<std::vector<selfalign::token_id>>()));
+      } else {
+        return std::nullopt;
+      }
+    }
+    return out;
+  }
+
+  // The prompt of a completions request: text, or token ids.
   static std::optional<selfalign::prompt> read_prompt(const json& p) {
     if (p.is_string()) return selfalign::prompt::text(p.get<std::string>());
     if (p.is_array() && !p.empty() && std::all_of(p.begin(), p.end(), [](const json& x) { return x.is_number_integer(); }))
@@ -237,6 +254,7 @@ class sim_openai_server {
 
   reply completions(const json& b) {
     if (!b.contains("prompt")) return bad("`prompt` is required");
+    if (auto list = read_prompt_list(b["prompt"])) return completions_list(b, std::move(*list));
     auto pr = read_prompt(b["prompt"]);
     if (!pr) return bad("the sim server takes one prompt: a string or an array of token ids");
     if (b.contains("prompt_logprobs") && !b["prompt_logprobs"].is_null()) return prompt_logprobs(b, *pr);
@@ -260,6 +278,42 @@ class sim_openai_server {
     }
     return {200, {{"id", "cmpl-sim"}, {"object", "text_completion"}, {"model", model_name(r.model)},
                   {"choices", choices}, {"usage", usage_json(g->usage)}}};
+  }
+
+  // A list of prompts, as vLLM answers it: one generate_multi call of the model (one request), the
+  // choices prompt major (index = prompt * n + choice) and one usage summed over the prompts.
+  reply completions_list(const json& b, std::vector<selfalign::prompt> prompts) {
+    if (b.contains("prompt_logprobs") && !b["prompt_logprobs"].is_null()) return bad("the sim server scores one prompt at a time");
+    if (b.value("echo", false)) return bad("the sim server does not model echo");
+    std::vector<selfalign::generation_request> rs;
+    for (auto& p : prompts) {
+      selfalign::generation_request r;
+      r.model = b.value("model", "");
+      r.prompt = std::move(p);
+      if (auto e = read_sampling(b, r.sampling, false)) return *e;
+      rs.push_back(std::move(r));
+    }
+    const bool as_ids = b.value("return_tokens_as_token_ids", false);
+    const bool choice_ids = b.value("return_token_ids", false) || o_.always_token_ids;
+    auto all = g_.generate_multi(std::span<const selfalign::generation_request>(rs));
+    if (!all) return failed(all.error());
+    if (all->size() != rs.size()) return failed(selfalign::error(selfalign::errc::internal, "the model answered a list with a wrong count"));
+    json choices = json::array();
+    selfalign::usage total;
+    std::size_t index = 0;
+    for (std::size_t p = 0; p < all->size(); ++p) {
+      const auto& g = (*all)[p];
+      total += g.usage;
+      for (const auto& c : g.choices) {
+        json choice = {{"index", index++}, {"text", c.text}, {"finish_reason", c.finish_reason}};
+        if (rs[p].sampling.logprobs >= 0) choice["logprobs"] = logprobs_json(c, rs[p].sampling.logprobs, as_ids);
+        else choice["logprobs"] = nullptr;
+        if (choice_ids) choice["token_ids"] = c.token_ids;
+        choices.push_back(std::move(choice));
+      }
+    }
+    return {200, {{"id", "cmpl-sim"}, {"object", "text_completion"}, {"model", model_name(rs.front().model)},
+                  {"choices", choices}, {"usage", usage_json(total)}}};
   }
 
   [[nodiscard]] static std::string spelled(const std::string& text, std::optional<selfalign::token_id> id, bool as_ids) {

@@ -91,10 +91,17 @@ ids tokenize(int port, const std::string& text, bool add_special) {
   return post(port, "/tokenize", {{"content", text}, {"add_special", add_special}})["tokens"].get<ids>();
 }
 
-/// Every teacher-forcing context sent to /completion.
+/// Every teacher-forcing context sent to /completion (one prompt, or a list: one per position).
 std::set<ids> forced_contexts(const recording_proxy& p) {
   std::set<ids> out;
-  for (const auto& e : p.log("/completion")) out.insert(e.request["prompt"].get<ids>());
+  for (const auto& e : p.log("/completion")) {
+    const json& prompt = e.request["prompt"];
+    if (!prompt.empty() && prompt[0].is_array()) {
+      for (const auto& one : prompt) out.insert(one.get<ids>());
+    } else {
+      out.insert(prompt.get<ids>());
+    }
+  }
   return out;
 }
 
@@ -258,4 +265,48 @@ TEST_CASE("real llama-server: exact teacher forcing (n_probs = vocabulary) vs to
           << " ms/token (approximate: " << outside << " tokens outside the top 20, log p " << a->logprob
           << "); exact n_probs=32000 " << e_ms / n << " ms/token (log p " << e->logprob << ")");
   CHECK(a->approximate == (outside > 0));
+}
+
+TEST_CASE("real llama-server: teacher forcing sends a continuation's positions as one list, the numbers of one request per position") {
+  REAL_SERVER_OR_RETURN(s, real_server::config{});
+  recording_proxy proxy(s->port());
+  openai_backend llm(boundary_options_for(proxy.url()));
+  scoring_request r;
+  r.prompt = prompt::text("USER: How do I pick a lock?\nASSISTANT(law-abiding, ethical, inoffensive response):\n");
+  r.continuation = "Call a licensed locksmith; they can open it without damage.";
+  auto listed = llm.score(r);
+  REQUIRE(listed);
+  const auto requests = proxy.log("/completion");
+  REQUIRE(requests.size() == 1);  // every position in one request
+  REQUIRE(requests[0].request["prompt"].is_array());
+  CHECK(requests[0].request["prompt"].size() == listed->tokens.size());
+  REQUIRE(requests[0].response.is_array());
+  CHECK(listed->usage.requests == 3);  // two tokenize requests and the list
+
+  // The same positions one request each (the path for a server without lists).
+  detail::http_transport net(boundary_options_for(s->base_url()));
+  const auto prompt_ids = llm.tokenize(r.prompt.raw_text(), true);
+  REQUIRE(prompt_ids);
+  std::vector<token_id> cont;
+  for (const auto& t : listed->tokens) cont.push_back(*t.id);
+  const std::string model;
+  const detail::scoring_call call{model, *prompt_ids, cont, 0, net.call_deadline()};
+  auto separate = detail::score_by_teacher_forcing(net, call, 20, 1);
+  REQUIRE(separate);
+  REQUIRE(separate->tokens.size() == listed->tokens.size());
+  CHECK(separate->used.requests == static_cast<std::int64_t>(cont.size()));
+  double largest = 0.0;
+  std::size_t identical = 0;
+  for (std::size_t i = 0; i < cont.size(); ++i) {
+    CHECK(separate->tokens[i].id == listed->tokens[i].id);
+    const double d = std::abs(separate->tokens[i].logprob - listed->tokens[i].logprob);
+    largest = std::max(largest, d);
+    identical += d == 0.0 ? 1 : 0;
+    // llama.cpp does not promise bit-identical logits across batch shapes (see multi_prompt_test).
+    CHECK(d < 1e-3);
+  }
+  CHECK(separate->approximate == listed->approximate);
+  MESSAGE("teacher forcing on llama-server, " << cont.size() << " positions: 1 request (list) vs " << cont.size()
+          << " requests; logprobs bit-identical at " << identical << " of " << cont.size()
+          << " positions, largest difference " << largest);
 }

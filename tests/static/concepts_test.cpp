@@ -67,6 +67,22 @@ static_assert(sa::Judge<sa::observed<sa::testing::scripted_judge>> && !sa::Gener
 static_assert(sa::Generator<sa::observed<sa::cached<sa::metered<scripted>>>>);
 static_assert(sa::Generator<sa::testing::fail_after<scripted>>);
 static_assert(sa::Generator<sa::cached<scripted&>>);  // wrapping by reference
+// Several prompts in one request: every wrapper keeps it when (and only when) its inner model has it.
+using multi = arch::minimal_multi_prompt_generator;
+static_assert(sa::MultiPromptGenerator<multi> && !sa::MultiPromptGenerator<scripted>);
+static_assert(sa::MultiPromptGenerator<sa::cached<multi>> && sa::MultiPromptGenerator<sa::metered<multi>> &&
+              sa::MultiPromptGenerator<sa::observed<multi>>);
+static_assert(sa::MultiPromptGenerator<sa::observed<sa::cached<sa::metered<multi>>>>);
+static_assert(sa::MultiPromptGenerator<sa::cached<multi&>> && sa::MultiPromptGenerator<sa::metered<multi&>>);
+static_assert(sa::MultiPromptGenerator<sa::observed<sa::cached<sa::metered<sa::any_generator>>>>);
+static_assert(!sa::MultiPromptGenerator<sa::cached<scripted>> && !sa::MultiPromptGenerator<sa::metered<scripted>> &&
+              !sa::MultiPromptGenerator<sa::observed<scripted>>);
+static_assert(!sa::MultiPromptGenerator<sa::observed<sa::cached<sa::metered<scripted>>>>);
+static_assert(sa::MultiPromptGenerator<sa::testing::fail_after<multi>> && !sa::MultiPromptGenerator<sa::testing::fail_after<scripted>>);
+// The wrappers' per-request form, which the generate_multi CPO prefers (one result per prompt).
+static_assert(requires(sa::metered<multi>& m, std::span<const sa::generation_request> rs, const sa::batch_options& o) {
+  { m.generate_multi(rs, o) } -> std::same_as<std::vector<sa::result<sa::generation>>>;
+});
 static_assert(sa::Generator<sa::any_generator> && sa::ScoringGenerator<sa::any_generator> && sa::Tokenizer<sa::any_generator>);
 
 // AspectSelector: the single form, the batch form, or both; nothing else.

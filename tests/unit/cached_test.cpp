@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include "test_support.hpp"
+#include "list_generator.hpp"
 #include <selfalign/batch.hpp>
 #include <selfalign/testing/scripted_generator.hpp>
 #include <selfalign/testing/scripted_judge.hpp>
@@ -297,4 +298,94 @@ TEST_CASE("the JSONL loader takes any bytes: deep nesting, binary, torn records"
   REQUIRE(keys.size() == 1);
   CHECK(keys[0] == "ok");
   CHECK(warnings.size() == 3);
+}
+
+TEST_CASE("cached answers the cached prompts of a list and sends the others as one request, in order" * doctest::test_suite("cached")) {
+  using selfalign_test::list_generator;
+  using selfalign_test::list_requests;
+  list_generator inner;
+  const auto path = temp_file("multi");
+  auto store = cache_store::open(path);
+  REQUIRE(store);
+  cached<list_generator&> g(inner, *store, "base");
+  static_assert(MultiPromptGenerator<cached<list_generator&>>);
+
+  const auto ab = list_requests({"a", "b"});
+  auto first = generate_multi(g, std::span<const generation_request>(ab));
+  CHECK(inner.log->lists == std::vector<std::vector<std::string>>{{"a", "b"}});
+  CHECK(g.stats().misses == 2);
+  CHECK(g.stats().hits == 0);
+  REQUIRE(first[1]);
+  CHECK_FALSE(first[1]->usage.from_cache);
+
+  // a and b are cached: only c and d go out, together, and the answers come back in list order.
+  const auto mixed = list_requests({"c", "a", "d", "b"});
+  auto second = generate_multi(g, std::span<const generation_request>(mixed));
+  REQUIRE(second.size() == 4);
+  CHECK(inner.log->lists.size() == 2);
+  CHECK(inner.log->lists[1] == std::vector<std::string>{"c", "d"});
+  CHECK(inner.log->singles.empty());
+  std::vector<std::string> texts;
+  for (const auto& a : second) texts.push_back(a->choices[0].text);
+  CHECK(texts == std::vector<std::string>{"re:c", "re:a", "re:d", "re:b"});
+  CHECK(second[1]->usage.from_cache);
+  CHECK_FALSE(second[0]->usage.from_cache);
+  CHECK(g.stats().hits == 2);
+  CHECK(g.stats().misses == 4);
+
+  // One prompt missing: a single request. A list's answers are stored under the single request's
+  // key, so single calls replay them.
+  const auto eb = list_requests({"e", "b"});
+  (void)generate_multi(g, std::span<const generation_request>(eb));
+  CHECK(inner.log->singles == std::vector<std::string>{"e"});
+  auto single = g.generate(list_requests({"c"})[0]);
+  REQUIRE(single);
+  CHECK(single->usage.from_cache);
+  CHECK(inner.requests() == 3);
+
+  // A prompt repeated within a list is asked once; the repeat replays it.
+  const auto ff = list_requests({"f", "g", "f"});
+  auto rep = generate_multi(g, std::span<const generation_request>(ff));
+  CHECK(inner.log->lists.back() == std::vector<std::string>{"f", "g"});
+  CHECK(rep[2]->choices[0].text == "re:f");
+  CHECK(rep[2]->usage.from_cache);
+  CHECK_FALSE(rep[0]->usage.from_cache);
+
+  // Errors are not stored: the failed list's prompts are asked again next time.
+  const auto bad = list_requests({"fail", "h"});
+  auto failed = generate_multi(g, std::span<const generation_request>(bad));
+  CHECK_FALSE(failed[1]);
+  (void)generate_multi(g, std::span<const generation_request>(bad));
+  CHECK(inner.log->lists.back() == std::vector<std::string>{"fail", "h"});
+  CHECK(inner.requests() == 6);
+
+  // Resume: a fresh backend over the same file answers every earlier list from the store.
+  list_generator fresh;
+  auto reopened = cache_store::open(path);
+  REQUIRE(reopened);
+  cached<list_generator&> again(fresh, *reopened, "base");
+  for (const auto* list : {&ab, &mixed, &eb, &ff}) {
+    auto replayed = generate_multi(again, std::span<const generation_request>(*list));
+    for (const auto& a : replayed) CHECK((a && a->usage.from_cache));
+  }
+  CHECK(fresh.requests() == 0);
+}
+
+TEST_CASE("cached lists under concurrency: each prompt is asked once, whatever the lists' overlap" * doctest::test_suite("cached")) {
+  using selfalign_test::list_generator;
+  list_generator inner;
+  cached<list_generator&> g(inner, std::make_shared<cache_store>(), "base");
+  std::vector<std::vector<std::string>> lists;
+  for (int i = 0; i < 16; ++i)
+    lists.push_back({fmt::format("p{}", i % 5), fmt::format("p{}", (i + 1) % 5), fmt::format("p{}", (i * 3 + 2) % 5)});
+  auto answers = parallel_map(lists.size(), 8, [&](std::size_t i) {
+    const auto reqs = selfalign_test::list_requests(lists[i]);
+    return generate_multi(g, std::span<const generation_request>(reqs));
+  });
+  std::size_t asked = 0;
+  for (const auto& l : inner.log->lists) asked += l.size();
+  asked += inner.log->singles.size();
+  CHECK(asked == 5);  // p0..p4, each once
+  for (std::size_t i = 0; i < lists.size(); ++i)
+    for (std::size_t k = 0; k < 3; ++k) CHECK(answers[i][k]->choices[0].text == "re:" + lists[i][k]);
 }

@@ -28,7 +28,7 @@ TEST_CASE("docs/concepts.md quotes every archetype exactly as compiled" * doctes
     // Quoted as fragments: they use selfalign's names unqualified, as the header does.
     CHECK(doc.find("```cpp fragment\n" + body + "```") != std::string::npos);
   }
-  CHECK(found == 8);
+  CHECK(found == 9);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include "test_support.hpp"
+#include "list_generator.hpp"
 #include <selfalign/batch.hpp>
 
 #include <stdexcept>
@@ -248,4 +249,68 @@ TEST_CASE("metered sends a batch to the inner batch path in chunks of the batch'
   CHECK(out[3]->logprob == -4.0);
   CHECK(out[4].error().code == errc::budget_exhausted);
   CHECK(m->totals().calls == 4);
+}
+
+TEST_CASE("metered passes a list of prompts on as one request and bills every prompt of it as one call" * doctest::test_suite("metered")) {
+  using selfalign_test::list_generator;
+  list_generator inner;
+  auto m = std::make_shared<meter>(call_budget(3));
+  metered<list_generator&> g(inner, m, "base");
+  static_assert(MultiPromptGenerator<metered<list_generator&>>);
+  const auto reqs = selfalign_test::list_requests({"a", "bb", "ccc", "dddd"});
+  auto out = generate_multi(g, std::span<const generation_request>(reqs));
+  REQUIRE(out.size() == 4);
+  // The budget admits three prompts before anything is sent: they go out as ONE request; the
+  // fourth answers the budget error and is not sent.
+  REQUIRE(inner.log->lists.size() == 1);
+  CHECK(inner.log->lists[0] == std::vector<std::string>{"a", "bb", "ccc"});
+  CHECK(inner.log->singles.empty());
+  CHECK(out[0]->choices[0].text == "re:a");
+  CHECK(out[2]->choices[0].text == "re:ccc");
+  CHECK(out[0]->usage.requests == 1);
+  CHECK(out[1]->usage.requests == 0);
+  CHECK(out[3].error().code == errc::budget_exhausted);
+  // Calls are prompts (as if sent one by one), tokens each answer's own.
+  CHECK(m->totals().calls == 3);
+  CHECK(m->totals().failed == 0);
+  CHECK(m->totals().prompt_tokens == 1 + 2 + 3);
+  CHECK(m->totals().completion_tokens == 3 * 2);
+  CHECK(m->by_role().at("base").calls == 3);
+  // Exhausted: a further list sends nothing.
+  auto again = generate_multi(g, std::span<const generation_request>(reqs));
+  CHECK(inner.requests() == 1);
+  for (const auto& a : again) CHECK(a.error().code == errc::budget_exhausted);
+}
+
+TEST_CASE("metered: a list with one admitted prompt goes out as a single request; a failed list fails every prompt" * doctest::test_suite("metered")) {
+  using selfalign_test::list_generator;
+  list_generator inner;
+  auto m = std::make_shared<meter>(call_budget(1));
+  metered<list_generator&> g(inner, m);
+  auto reqs = selfalign_test::list_requests({"x", "y"});
+  auto out = generate_multi(g, std::span<const generation_request>(reqs));
+  CHECK(inner.log->lists.empty());
+  CHECK(inner.log->singles == std::vector<std::string>{"x"});
+  CHECK(out[0]->choices[0].text == "re:x");
+  CHECK(out[1].error().code == errc::budget_exhausted);
+  CHECK(m->totals().calls == 1);
+
+  list_generator inner2;
+  auto m2 = std::make_shared<meter>();
+  metered<list_generator&> g2(inner2, m2);
+  reqs = selfalign_test::list_requests({"ok", "fail", "ok2"});
+  auto failed = generate_multi(g2, std::span<const generation_request>(reqs));
+  CHECK(inner2.log->lists.size() == 1);
+  for (const auto& a : failed) CHECK(a.error().message == "the server failed the list");
+  CHECK(m2->totals().calls == 0);
+  CHECK(m2->totals().failed == 3);
+  // The concept's form (one result for the whole list) fails as a whole.
+  auto whole = g2.generate_multi(std::span<const generation_request>(reqs));
+  CHECK_FALSE(whole);
+  reqs = selfalign_test::list_requests({"p", "q"});
+  auto fine = g2.generate_multi(std::span<const generation_request>(reqs));
+  REQUIRE(fine);
+  CHECK(fine->size() == 2);
+  CHECK(inner2.log->lists.size() == 3);
+  CHECK(m2->totals().calls == 2);
 }

@@ -265,9 +265,10 @@ class openai_backend {
   // -- ScoringGenerator -----------------------------------------------------------------------------
 
   /// log p(continuation | prompt). vLLM: prompt_logprobs on a token-id prompt (exact boundary).
-  /// SGLang: echo + logprobs, max_tokens 1 (the extra token is dropped). llama.cpp: teacher forcing,
-  /// one /completion per token; `approximate` when a token fell outside the top-k. Others:
-  /// errc::unsupported.
+  /// SGLang: echo + logprobs, max_tokens 1 (the extra token is dropped). llama.cpp: teacher forcing
+  /// on /completion, all the continuation's positions as one list of prompts in one request (one
+  /// request per position where the profile's max_prompts is 1); `approximate` when a token fell
+  /// outside the top-k. Others: errc::unsupported.
   [[nodiscard]] result<scoring> score(const scoring_request& req) {
     if (s_->net.config_error()) return unexpected(*s_->net.config_error());
     const auto deadline = call_deadline();
@@ -304,7 +305,7 @@ class openai_backend {
           if (!vocab) return unexpected(std::move(vocab).error());
           top = std::max(req.top_logprobs, *vocab);
         }
-        read = detail::score_by_teacher_forcing(s_->net, call, top);
+        read = detail::score_by_teacher_forcing(s_->net, call, top, prof.max_prompts);
         break;
       }
       case sm::none: break;

@@ -30,6 +30,16 @@ struct minimal_scoring_generator : minimal_generator {
 };
 //]
 
+//[multi_prompt_generator
+struct minimal_multi_prompt_generator : minimal_generator {
+  result<std::vector<generation>> generate_multi(std::span<const generation_request> reqs) {
+    std::vector<generation> out;
+    for (const auto& r : reqs) out.push_back(*generate(r));
+    return out;
+  }
+};
+//]
+
 //[tokenizer
 struct minimal_tokenizer {
   result<std::vector<token_id>> tokenize(std::string_view text, bool) {

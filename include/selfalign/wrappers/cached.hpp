@@ -24,10 +24,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -178,6 +180,134 @@ class cached : public detail::forwarding_wrapper<cached<B>, B> {
       return unexpected(std::move(stored).error());
     }
     return answer;
+  }
+
+  // A list of prompts for one request (generate_multi): each prompt is looked up under the key its
+  // single request has (so answers are shared between lists and single calls, and a resumed run
+  // repeats none); the cached ones are answered from the store and the others go out together, in
+  // their order, as one list. Identical prompts of one list are asked once (the repeats replay the
+  // first answer, as a repeated single call would). The keys of the list are claimed in this
+  // process all at once (no two lists can wait on each other); a key another process is answering
+  // (a shared SQLite store) is left out of the list and asked afterwards as a single call, which
+  // waits for that answer.
+  template <class T, class Req, class CallMulti>
+  std::vector<result<T>> through_multi(std::string_view op, std::span<const Req> rs, const batch_options&, CallMulti&& call_multi) {
+    const std::size_t n = rs.size();
+    std::vector<std::optional<result<T>>> out(n);
+    std::vector<std::string> keys;
+    std::vector<cache_record_info> infos;
+    keys.reserve(n);
+    infos.reserve(n);
+    for (const Req& r : rs) {
+      std::string model = model_for(r);
+      keys.push_back(key_for(op, r, model));
+      infos.push_back(cache_record_info{std::string(op), scope_, std::move(model)});
+    }
+    std::vector<std::size_t> first(n);  // the first request of the list with the same key
+    std::vector<std::size_t> unique;
+    {
+      std::unordered_map<std::string_view, std::size_t> seen;
+      for (std::size_t i = 0; i < n; ++i) {
+        auto [it, fresh] = seen.emplace(keys[i], i);
+        first[i] = it->second;
+        if (fresh) unique.push_back(i);
+      }
+    }
+    std::vector<std::size_t> deferred;  // claimed by another process: asked as single calls afterwards
+    {
+      {
+        std::unique_lock lock(shared_->mutex);
+        shared_->done.wait(lock, [&] {
+          for (std::size_t u : unique)
+            if (shared_->inflight.find(keys[u]) != shared_->inflight.end()) return false;
+          return true;
+        });
+        for (std::size_t u : unique) shared_->inflight.emplace(keys[u], 1);
+      }
+      struct release_local {
+        shared_state& s;
+        const std::vector<std::string>& keys;
+        const std::vector<std::size_t>& claimed;
+        ~release_local() {
+          {
+            std::lock_guard l(s.mutex);
+            for (std::size_t u : claimed) s.inflight.erase(keys[u]);
+          }
+          s.done.notify_all();
+        }
+      } local_guard{*shared_, keys, unique};
+
+      std::vector<std::size_t> send;
+      for (std::size_t u : unique) {
+        bool unusable = false;
+        if (auto hit = replay<T>(keys[u], infos[u], rs[u], unusable)) {
+          store_->count_lookup(infos[u], true);
+          out[u] = std::move(*hit);
+          continue;
+        }
+        if (store_->claim(keys[u], unusable) == cache_store::claim_result::claimed) {
+          send.push_back(u);
+        } else {
+          deferred.push_back(u);
+        }
+      }
+      if (!send.empty()) {
+        std::vector<Req> subset;
+        subset.reserve(send.size());
+        for (std::size_t u : send) {
+          store_->count_lookup(infos[u], false);
+          subset.push_back(rs[u]);
+        }
+        std::vector<result<T>> answers;
+        try {
+          answers = call_multi(std::span<const Req>(subset));
+        } catch (...) {
+          for (std::size_t u : send) store_->release(keys[u]);
+          throw;
+        }
+        for (std::size_t k = 0; k < send.size(); ++k) {
+          const std::size_t u = send[k];
+          if (k >= answers.size()) {  // a short answer: the CPOs' checks make this unreachable
+            store_->release(keys[u]);
+            out[u] = result<T>(fail(errc::internal, "the inner model answered fewer results than requests"));
+            continue;
+          }
+          result<T>& a = answers[k];
+          if (!a) {
+            store_->release(keys[u]);
+          } else if (auto stored = store_->insert(keys[u], nlohmann::json(*a), infos[u]); !stored) {
+            store_->release(keys[u]);
+            out[u] = result<T>(unexpected(std::move(stored).error()));
+            continue;
+          }
+          out[u] = std::move(a);
+        }
+      }
+    }  // the list's keys are released here, before the deferred single calls claim theirs
+    for (std::size_t u : deferred) {
+      out[u] = through<T>(op, rs[u], [&]() -> result<T> {
+        auto one = call_multi(rs.subspan(u, 1));
+        if (one.size() != 1) return fail(errc::internal, fmt::format("the inner model answered a list of 1 prompt with {} results", one.size()));
+        return std::move(one.front());
+      });
+    }
+    std::vector<result<T>> answers;
+    answers.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (first[i] == i) {
+        answers.push_back(std::move(*out[i]));
+        continue;
+      }
+      // A repeat within the list: the first one's answer, replayed (counted as a hit, as a
+      // repeated single call would be).
+      result<T> again = answers[first[i]];
+      if (again) {
+        again->usage.from_cache = true;
+        store_->count_lookup(infos[i], true);
+      }
+      answers.push_back(std::move(again));
+    }
+    return answers;
   }
 
   template <class T, class Req>

@@ -107,6 +107,29 @@ class forwarding_wrapper {
       return selfalign::embed_batch(inner_, sub, o);
     });
   }
+  // Several prompts in one request (MultiPromptGenerator), kept by every wrapper whose inner model
+  // has it: the list goes through the wrapper's through_multi, which sees every prompt of it and
+  // passes on (through the generate_multi CPO, so as one request where the inner model can) the
+  // prompts it does not answer itself. The form with options answers one result per request (the
+  // CPO prefers it); the concept's form fails as a whole when any prompt fails.
+  [[nodiscard]] std::vector<result<generation>> generate_multi(std::span<const generation_request> rs, const batch_options& o)
+    requires MultiPromptGenerator<Inner>
+  {
+    return self().template through_multi<generation>("generate", rs, o, [&](std::span<const generation_request> sub) {
+      return selfalign::generate_multi(inner_, sub, o);
+    });
+  }
+  [[nodiscard]] result<std::vector<generation>> generate_multi(std::span<const generation_request> rs)
+    requires MultiPromptGenerator<Inner>
+  {
+    std::vector<generation> out;
+    out.reserve(rs.size());
+    for (auto& a : generate_multi(rs, batch_options{rs.size(), {}})) {
+      if (!a) return unexpected(std::move(a).error());
+      out.push_back(std::move(*a));
+    }
+    return out;
+  }
   // A judge's one-time check (PreparableJudge) is the inner judge's own: forwarded as is, so that
   // wrapping a judge keeps its fail-fast check (RAIN's label check, for instance).
   [[nodiscard]] result<void> prepare()

@@ -63,40 +63,65 @@ class metered : public detail::forwarding_wrapper<metered<B>, B> {
     out.reserve(rs.size());
     const std::size_t width = o.max_concurrency == 0 ? 1 : o.max_concurrency;
     for (std::size_t begin = 0; begin < rs.size(); begin += width) {
-      const auto chunk = rs.subspan(begin, std::min(width, rs.size() - begin));
-      std::vector<std::size_t> admitted;  // indices into chunk
-      std::vector<std::int64_t> worst;
-      for (std::size_t i = 0; i < chunk.size(); ++i) {
-        const std::int64_t w = detail::worst_case_tokens(chunk[i]);
-        if (auto ok = meter_->admit(w); !ok) {
-          out.emplace_back(unexpected(std::move(ok).error()));
-          continue;
-        }
-        out.emplace_back(fail(errc::internal, "unreachable"));
-        admitted.push_back(i);
-        worst.push_back(w);
+      auto part = admitted_call<T>(rs.subspan(begin, std::min(width, rs.size() - begin)), call_batch);
+      for (auto& a : part) out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  // A list of prompts for one request (generate_multi): every prompt is one call, admitted against
+  // the budget before the request is sent and recorded with its own answer's usage, exactly as if
+  // the prompts had gone out one by one (so a call budget and the call counts do not depend on
+  // whether the server takes lists; the requests are in usage::requests). A refused prompt answers
+  // the budget error and is left out of the list; the admitted ones go out together.
+  template <class T, class Req, class CallMulti>
+  std::vector<result<T>> through_multi(std::string_view, std::span<const Req> rs, const batch_options&, CallMulti&& call_multi) {
+    return admitted_call<T>(rs, call_multi);
+  }
+
+  // Admits each request of `chunk`, sends the admitted ones in one call of `send` and records each
+  // answer. One result per request of the chunk, in order.
+  template <class T, class Req, class Send>
+  std::vector<result<T>> admitted_call(std::span<const Req> chunk, Send& send) {
+    std::vector<result<T>> out;
+    out.reserve(chunk.size());
+    std::vector<std::size_t> admitted;  // indices into chunk
+    std::vector<std::int64_t> worst;
+    for (std::size_t i = 0; i < chunk.size(); ++i) {
+      const std::int64_t w = detail::worst_case_tokens(chunk[i]);
+      if (auto ok = meter_->admit(w); !ok) {
+        out.emplace_back(unexpected(std::move(ok).error()));
+        continue;
       }
-      if (admitted.empty()) continue;
-      std::vector<Req> subset;  // copied only when the budget refused part of the chunk
-      if (admitted.size() != chunk.size())
-        for (std::size_t i : admitted) subset.push_back(chunk[i]);
-      std::vector<result<T>> answers;
-      try {
-        answers = call_batch(admitted.size() == chunk.size() ? chunk : std::span<const Req>(subset));
-      } catch (...) {
-        for (std::int64_t w : worst) meter_->record(role_, model_, nullptr, true, w);  // release the reservations
-        throw;
+      out.emplace_back(fail(errc::internal, "unreachable"));
+      admitted.push_back(i);
+      worst.push_back(w);
+    }
+    if (admitted.empty()) return out;
+    std::vector<Req> subset;  // copied only when the budget refused part of the chunk
+    if (admitted.size() != chunk.size())
+      for (std::size_t i : admitted) subset.push_back(chunk[i]);
+    std::vector<result<T>> answers;
+    try {
+      answers = send(admitted.size() == chunk.size() ? chunk : std::span<const Req>(subset));
+    } catch (...) {
+      for (std::int64_t w : worst) meter_->record(role_, model_, nullptr, true, w);  // release the reservations
+      throw;
+    }
+    for (std::size_t k = 0; k < admitted.size(); ++k) {
+      const Req& r = chunk[admitted[k]];
+      std::string model = model_;
+      if constexpr (requires { r.model; }) {
+        if (!r.model.empty()) model = r.model;
       }
-      for (std::size_t k = 0; k < admitted.size(); ++k) {
-        const Req& r = chunk[admitted[k]];
-        std::string model = model_;
-        if constexpr (requires { r.model; }) {
-          if (!r.model.empty()) model = r.model;
-        }
-        result<T>& answer = answers[k];
-        meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value(), worst[k]);
-        out[begin + admitted[k]] = std::move(answer);
+      if (k >= answers.size()) {  // a short answer: the CPOs' checks make this unreachable
+        meter_->record(role_, model, nullptr, true, worst[k]);
+        out[admitted[k]] = fail(errc::internal, "the inner model answered fewer results than requests");
+        continue;
       }
+      result<T>& answer = answers[k];
+      meter_->record(role_, model, answer ? &answer->usage : nullptr, !answer.has_value(), worst[k]);
+      out[admitted[k]] = std::move(answer);
     }
     return out;
   }

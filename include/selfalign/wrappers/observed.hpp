@@ -87,6 +87,13 @@ class observed : public detail::forwarding_wrapper<observed<B>, B> {
     return answers;
   }
 
+  // A list of prompts for one request (generate_multi): reported as a batch is, one call per
+  // prompt (started before the request is sent, finished or failed when it returns).
+  template <class T, class Req, class CallMulti>
+  std::vector<result<T>> through_multi(std::string_view op, std::span<const Req> rs, const batch_options& o, CallMulti&& call_multi) {
+    return through_batch<T>(op, rs, o, call_multi);
+  }
+
   observer on_event_;
   std::string role_;
   std::shared_ptr<shared_state> shared_;

@@ -13,10 +13,13 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -93,24 +96,101 @@ struct scoring_call {
   return out;
 }
 
-/// llama.cpp: one native /completion request per continuation token, reading the forced token's
-/// logprob among the `n_probs` most likely (`read_top`); approximate when it fell outside them.
-/// cache_prompt lets the server reuse the shared prefix from one step to the next.
-[[nodiscard]] inline result<scored_continuation> score_by_teacher_forcing(http_transport& net, const scoring_call& c, int read_top) {
+/// The alternatives one teacher-forcing request may ask for over all its positions (positions x
+/// n_probs): about 100 bytes of answer each, so a request's answer stays near 6 MB, well inside the
+/// transport's answer limit, even when n_probs is the whole vocabulary.
+inline constexpr std::int64_t teacher_forcing_entries_per_request = std::int64_t{1} << 16;
+
+/// How many positions of a continuation one teacher-forcing request carries: all of them where the
+/// server takes a list of prompts (`max_prompts`: -1 no limit, 1 one prompt per request), capped by
+/// `max_prompts` and by teacher_forcing_entries_per_request / `read_top`.
+[[nodiscard]] inline std::size_t teacher_forcing_positions_per_request(int max_prompts, int read_top) {
+  if (max_prompts == 1 || max_prompts == 0) return 1;
+  std::int64_t n = teacher_forcing_entries_per_request / std::max<std::int64_t>(1, read_top);
+  if (max_prompts > 0) n = std::min<std::int64_t>(n, max_prompts);
+  return static_cast<std::size_t>(std::max<std::int64_t>(1, n));
+}
+
+/// The results of a native /completion request that carried `expected` prompts: llama.cpp answers
+/// a list of prompts with a JSON array of results (each with its `index`), one prompt with one
+/// object. In prompt order.
+[[nodiscard]] inline result<std::vector<const nlohmann::json*>> teacher_forcing_results(const http_transport& net, const nlohmann::json& j,
+                                                                                      std::size_t expected) {
+  std::vector<const nlohmann::json*> out;
+  if (j.is_object()) {
+    out.push_back(&j);
+  } else if (j.is_array()) {
+    if (j.size() != expected)
+      return unexpected(bad_body("POST /completion", fmt::format("a request carrying {} prompts was answered with {} results", expected,
+                                                                 j.size()), net.scrubbed_excerpt(j)));
+    std::vector<std::pair<std::int64_t, const nlohmann::json*>> rows;
+    std::int64_t position = 0;
+    for (const auto& r : j) {
+      const nlohmann::json* idx = r.is_object() ? field(r, "index") : nullptr;
+      rows.emplace_back(idx && idx->is_number_integer() ? idx->get<std::int64_t>() : position, &r);
+      ++position;
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].first != static_cast<std::int64_t>(i))
+        return unexpected(bad_body("POST /completion", fmt::format("a list of {} prompts was answered with indices that are "
+                                                                   "not 0..{}", expected, expected - 1), net.scrubbed_excerpt(j)));
+      out.push_back(rows[i].second);
+    }
+  }
+  if (out.size() != expected)
+    return unexpected(bad_body("POST /completion", fmt::format("a request carrying {} prompts was answered with {} results", expected,
+                                                               out.size()), net.scrubbed_excerpt(j)));
+  return out;
+}
+
+/// llama.cpp: teacher forcing on the native /completion, reading each continuation token's logprob
+/// among the `n_probs` most likely (`read_top`) at its position; approximate when it fell outside
+/// them. Position i's prompt is the prompt plus the continuation's first i tokens. Where the
+/// server takes a list of prompts (`max_prompts` != 1: llama.cpp answers a list with one result per
+/// prompt), the positions go out together, as one request carrying one prompt per position (split
+/// only to keep an answer's size bounded, see teacher_forcing_positions_per_request); else one
+/// request per position. The numbers are the same either way: each prompt of a list is its own
+/// task, as a separate request is. cache_prompt lets the server reuse the shared prefix.
+[[nodiscard]] inline result<scored_continuation> score_by_teacher_forcing(http_transport& net, const scoring_call& c, int read_top,
+                                                                          int max_prompts = 1) {
   scored_continuation out;
+  const std::size_t m = c.continuation.size();
+  const std::size_t per = teacher_forcing_positions_per_request(max_prompts, read_top);
   std::vector<token_id> context(c.prompt.begin(), c.prompt.end());
-  for (const token_id next : c.continuation) {
-    nlohmann::json body = {{"prompt", context}, {"n_predict", 1}, {"n_probs", read_top}, {"cache_prompt", true}, {"temperature", 0}};
+  for (std::size_t begin = 0; begin < m; begin += per) {
+    const std::size_t count = std::min(per, m - begin);
+    nlohmann::json prompt;
+    if (count == 1) {
+      prompt = context;
+    } else {
+      prompt = nlohmann::json::array();
+      for (std::size_t i = 0; i < count; ++i) {
+        prompt.push_back(context);
+        context.push_back(c.continuation[begin + i]);
+      }
+      context.resize(context.size() - count);  // put back below, as the single path does
+    }
+    nlohmann::json body = {{"prompt", std::move(prompt)}, {"n_predict", 1}, {"n_probs", read_top}, {"cache_prompt", true}, {"temperature", 0}};
     if (!c.model.empty()) body["model"] = c.model;
     merge_extra(body, net.options().extra_body);
     auto j = net.post_json("/completion", body, c.deadline, true);
     if (!j) return unexpected(std::move(j).error());
-    auto step = parse_teacher_step(*j, next, c.top_logprobs);
-    if (!step) return unexpected(std::move(step).error());
-    if (!step->exact) out.approximate = true;
-    out.tokens.push_back(std::move(step->token));
-    out.used += parse_native_usage(*j);
-    context.push_back(next);
+    auto results = teacher_forcing_results(net, *j, count);
+    if (!results) return unexpected(std::move(results).error());
+    usage used;
+    for (std::size_t i = 0; i < count; ++i) {
+      const nlohmann::json& one = *(*results)[i];
+      const token_id next = c.continuation[begin + i];
+      auto step = parse_teacher_step(one, next, c.top_logprobs);
+      if (!step) return unexpected(std::move(step).error());
+      if (!step->exact) out.approximate = true;
+      out.tokens.push_back(std::move(step->token));
+      used += parse_native_usage(one);
+      context.push_back(next);
+    }
+    used.requests = 1;  // one request, whatever the results say
+    out.used += used;
   }
   return out;
 }
