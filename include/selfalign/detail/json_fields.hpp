@@ -35,7 +35,11 @@ namespace detail {
 //   a value of the wrong type throws nlohmann's type error from get_to/get, unchanged (callers
 //   such as parse_json_as turn it into errc::bad_response); keys the table does not know are
 //   ignored; a JSON value that is not an object reads as no keys at all;
-// - also_read(old): the member is read from `old` when `key` is absent or null (a renamed key).
+// - also_read(old): the member is read from `old` when `key` is absent or null (a renamed key);
+// - null_unless_finite(): a NaN or infinite floating-point member is written as null (and null,
+//   read back, leaves the member's default, e.g. NaN).
+// What does not fit a table (a value written in another shape, a key derived from several
+// members) stays hand-written beside it, in the same to_json/from_json.
 
 template <class T>
 struct is_std_optional : std::false_type {};
