@@ -10,6 +10,7 @@
 #include <selfalign/types.hpp>
 #include <selfalign/usage.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -267,6 +268,15 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r);
 
 }  // namespace dlma
 SELFALIGN_END_NAMESPACE
+
+/// fmt support for the older `report::stop_reason`: `fmt::format("{}", r.stop_reason)` prints the text.
+template <>
+struct fmt::formatter<selfalign::dlma::detail::stop_reason_view> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(const selfalign::dlma::detail::stop_reason_view& v, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(v.str(), ctx);
+  }
+};
 
 #if defined(SELFALIGN_HEADER_ONLY)
 #include <selfalign/dlma/impl/report.ipp>
