@@ -130,6 +130,7 @@ TEST_CASE("run_status: dlma::report's older stop_reason, stop_code and complete(
   CHECK(r.stop_reason == "not run");
   CHECK(r.stop_reason.str() == r.status.stop_reason);
   CHECK(fmt::format("{}", r.stop_reason) == "not run");
+  CHECK(nlohmann::json{{"stop_reason", r.stop_reason}}.dump() == R"({"stop_reason":"not run"})");
   CHECK_FALSE(r.stop_code);
   CHECK_FALSE(std::optional<errc>(r.stop_code).has_value());
   const nlohmann::json j = r;

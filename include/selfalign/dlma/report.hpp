@@ -195,6 +195,9 @@ struct report_status_base {
   ~report_status_base() = default;
 };
 
+/// The older stop_reason in JSON: its text, as when it was a std::string.
+SELFALIGN_DECL void to_json(nlohmann::json& j, const stop_reason_view& v);
+
 }  // namespace detail
 
 /// What dlma::build_pairs returns: the pairs (in input order), what did not become a pair, the

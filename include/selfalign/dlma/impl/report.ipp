@@ -134,6 +134,8 @@ SELFALIGN_DECL margin_summary summarize_margins(std::vector<double> r, double cl
   return s;
 }
 
+SELFALIGN_DECL void detail::to_json(nlohmann::json& j, const detail::stop_reason_view& v) { j = v.str(); }
+
 SELFALIGN_DECL void to_json(nlohmann::json& j, boundary_mode m) { j = std::string(to_string(m)); }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, boundary_mode& m) {
