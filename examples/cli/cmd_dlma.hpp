@@ -134,7 +134,7 @@ inline int run_dlma(context& c) {
   nlohmann::json stats = {{"pairs", rep->pairs.size()}, {"dropped", rep->dropped.size()}, {"failures", rep->failures.size()},
                           {"unfinished", rep->unfinished.size()}, {"swapped", rep->swapped}, {"approximate", rep->approximate},
                           {"margins", rep->margins}, {"stop_reason", rep->stop_reason}, {"usage", usage_json(c)},
-                          {"boundary_methods", nlohmann::json(*rep)["boundary_methods"]}};
+                          {"boundary_methods", nlohmann::json(rep->boundary_methods)}};
   if (auto path = c.args.get("stats")) {
     auto s = io::atomic_output::open(*path);
     if (!s) return report_error(&c, c.command, s.error());

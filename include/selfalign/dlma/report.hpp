@@ -10,6 +10,7 @@
 #include <selfalign/types.hpp>
 #include <selfalign/usage.hpp>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -119,10 +122,91 @@ struct margin_summary {
 /// Summarises self-rewarding scores.
 [[nodiscard]] SELFALIGN_DECL margin_summary summarize_margins(std::vector<double> r, double clip_min, double clip_max);
 
+namespace detail {
+
+/// dlma::report's older `stop_reason` (kept for one release): another name for
+/// status.stop_reason, so that the two cannot disagree. Reads and assigns like a std::string;
+/// copy the text (`std::string s = r.stop_reason;`), not this view.
+class stop_reason_view {
+ public:
+  explicit stop_reason_view(run_status& s) noexcept : status_(&s) {}
+  stop_reason_view(const stop_reason_view&) = delete;
+  stop_reason_view& operator=(const stop_reason_view&) = delete;
+  stop_reason_view& operator=(std::string reason) {
+    status_->stop_reason = std::move(reason);
+    return *this;
+  }
+  operator const std::string&() const noexcept { return status_->stop_reason; }  // NOLINT: reads as the string
+  [[nodiscard]] const std::string& str() const noexcept { return status_->stop_reason; }
+  friend bool operator==(const stop_reason_view& a, std::string_view b) noexcept { return a.str() == b; }
+
+ private:
+  run_status* status_;
+};
+
+/// dlma::report's older `stop_code` (kept for one release): the code of status.error, read like
+/// a std::optional<errc> (empty while no error stopped the run). Assigning a code sets the
+/// error's code (a status without an error becomes stopped by one with that code).
+class stop_code_view {
+ public:
+  explicit stop_code_view(run_status& s) noexcept : status_(&s) {}
+  stop_code_view(const stop_code_view&) = delete;
+  stop_code_view& operator=(const stop_code_view&) = delete;
+  stop_code_view& operator=(errc code) {
+    if (status_->error) status_->error->code = code;
+    else *status_ = run_status::stopped(selfalign::error(code, ""));
+    return *this;
+  }
+  [[nodiscard]] bool has_value() const noexcept { return status_->error.has_value(); }
+  explicit operator bool() const noexcept { return has_value(); }
+  [[nodiscard]] errc operator*() const noexcept { return status_->error->code; }  ///< only when has_value()
+  [[nodiscard]] errc value() const {
+    if (!has_value()) throw std::bad_optional_access();
+    return **this;
+  }
+  operator std::optional<errc>() const noexcept {  // NOLINT: reads as the optional it was
+    return has_value() ? std::optional<errc>(status_->error->code) : std::nullopt;
+  }
+  friend bool operator==(const stop_code_view& a, errc b) noexcept { return a.has_value() && *a == b; }
+
+ private:
+  run_status* status_;
+};
+
+/// dlma::report's `status` and the two older names for parts of it. Copying or moving a report
+/// copies the status; the older names always view the status of their own report.
+struct report_status_base {
+  /// How the run ended, in the shape every algorithm's report shares ("completed" or "<code>: <message>").
+  run_status status;
+  stop_reason_view stop_reason{status};  ///< = status.stop_reason (kept for one release)
+  stop_code_view stop_code{status};      ///< = status.error's code: errc::budget_exhausted / errc::cancelled when stopped early (kept for one release)
+
+  report_status_base() = default;
+  report_status_base(const report_status_base& o) : status(o.status) {}
+  report_status_base(report_status_base&& o) noexcept : status(std::move(o.status)) {}
+  report_status_base& operator=(const report_status_base& o) {
+    status = o.status;
+    return *this;
+  }
+  report_status_base& operator=(report_status_base&& o) noexcept {
+    status = std::move(o.status);
+    return *this;
+  }
+  ~report_status_base() = default;
+};
+
+/// The older stop_reason in JSON: its text, as when it was a std::string.
+SELFALIGN_DECL void to_json(nlohmann::json& j, const stop_reason_view& v);
+
+}  // namespace detail
+
 /// What dlma::build_pairs returns: the pairs (in input order), what did not become a pair, the
 /// margin statistics and the usage. A run stopped by a budget or a cancellation still returns
-/// its finished pairs, with `stop_reason` saying why and `unfinished` listing what is left.
-struct report {
+/// its finished pairs, with `status` saying why and `unfinished` listing what is left.
+///
+/// `status` (and its older names `stop_reason`, `stop_code` and `complete()`, which read it) comes
+/// from the base class: a report made by hand says "not run", not complete, like its status.
+struct report : detail::report_status_base {
   std::vector<preference_pair> pairs;    ///< kept pairs, in input order
   std::vector<preference_pair> dropped;  ///< pairs left out by negative_margin_policy::drop
   std::vector<pair_failure> failures;    ///< queries whose calls failed (not budget/cancel)
@@ -140,8 +224,6 @@ struct report {
     std::size_t joint_tokenization = 0;
     std::size_t server_text = 0;
   } boundary_methods;
-  /// How the run ended, in the shape every algorithm's report shares ("completed" or "<code>: <message>").
-  run_status status;
   /// Usage by role ("generator": the two answers, "scorer": the four scorings) and in total;
   /// `calls` counts billed calls, replays from a cache are `cache_hits`, failed calls `failed`.
   usage_summary run_usage;
@@ -149,20 +231,55 @@ struct report {
   selfalign::usage usage;           ///< summed over every answered generate/score call, replays included
   std::size_t calls = 0;            ///< generate + score calls answered (of every query, finished or not), replays included
   std::size_t cache_hits = 0;       ///< of those, answered from a cache
-  std::string stop_reason = "completed";  ///< = status.stop_reason: "completed", or "<code>: <message>"
-  std::optional<errc> stop_code;    ///< = status.error's code: errc::budget_exhausted / errc::cancelled when stopped early
 
-  [[nodiscard]] bool complete() const noexcept { return !stop_code.has_value(); }
+  /// = status.complete (kept for one release).
+  [[nodiscard]] bool complete() const noexcept { return status.complete; }
 };
 
-SELFALIGN_DECL void to_json(nlohmann::json& j, const margin_summary& s);
+// JSON ------------------------------------------------------------------------------------------
 
-/// The report without the pairs (they go to the preference file): counts, statistics, usage,
-/// failures and the stop reason. For the CLI's summary output.
+SELFALIGN_DECL void to_json(nlohmann::json& j, boundary_mode m);
+/// A name that is not a boundary_mode throws nlohmann::json::other_error (501).
+SELFALIGN_DECL void from_json(const nlohmann::json& j, boundary_mode& m);
+SELFALIGN_DECL void to_json(nlohmann::json& j, boundary_method m);
+/// A name that is not a boundary_method throws nlohmann::json::other_error (501).
+SELFALIGN_DECL void from_json(const nlohmann::json& j, boundary_method& m);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const continuation_score& s);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, continuation_score& s);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const preference_pair& p);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, preference_pair& p);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const pair_failure& f);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, pair_failure& f);
+/// Statistics that are not finite (NaN: no pairs) are written as null and read back as NaN.
+SELFALIGN_DECL void to_json(nlohmann::json& j, const margin_summary& s);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, margin_summary& s);
+SELFALIGN_DECL void to_json(nlohmann::json& j, const report::boundary_counts& c);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report::boundary_counts& c);
+
+/// The report: the summary the CLI shows (counts "pairs", "dropped", "failed" and "unfinished",
+/// statistics, usage, failures, the stop reason, "complete") and, for reading it back, the pairs
+/// themselves ("pair_list", "dropped_list") and the unfinished query indices ("unfinished_list").
 SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r);
+/// Reads what to_json writes. The counts and "complete" are not read: they follow from the lists
+/// and from "status". A summary written before the lists existed reads back without its pairs.
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r);
+
+/// The report as JSON text (indent -1: one line).
+[[nodiscard]] SELFALIGN_DECL std::string to_json_text(const report& r, int indent = 2);
+/// Reads a report written by to_json_text (or to_json); errc::bad_response when it is not one.
+[[nodiscard]] SELFALIGN_DECL result<report> report_from_json_text(std::string_view text);
 
 }  // namespace dlma
 SELFALIGN_END_NAMESPACE
+
+/// fmt support for the older `report::stop_reason`: `fmt::format("{}", r.stop_reason)` prints the text.
+template <>
+struct fmt::formatter<selfalign::dlma::detail::stop_reason_view> : fmt::formatter<std::string_view> {
+  template <class FormatContext>
+  auto format(const selfalign::dlma::detail::stop_reason_view& v, FormatContext& ctx) const {
+    return fmt::formatter<std::string_view>::format(v.str(), ctx);
+  }
+};
 
 #if defined(SELFALIGN_HEADER_ONLY)
 #include <selfalign/dlma/impl/report.ipp>

@@ -2,21 +2,136 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/json_fields.hpp>
 #include <selfalign/json.hpp>
+
+#include <tuple>
 
 SELFALIGN_BEGIN_NAMESPACE
 
+namespace detail {
+// The field tables of the vocabulary types (detail/json_fields.hpp): each field listed once.
+inline constexpr auto message_fields = std::tuple{
+    json_field("role", &message::role),
+    json_field("content", &message::content)};
+// Without logit_bias: its keys are token ids written as strings (to_json/from_json below).
+inline constexpr auto sampling_fields = std::tuple{
+    json_field("temperature", &sampling::temperature),
+    json_field("top_p", &sampling::top_p),
+    json_field("top_k", &sampling::top_k),
+    json_field("max_tokens", &sampling::max_tokens),
+    json_field("stop", &sampling::stop),
+    json_field("include_stop", &sampling::include_stop),
+    json_field("n", &sampling::n),
+    json_field("logprobs", &sampling::logprobs),
+    json_field("return_token_ids", &sampling::return_token_ids).omit_when_default(),  // only when set: older cache keys stay valid
+    json_field("seed", &sampling::seed)};
+inline constexpr auto generation_request_fields = std::tuple{
+    json_field("model", &generation_request::model),
+    json_field("prompt", &generation_request::prompt),
+    json_field("sampling", &generation_request::sampling)};
+inline constexpr auto scoring_request_fields = std::tuple{
+    json_field("model", &scoring_request::model),
+    json_field("prompt", &scoring_request::prompt),
+    json_field("continuation", &scoring_request::continuation),
+    json_field("continuation_token_ids", &scoring_request::continuation_token_ids),
+    json_field("top_logprobs", &scoring_request::top_logprobs)};
+inline constexpr auto embedding_request_fields = std::tuple{
+    json_field("model", &embedding_request::model),
+    json_field("texts", &embedding_request::texts)};
+inline constexpr auto criterion_fields = std::tuple{
+    json_field("name", &criterion::name),
+    json_field("description", &criterion::description),
+    json_field("rubric", &criterion::rubric),
+    json_field("weight", &criterion::weight)};
+inline constexpr auto judge_request_fields = std::tuple{
+    json_field("query", &judge_request::query),
+    json_field("response", &judge_request::response),
+    json_field("criteria", &judge_request::criteria),
+    json_field("guidance", &judge_request::guidance),
+    json_field("seed", &judge_request::seed)};
+inline constexpr auto top_logprob_fields = std::tuple{
+    json_field("token", &top_logprob::token),
+    json_field("logprob", &top_logprob::logprob),
+    json_field("id", &top_logprob::id).omit_when_default()};
+inline constexpr auto token_logprob_fields = std::tuple{
+    json_field("token", &token_logprob::token),
+    json_field("logprob", &token_logprob::logprob),
+    json_field("top", &token_logprob::top),
+    json_field("id", &token_logprob::id).omit_when_default()};
+inline constexpr auto usage_fields = std::tuple{
+    json_field("prompt_tokens", &usage::prompt_tokens),
+    json_field("completion_tokens", &usage::completion_tokens),
+    json_field("cached_prompt_tokens", &usage::cached_prompt_tokens),
+    json_field("requests", &usage::requests),
+    json_field("from_cache", &usage::from_cache),
+    json_field("estimated", &usage::estimated).omit_when_default()};
+inline constexpr auto completion_fields = std::tuple{
+    json_field("text", &completion::text),
+    json_field("tokens", &completion::tokens),
+    json_field("token_ids", &completion::token_ids),
+    json_field("finish_reason", &completion::finish_reason),
+    json_field("invalid_utf8_replaced", &completion::invalid_utf8_replaced).omit_when_default()};
+inline constexpr auto generation_fields = std::tuple{
+    json_field("choices", &generation::choices),
+    json_field("usage", &generation::usage),
+    json_field("model", &generation::model)};
+// Without boundary: an enum written by name, read leniently (to_json/from_json below).
+inline constexpr auto scoring_fields = std::tuple{
+    json_field("logprob", &scoring::logprob),
+    json_field("tokens", &scoring::tokens),
+    json_field("approximate", &scoring::approximate),
+    json_field("usage", &scoring::usage),
+    json_field("boundary_merged", &scoring::boundary_merged).omit_when_default(),
+    json_field("prompt_tokens", &scoring::prompt_tokens).omit_when_default()};
+inline constexpr auto embeddings_fields = std::tuple{
+    json_field("vectors", &embeddings::vectors),
+    json_field("usage", &embeddings::usage)};
+inline constexpr auto criterion_score_fields = std::tuple{
+    json_field("name", &criterion_score::name),
+    json_field("score", &criterion_score::score),
+    json_field("rationale", &criterion_score::rationale)};
+inline constexpr auto judgement_fields = std::tuple{
+    json_field("criteria", &judgement::criteria),
+    json_field("rationale", &judgement::rationale),
+    json_field("status", &judgement::status),
+    json_field("attempts", &judgement::attempts),
+    json_field("raw", &judgement::raw),
+    json_field("usage", &judgement::usage),
+    json_field("score", &judgement::score),
+    json_field("response_chars_omitted", &judgement::response_chars_omitted).omit_when_default()};  // only when cut
+inline constexpr auto capabilities_fields = std::tuple{
+    json_field("chat", &capabilities::chat),
+    json_field("raw_text", &capabilities::raw_text),
+    json_field("token_ids", &capabilities::token_ids),
+    json_field("token_id_prompts", &capabilities::token_id_prompts),
+    json_field("max_top_logprobs", &capabilities::max_top_logprobs),
+    json_field("native_n", &capabilities::native_n),
+    json_field("top_k", &capabilities::top_k),
+    json_field("include_stop", &capabilities::include_stop),
+    json_field("max_stop", &capabilities::max_stop),
+    json_field("max_prompts", &capabilities::max_prompts),
+    json_field("seed", &capabilities::seed),
+    json_field("scoring", &capabilities::scoring),
+    json_field("scoring_exact", &capabilities::scoring_exact),
+    json_field("tokenize", &capabilities::tokenize),
+    json_field("embeddings", &capabilities::embeddings),
+    json_field("server", &capabilities::server),
+    json_field("context_size", &capabilities::context_size),
+    json_field("max_concurrent_calls", &capabilities::max_concurrent_calls),
+    json_field("default_model", &capabilities::default_model).omit_when_default(),
+    json_field("fixed_request_fields", &capabilities::fixed_request_fields).omit_when_default()};
+}  // namespace detail
+
 SELFALIGN_DECL void to_json(nlohmann::json& j, const message& m) {
-  j = nlohmann::json::object();
-  j["role"] = m.role;
-  j["content"] = m.content;
+  detail::write_json_fields(j, m, detail::message_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, message& m) {
-  detail::get_if_present(j, "role", m.role);
-  detail::get_if_present(j, "content", m.content);
+  detail::read_json_fields(j, m, detail::message_fields);
 }
 
+// prompt stays hand-written: one of three shapes (or a bare string), not a set of fields.
 SELFALIGN_DECL void to_json(nlohmann::json& j, const prompt& p) {
   j = nlohmann::json::object();
   if (p.is_chat()) j["messages"] = p.messages();
@@ -32,17 +147,7 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, prompt& p) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const sampling& s) {
-  j = nlohmann::json::object();
-  j["temperature"] = s.temperature;
-  j["top_p"] = s.top_p;
-  j["top_k"] = s.top_k;
-  j["max_tokens"] = s.max_tokens;
-  j["stop"] = s.stop;
-  j["include_stop"] = s.include_stop;
-  j["n"] = s.n;
-  j["logprobs"] = s.logprobs;
-  if (s.return_token_ids) j["return_token_ids"] = true;  // only when set: older cache keys stay valid
-  j["seed"] = s.seed ? nlohmann::json(*s.seed) : nlohmann::json(nullptr);
+  detail::write_json_fields(j, s, detail::sampling_fields);
   if (!s.logit_bias.empty()) {
     nlohmann::json bias = nlohmann::json::object();
     for (const auto& [id, b] : s.logit_bias) bias[std::to_string(id)] = b;
@@ -51,217 +156,119 @@ SELFALIGN_DECL void to_json(nlohmann::json& j, const sampling& s) {
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, sampling& s) {
-  detail::get_if_present(j, "temperature", s.temperature);
-  detail::get_if_present(j, "top_p", s.top_p);
-  detail::get_if_present(j, "top_k", s.top_k);
-  detail::get_if_present(j, "max_tokens", s.max_tokens);
-  detail::get_if_present(j, "stop", s.stop);
-  detail::get_if_present(j, "include_stop", s.include_stop);
-  detail::get_if_present(j, "seed", s.seed);
-  detail::get_if_present(j, "n", s.n);
-  detail::get_if_present(j, "logprobs", s.logprobs);
-  detail::get_if_present(j, "return_token_ids", s.return_token_ids);
+  detail::read_json_fields(j, s, detail::sampling_fields);
   s.logit_bias.clear();
   if (auto it = j.find("logit_bias"); it != j.end() && it->is_object())
     for (const auto& [k, v] : it->items()) s.logit_bias[static_cast<token_id>(std::stol(k))] = v.get<double>();
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const generation_request& r) {
-  j = nlohmann::json::object();
-  j["model"] = r.model;
-  j["prompt"] = r.prompt;
-  j["sampling"] = r.sampling;
+  detail::write_json_fields(j, r, detail::generation_request_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, generation_request& r) {
-  detail::get_if_present(j, "model", r.model);
-  detail::get_if_present(j, "prompt", r.prompt);
-  detail::get_if_present(j, "sampling", r.sampling);
+  detail::read_json_fields(j, r, detail::generation_request_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const scoring_request& r) {
-  j = nlohmann::json::object();
-  j["model"] = r.model;
-  j["prompt"] = r.prompt;
-  j["continuation"] = r.continuation;
-  j["continuation_token_ids"] = r.continuation_token_ids;
-  j["top_logprobs"] = r.top_logprobs;
+  detail::write_json_fields(j, r, detail::scoring_request_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, scoring_request& r) {
-  detail::get_if_present(j, "model", r.model);
-  detail::get_if_present(j, "prompt", r.prompt);
-  detail::get_if_present(j, "continuation", r.continuation);
-  detail::get_if_present(j, "continuation_token_ids", r.continuation_token_ids);
-  detail::get_if_present(j, "top_logprobs", r.top_logprobs);
+  detail::read_json_fields(j, r, detail::scoring_request_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const embedding_request& r) {
-  j = nlohmann::json::object();
-  j["model"] = r.model;
-  j["texts"] = r.texts;
+  detail::write_json_fields(j, r, detail::embedding_request_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, embedding_request& r) {
-  detail::get_if_present(j, "model", r.model);
-  detail::get_if_present(j, "texts", r.texts);
+  detail::read_json_fields(j, r, detail::embedding_request_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const criterion& c) {
-  j = nlohmann::json::object();
-  j["name"] = c.name;
-  j["description"] = c.description;
-  j["rubric"] = c.rubric;
-  j["weight"] = c.weight;
+  detail::write_json_fields(j, c, detail::criterion_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, criterion& c) {
-  detail::get_if_present(j, "name", c.name);
-  detail::get_if_present(j, "description", c.description);
-  detail::get_if_present(j, "rubric", c.rubric);
-  detail::get_if_present(j, "weight", c.weight);
+  detail::read_json_fields(j, c, detail::criterion_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const judge_request& r) {
-  j = nlohmann::json::object();
-  j["query"] = r.query;
-  j["response"] = r.response;
-  j["criteria"] = r.criteria;
-  j["guidance"] = r.guidance;
-  j["seed"] = r.seed ? nlohmann::json(*r.seed) : nlohmann::json(nullptr);
+  detail::write_json_fields(j, r, detail::judge_request_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, judge_request& r) {
-  detail::get_if_present(j, "query", r.query);
-  detail::get_if_present(j, "response", r.response);
-  detail::get_if_present(j, "criteria", r.criteria);
-  detail::get_if_present(j, "guidance", r.guidance);
-  detail::get_if_present(j, "seed", r.seed);
+  detail::read_json_fields(j, r, detail::judge_request_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const top_logprob& t) {
-  j = nlohmann::json::object();
-  j["token"] = t.token;
-  j["logprob"] = t.logprob;
-  if (t.id) j["id"] = *t.id;
+  detail::write_json_fields(j, t, detail::top_logprob_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, top_logprob& t) {
-  detail::get_if_present(j, "token", t.token);
-  detail::get_if_present(j, "id", t.id);
-  detail::get_if_present(j, "logprob", t.logprob);
+  detail::read_json_fields(j, t, detail::top_logprob_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const token_logprob& t) {
-  j = nlohmann::json::object();
-  j["token"] = t.token;
-  j["logprob"] = t.logprob;
-  j["top"] = t.top;
-  if (t.id) j["id"] = *t.id;
+  detail::write_json_fields(j, t, detail::token_logprob_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, token_logprob& t) {
-  detail::get_if_present(j, "token", t.token);
-  detail::get_if_present(j, "id", t.id);
-  detail::get_if_present(j, "logprob", t.logprob);
-  detail::get_if_present(j, "top", t.top);
+  detail::read_json_fields(j, t, detail::token_logprob_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const usage& u) {
-  j = nlohmann::json::object();
-  j["prompt_tokens"] = u.prompt_tokens;
-  j["completion_tokens"] = u.completion_tokens;
-  j["cached_prompt_tokens"] = u.cached_prompt_tokens;
-  j["requests"] = u.requests;
-  j["from_cache"] = u.from_cache;
-  if (u.estimated) j["estimated"] = true;
+  detail::write_json_fields(j, u, detail::usage_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, usage& u) {
-  detail::get_if_present(j, "prompt_tokens", u.prompt_tokens);
-  detail::get_if_present(j, "completion_tokens", u.completion_tokens);
-  detail::get_if_present(j, "cached_prompt_tokens", u.cached_prompt_tokens);
-  detail::get_if_present(j, "requests", u.requests);
-  detail::get_if_present(j, "from_cache", u.from_cache);
-  detail::get_if_present(j, "estimated", u.estimated);
+  detail::read_json_fields(j, u, detail::usage_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const completion& c) {
-  j = nlohmann::json::object();
-  j["text"] = c.text;
-  j["tokens"] = c.tokens;
-  j["token_ids"] = c.token_ids;
-  j["finish_reason"] = c.finish_reason;
-  if (c.invalid_utf8_replaced) j["invalid_utf8_replaced"] = true;
+  detail::write_json_fields(j, c, detail::completion_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, completion& c) {
-  detail::get_if_present(j, "text", c.text);
-  detail::get_if_present(j, "tokens", c.tokens);
-  detail::get_if_present(j, "token_ids", c.token_ids);
-  detail::get_if_present(j, "finish_reason", c.finish_reason);
-  detail::get_if_present(j, "invalid_utf8_replaced", c.invalid_utf8_replaced);
+  detail::read_json_fields(j, c, detail::completion_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const generation& g) {
-  j = nlohmann::json::object();
-  j["choices"] = g.choices;
-  j["usage"] = g.usage;
-  j["model"] = g.model;
+  detail::write_json_fields(j, g, detail::generation_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, generation& g) {
-  detail::get_if_present(j, "choices", g.choices);
-  detail::get_if_present(j, "usage", g.usage);
-  detail::get_if_present(j, "model", g.model);
+  detail::read_json_fields(j, g, detail::generation_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const scoring& s) {
-  j = nlohmann::json::object();
-  j["logprob"] = s.logprob;
-  j["tokens"] = s.tokens;
-  j["approximate"] = s.approximate;
-  j["usage"] = s.usage;
+  detail::write_json_fields(j, s, detail::scoring_fields);
   if (s.boundary != scoring_boundary::unknown) j["boundary"] = std::string(to_string(s.boundary));
-  if (s.boundary_merged) j["boundary_merged"] = true;
-  if (s.prompt_tokens != 0) j["prompt_tokens"] = s.prompt_tokens;
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, scoring& s) {
-  detail::get_if_present(j, "logprob", s.logprob);
-  detail::get_if_present(j, "tokens", s.tokens);
-  detail::get_if_present(j, "approximate", s.approximate);
-  detail::get_if_present(j, "usage", s.usage);
+  detail::read_json_fields(j, s, detail::scoring_fields);
   s.boundary = scoring_boundary::unknown;
   if (auto it = j.find("boundary"); it != j.end() && it->is_string())
     for (auto b : {scoring_boundary::given_ids, scoring_boundary::joint_tokenization, scoring_boundary::separate})
       if (it->get<std::string>() == to_string(b)) s.boundary = b;
-  detail::get_if_present(j, "boundary_merged", s.boundary_merged);
-  detail::get_if_present(j, "prompt_tokens", s.prompt_tokens);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const embeddings& e) {
-  j = nlohmann::json::object();
-  j["vectors"] = e.vectors;
-  j["usage"] = e.usage;
+  detail::write_json_fields(j, e, detail::embeddings_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, embeddings& e) {
-  detail::get_if_present(j, "vectors", e.vectors);
-  detail::get_if_present(j, "usage", e.usage);
+  detail::read_json_fields(j, e, detail::embeddings_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const criterion_score& c) {
-  j = nlohmann::json::object();
-  j["name"] = c.name;
-  j["score"] = c.score;
-  j["rationale"] = c.rationale;
+  detail::write_json_fields(j, c, detail::criterion_score_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, criterion_score& c) {
-  detail::get_if_present(j, "name", c.name);
-  detail::get_if_present(j, "score", c.score);
-  detail::get_if_present(j, "rationale", c.rationale);
+  detail::read_json_fields(j, c, detail::criterion_score_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const parse_status& s) { j = to_string(s); }
@@ -272,28 +279,15 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, parse_status& s) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const judgement& g) {
-  j = nlohmann::json::object();
-  j["criteria"] = g.criteria;
-  j["rationale"] = g.rationale;
-  j["status"] = g.status;
-  j["attempts"] = g.attempts;
-  j["raw"] = g.raw;
-  j["usage"] = g.usage;
-  j["score"] = g.score ? nlohmann::json(*g.score) : nlohmann::json(nullptr);
-  if (g.response_chars_omitted > 0) j["response_chars_omitted"] = g.response_chars_omitted;  // only when cut
+  detail::write_json_fields(j, g, detail::judgement_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, judgement& g) {
-  detail::get_if_present(j, "score", g.score);
-  detail::get_if_present(j, "criteria", g.criteria);
-  detail::get_if_present(j, "rationale", g.rationale);
-  detail::get_if_present(j, "status", g.status);
-  detail::get_if_present(j, "attempts", g.attempts);
-  detail::get_if_present(j, "raw", g.raw);
-  detail::get_if_present(j, "usage", g.usage);
-  detail::get_if_present(j, "response_chars_omitted", g.response_chars_omitted);
+  detail::read_json_fields(j, g, detail::judgement_fields);
 }
 
+// error stays hand-written: its code is written by name, and reading goes through the constructor,
+// which derives `retryable` from the code and the HTTP status before the JSON may override it.
 SELFALIGN_DECL void to_json(nlohmann::json& j, const error& e) {
   j = nlohmann::json::object();
   j["code"] = to_string(e.code);
@@ -316,50 +310,11 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, error& e) {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const capabilities& c) {
-  j = nlohmann::json::object();
-  j["chat"] = c.chat;
-  j["raw_text"] = c.raw_text;
-  j["token_ids"] = c.token_ids;
-  j["token_id_prompts"] = c.token_id_prompts;
-  j["max_top_logprobs"] = c.max_top_logprobs;
-  j["native_n"] = c.native_n;
-  j["top_k"] = c.top_k;
-  j["include_stop"] = c.include_stop;
-  j["max_stop"] = c.max_stop;
-  j["max_prompts"] = c.max_prompts;
-  j["seed"] = c.seed;
-  j["scoring"] = c.scoring;
-  j["scoring_exact"] = c.scoring_exact;
-  j["tokenize"] = c.tokenize;
-  j["embeddings"] = c.embeddings;
-  j["server"] = c.server;
-  j["context_size"] = c.context_size;
-  j["max_concurrent_calls"] = c.max_concurrent_calls;
-  if (!c.default_model.empty()) j["default_model"] = c.default_model;
-  if (!c.fixed_request_fields.empty()) j["fixed_request_fields"] = c.fixed_request_fields;
+  detail::write_json_fields(j, c, detail::capabilities_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, capabilities& c) {
-  detail::get_if_present(j, "chat", c.chat);
-  detail::get_if_present(j, "raw_text", c.raw_text);
-  detail::get_if_present(j, "token_ids", c.token_ids);
-  detail::get_if_present(j, "token_id_prompts", c.token_id_prompts);
-  detail::get_if_present(j, "max_top_logprobs", c.max_top_logprobs);
-  detail::get_if_present(j, "native_n", c.native_n);
-  detail::get_if_present(j, "top_k", c.top_k);
-  detail::get_if_present(j, "include_stop", c.include_stop);
-  detail::get_if_present(j, "max_stop", c.max_stop);
-  detail::get_if_present(j, "max_prompts", c.max_prompts);
-  detail::get_if_present(j, "seed", c.seed);
-  detail::get_if_present(j, "scoring", c.scoring);
-  detail::get_if_present(j, "scoring_exact", c.scoring_exact);
-  detail::get_if_present(j, "context_size", c.context_size);
-  detail::get_if_present(j, "max_concurrent_calls", c.max_concurrent_calls);
-  detail::get_if_present(j, "tokenize", c.tokenize);
-  detail::get_if_present(j, "embeddings", c.embeddings);
-  detail::get_if_present(j, "server", c.server);
-  detail::get_if_present(j, "default_model", c.default_model);
-  detail::get_if_present(j, "fixed_request_fields", c.fixed_request_fields);
+  detail::read_json_fields(j, c, detail::capabilities_fields);
 }
 
 SELFALIGN_END_NAMESPACE

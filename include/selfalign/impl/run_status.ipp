@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/json_fields.hpp>
 #include <selfalign/run_status.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -18,17 +19,19 @@ SELFALIGN_DECL bool run_status::resumable() const noexcept {
   return error && (error->code == errc::budget_exhausted || error->code == errc::cancelled);
 }
 
+namespace detail {
+inline constexpr auto run_status_fields = std::tuple{
+    json_field("complete", &run_status::complete),
+    json_field("stop_reason", &run_status::stop_reason),
+    json_field("error", &run_status::error)};  // null when none
+}  // namespace detail
+
 SELFALIGN_DECL void to_json(nlohmann::json& j, const run_status& s) {
-  j = nlohmann::json::object();
-  j["complete"] = s.complete;
-  j["stop_reason"] = s.stop_reason;
-  j["error"] = s.error ? nlohmann::json(*s.error) : nlohmann::json(nullptr);
+  detail::write_json_fields(j, s, detail::run_status_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, run_status& s) {
-  detail::get_if_present(j, "complete", s.complete);
-  detail::get_if_present(j, "stop_reason", s.stop_reason);
-  detail::get_if_present(j, "error", s.error);
+  detail::read_json_fields(j, s, detail::run_status_fields);
 }
 
 SELFALIGN_END_NAMESPACE

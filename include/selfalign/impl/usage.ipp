@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/json_fields.hpp>
 #include <selfalign/usage.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -54,23 +55,25 @@ SELFALIGN_DECL void usage_totals::add_answer(const usage& u, double answer_cost,
   cost += answer_cost;
 }
 
+namespace detail {
+inline constexpr auto usage_totals_fields = std::tuple{
+    json_field("calls", &usage_totals::calls),
+    json_field("failed", &usage_totals::failed),
+    json_field("prompt_tokens", &usage_totals::prompt_tokens),
+    json_field("completion_tokens", &usage_totals::completion_tokens),
+    json_field("cache_hits", &usage_totals::cache_hits),
+    json_field("cost_usd", &usage_totals::cost)};
+inline constexpr auto usage_summary_fields = std::tuple{
+    json_field("by_role", &usage_summary::by_role),
+    json_field("total", &usage_summary::total)};
+}  // namespace detail
+
 SELFALIGN_DECL void to_json(nlohmann::json& j, const usage_totals& u) {
-  j = nlohmann::json::object();
-  j["calls"] = u.calls;
-  j["failed"] = u.failed;
-  j["prompt_tokens"] = u.prompt_tokens;
-  j["completion_tokens"] = u.completion_tokens;
-  j["cache_hits"] = u.cache_hits;
-  j["cost_usd"] = u.cost;
+  detail::write_json_fields(j, u, detail::usage_totals_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, usage_totals& u) {
-  detail::get_if_present(j, "calls", u.calls);
-  detail::get_if_present(j, "failed", u.failed);
-  detail::get_if_present(j, "prompt_tokens", u.prompt_tokens);
-  detail::get_if_present(j, "completion_tokens", u.completion_tokens);
-  detail::get_if_present(j, "cache_hits", u.cache_hits);
-  detail::get_if_present(j, "cost_usd", u.cost);
+  detail::read_json_fields(j, u, detail::usage_totals_fields);
 }
 
 SELFALIGN_DECL meter::meter(selfalign::budget b, price_table prices)
@@ -144,14 +147,11 @@ SELFALIGN_DECL std::optional<std::string> meter::exhausted_locked() const {
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const usage_summary& u) {
-  j = nlohmann::json::object();
-  j["by_role"] = u.by_role;
-  j["total"] = u.total;
+  detail::write_json_fields(j, u, detail::usage_summary_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, usage_summary& u) {
-  detail::get_if_present(j, "by_role", u.by_role);
-  detail::get_if_present(j, "total", u.total);
+  detail::read_json_fields(j, u, detail::usage_summary_fields);
 }
 
 SELFALIGN_DECL usage_ledger::usage_ledger(price_table prices, std::map<std::string, std::string> models)

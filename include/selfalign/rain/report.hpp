@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -90,9 +91,24 @@ struct report {
   [[nodiscard]] bool ok() const noexcept { return !error.has_value(); }
 };
 
+// JSON ------------------------------------------------------------------------------------------
+// A report reads back from what it writes (write, read, write gives the same JSON), through the
+// field tables in impl/report.ipp. `tree` is kept as the JSON it was written as: a report read
+// back holds the tree's JSON form, not a search tree to continue from.
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, const token& t);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, token& t);
 SELFALIGN_DECL void to_json(nlohmann::json& j, const step_stats& s);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, step_stats& s);
 SELFALIGN_DECL void to_json(nlohmann::json& j, const statistics& s);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, statistics& s);
 SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r);
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r);
+
+/// The report as JSON text (indent -1: one line).
+[[nodiscard]] SELFALIGN_DECL std::string to_json_text(const report& r, int indent = 2);
+/// Reads a report written by to_json_text (or to_json); errc::bad_response when it is not one.
+[[nodiscard]] SELFALIGN_DECL result<report> report_from_json_text(std::string_view text);
 
 }  // namespace rain
 SELFALIGN_END_NAMESPACE

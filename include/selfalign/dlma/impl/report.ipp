@@ -2,9 +2,99 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/json_fields.hpp>
 #include <selfalign/dlma/report.hpp>
 
+#include <tuple>
+
 SELFALIGN_BEGIN_NAMESPACE
+
+namespace detail {
+// The field tables of dlma::report and its parts (selfalign/detail/json_fields.hpp).
+inline constexpr auto dlma_continuation_score_fields = std::tuple{
+    json_field("logprob", &dlma::continuation_score::logprob),
+    json_field("tokens", &dlma::continuation_score::tokens),
+    json_field("approximate", &dlma::continuation_score::approximate),
+    json_field("boundary", &dlma::continuation_score::boundary),
+    json_field("method", &dlma::continuation_score::method),
+    json_field("merged", &dlma::continuation_score::merged),
+    json_field("prompt_tokens", &dlma::continuation_score::prompt_tokens),
+    json_field("scored_tokens", &dlma::continuation_score::scored_tokens)};
+inline constexpr auto dlma_preference_pair_fields = std::tuple{
+    json_field("index", &dlma::preference_pair::index),
+    json_field("id", &dlma::preference_pair::id),
+    json_field("query", &dlma::preference_pair::query),
+    json_field("positive_answer", &dlma::preference_pair::positive_answer),
+    json_field("negative_answer", &dlma::preference_pair::negative_answer),
+    json_field("chosen", &dlma::preference_pair::chosen),
+    json_field("rejected", &dlma::preference_pair::rejected),
+    json_field("swapped", &dlma::preference_pair::swapped),
+    json_field("reward_positive", &dlma::preference_pair::reward_positive),
+    json_field("reward_negative", &dlma::preference_pair::reward_negative),
+    json_field("self_reward", &dlma::preference_pair::self_reward),
+    json_field("margin", &dlma::preference_pair::margin),
+    json_field("clipped_margin", &dlma::preference_pair::clipped_margin),
+    json_field("weight", &dlma::preference_pair::weight),
+    json_field("target_margin", &dlma::preference_pair::target_margin),
+    json_field("score_chosen", &dlma::preference_pair::score_chosen),
+    json_field("score_rejected", &dlma::preference_pair::score_rejected),
+    json_field("approximate", &dlma::preference_pair::approximate),
+    json_field("boundary_merged", &dlma::preference_pair::boundary_merged),
+    json_field("scores", &dlma::preference_pair::scores),  // indexed by score_slot
+    json_field("boundary_positive", &dlma::preference_pair::boundary_positive),
+    json_field("boundary_negative", &dlma::preference_pair::boundary_negative),
+    json_field("seed_positive", &dlma::preference_pair::seed_positive),
+    json_field("seed_negative", &dlma::preference_pair::seed_negative),
+    json_field("finish_positive", &dlma::preference_pair::finish_positive),
+    json_field("finish_negative", &dlma::preference_pair::finish_negative),
+    json_field("model", &dlma::preference_pair::model)};
+inline constexpr auto dlma_pair_failure_fields = std::tuple{
+    json_field("index", &dlma::pair_failure::index),
+    json_field("id", &dlma::pair_failure::id),
+    json_field("stage", &dlma::pair_failure::stage),
+    json_field("error", &dlma::pair_failure::error)};
+// Statistics of an empty set are NaN: written as null, and null leaves the default NaN.
+inline constexpr auto dlma_margin_summary_fields = std::tuple{
+    json_field("count", &dlma::margin_summary::count),
+    json_field("min", &dlma::margin_summary::min).null_unless_finite(),
+    json_field("max", &dlma::margin_summary::max).null_unless_finite(),
+    json_field("mean", &dlma::margin_summary::mean).null_unless_finite(),
+    json_field("stddev", &dlma::margin_summary::stddev).null_unless_finite(),
+    json_field("p05", &dlma::margin_summary::p05).null_unless_finite(),
+    json_field("p25", &dlma::margin_summary::p25).null_unless_finite(),
+    json_field("median", &dlma::margin_summary::median).null_unless_finite(),
+    json_field("p75", &dlma::margin_summary::p75).null_unless_finite(),
+    json_field("p95", &dlma::margin_summary::p95).null_unless_finite(),
+    json_field("negative", &dlma::margin_summary::negative),
+    json_field("negative_fraction", &dlma::margin_summary::negative_fraction).null_unless_finite(),
+    json_field("clipped_low", &dlma::margin_summary::clipped_low),
+    json_field("clipped_high", &dlma::margin_summary::clipped_high)};
+inline constexpr auto dlma_boundary_counts_fields = std::tuple{
+    json_field("generated_ids", &dlma::report::boundary_counts::generated_ids),
+    json_field("joint_tokenization", &dlma::report::boundary_counts::joint_tokenization),
+    json_field("server_text", &dlma::report::boundary_counts::server_text)};
+// Besides these, to_json writes the summary's counts ("pairs", "dropped", "failed", "unfinished")
+// and the older "stop_reason" and "complete", which are not read back: they follow from the
+// lists and from "status" (report::stop_reason and complete() read the status).
+inline constexpr auto dlma_report_fields = std::tuple{
+    json_field("pair_list", &dlma::report::pairs),
+    json_field("dropped_list", &dlma::report::dropped),
+    json_field("unfinished_list", &dlma::report::unfinished),
+    json_field("failures", &dlma::report::failures),
+    json_field("queries", &dlma::report::queries),
+    json_field("swapped", &dlma::report::swapped),
+    json_field("approximate", &dlma::report::approximate),
+    json_field("merged_boundary", &dlma::report::merged_boundary),
+    json_field("truncated", &dlma::report::truncated),
+    json_field("boundary", &dlma::report::boundary),
+    json_field("boundary_methods", &dlma::report::boundary_methods),
+    json_field("margins", &dlma::report::margins),
+    json_field("usage", &dlma::report::usage),
+    json_field("calls", &dlma::report::calls),
+    json_field("cache_hits", &dlma::report::cache_hits),
+    json_field("status", &dlma::report::status),
+    json_field("run_usage", &dlma::report::run_usage)};
+}  // namespace detail
 
 namespace dlma {
 
@@ -44,51 +134,82 @@ SELFALIGN_DECL margin_summary summarize_margins(std::vector<double> r, double cl
   return s;
 }
 
+SELFALIGN_DECL void detail::to_json(nlohmann::json& j, const detail::stop_reason_view& v) { j = v.str(); }
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, boundary_mode m) { j = std::string(to_string(m)); }
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, boundary_mode& m) {
+  selfalign::detail::read_enum_name(j, m, {boundary_mode::automatic, boundary_mode::tokens, boundary_mode::text}, "boundary mode");
+}
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, boundary_method m) { j = std::string(to_string(m)); }
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, boundary_method& m) {
+  selfalign::detail::read_enum_name(
+      j, m, {boundary_method::generated_ids, boundary_method::joint_tokenization, boundary_method::server_text}, "boundary method");
+}
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, const continuation_score& s) {
+  selfalign::detail::write_json_fields(j, s, selfalign::detail::dlma_continuation_score_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, continuation_score& s) {
+  selfalign::detail::read_json_fields(j, s, selfalign::detail::dlma_continuation_score_fields);
+}
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, const preference_pair& p) {
+  selfalign::detail::write_json_fields(j, p, selfalign::detail::dlma_preference_pair_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, preference_pair& p) {
+  selfalign::detail::read_json_fields(j, p, selfalign::detail::dlma_preference_pair_fields);
+}
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, const pair_failure& f) {
+  selfalign::detail::write_json_fields(j, f, selfalign::detail::dlma_pair_failure_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, pair_failure& f) {
+  selfalign::detail::read_json_fields(j, f, selfalign::detail::dlma_pair_failure_fields);
+}
+
 SELFALIGN_DECL void to_json(nlohmann::json& j, const margin_summary& s) {
-  auto num = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
-  j = nlohmann::json::object();
-  j["count"] = s.count;
-  j["min"] = num(s.min);
-  j["max"] = num(s.max);
-  j["mean"] = num(s.mean);
-  j["stddev"] = num(s.stddev);
-  j["p05"] = num(s.p05);
-  j["p25"] = num(s.p25);
-  j["median"] = num(s.median);
-  j["p75"] = num(s.p75);
-  j["p95"] = num(s.p95);
-  j["negative"] = s.negative;
-  j["negative_fraction"] = num(s.negative_fraction);
-  j["clipped_low"] = s.clipped_low;
-  j["clipped_high"] = s.clipped_high;
+  selfalign::detail::write_json_fields(j, s, selfalign::detail::dlma_margin_summary_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, margin_summary& s) {
+  selfalign::detail::read_json_fields(j, s, selfalign::detail::dlma_margin_summary_fields);
+}
+
+SELFALIGN_DECL void to_json(nlohmann::json& j, const report::boundary_counts& c) {
+  selfalign::detail::write_json_fields(j, c, selfalign::detail::dlma_boundary_counts_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report::boundary_counts& c) {
+  selfalign::detail::read_json_fields(j, c, selfalign::detail::dlma_boundary_counts_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r) {
-  nlohmann::json failures = nlohmann::json::array();
-  for (const auto& f : r.failures)
-    failures.push_back({{"index", f.index}, {"id", f.id}, {"stage", f.stage}, {"error", f.error}});
-  j = {{"queries", r.queries},
-       {"pairs", r.pairs.size()},
-       {"dropped", r.dropped.size()},
-       {"failed", r.failures.size()},
-       {"unfinished", r.unfinished.size()},
-       {"swapped", r.swapped},
-       {"approximate", r.approximate},
-       {"merged_boundary", r.merged_boundary},
-       {"truncated", r.truncated},
-       {"boundary", to_string(r.boundary)},
-       {"boundary_methods", {{"generated_ids", r.boundary_methods.generated_ids},
-                             {"joint_tokenization", r.boundary_methods.joint_tokenization},
-                             {"server_text", r.boundary_methods.server_text}}},
-       {"margins", r.margins},
-       {"usage", r.usage},
-       {"calls", r.calls},
-       {"cache_hits", r.cache_hits},
-       {"stop_reason", r.stop_reason},
-       {"complete", r.complete()},
-       {"status", r.status},
-       {"run_usage", r.run_usage},
-       {"failures", std::move(failures)}};
+  selfalign::detail::write_json_fields(j, r, selfalign::detail::dlma_report_fields);
+  // The summary's counts and "complete": written for readers of the summary, not read back.
+  j["pairs"] = r.pairs.size();
+  j["dropped"] = r.dropped.size();
+  j["failed"] = r.failures.size();
+  j["unfinished"] = r.unfinished.size();
+  j["complete"] = r.complete();
+  j["stop_reason"] = r.status.stop_reason;  // the older name of status.stop_reason
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r) {
+  selfalign::detail::read_json_fields(j, r, selfalign::detail::dlma_report_fields);
+}
+
+SELFALIGN_DECL std::string to_json_text(const report& r, int indent) {
+  return nlohmann::json(r).dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+SELFALIGN_DECL result<report> report_from_json_text(std::string_view text) {
+  return parse_json_as<report>(text, "dlma report");
 }
 
 }  // namespace dlma

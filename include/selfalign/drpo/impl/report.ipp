@@ -2,191 +2,150 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/json_fields.hpp>
 #include <selfalign/drpo/report.hpp>
 
+#include <tuple>
+
 SELFALIGN_BEGIN_NAMESPACE
+
+namespace detail {
+// The field tables of the report's parts (selfalign/detail/json_fields.hpp): each field once.
+inline constexpr auto drpo_icl_example_fields = std::tuple{
+    json_field("query", &drpo::icl_example::query),
+    json_field("answer", &drpo::icl_example::answer)};
+inline constexpr auto drpo_evaluation_fields = std::tuple{
+    json_field("aspects", &drpo::evaluation::aspects),
+    json_field("selection_reasoning", &drpo::evaluation::selection_reasoning),
+    json_field("selection_status", &drpo::evaluation::selection_status),
+    json_field("verdict", &drpo::evaluation::verdict),
+    json_field("reward", &drpo::evaluation::reward),
+    json_field("error", &drpo::evaluation::error).omit_when_default()};
+inline constexpr auto drpo_candidate_fields = std::tuple{
+    json_field("id", &drpo::candidate::id),
+    json_field("parent", &drpo::candidate::parent),
+    json_field("level", &drpo::candidate::level),
+    json_field("beam_index", &drpo::candidate::beam_index),
+    json_field("candidate_index", &drpo::candidate::candidate_index),
+    json_field("origin", &drpo::candidate::origin),
+    json_field("system_prompt", &drpo::candidate::system_prompt),
+    json_field("query_index", &drpo::candidate::query_index),
+    json_field("query", &drpo::candidate::query),
+    json_field("response", &drpo::candidate::response),
+    json_field("eval", &drpo::candidate::eval),
+    json_field("path_score", &drpo::candidate::path_score),
+    json_field("kept", &drpo::candidate::kept),
+    json_field("reused_from", &drpo::candidate::reused_from)};
+inline constexpr auto drpo_rejected_proposal_fields = std::tuple{
+    json_field("level", &drpo::rejected_proposal::level),
+    json_field("parent", &drpo::rejected_proposal::parent),
+    json_field("candidate_index", &drpo::rejected_proposal::candidate_index),
+    json_field("reason", &drpo::rejected_proposal::reason),
+    json_field("text", &drpo::rejected_proposal::text)};
+inline constexpr auto drpo_icl_round_fields = std::tuple{
+    json_field("round", &drpo::icl_round::round),
+    json_field("answer", &drpo::icl_round::answer),
+    json_field("eval", &drpo::icl_round::eval),
+    json_field("total", &drpo::icl_round::total),
+    json_field("best", &drpo::icl_round::best),
+    json_field("note", &drpo::icl_round::note)};
+inline constexpr auto drpo_icl_trace_fields = std::tuple{
+    json_field("index", &drpo::icl_trace::index),
+    json_field("query", &drpo::icl_trace::query),
+    json_field("seed_answer", &drpo::icl_trace::seed_answer),
+    json_field("best_answer", &drpo::icl_trace::best_answer),
+    json_field("best_total", &drpo::icl_trace::best_total),
+    json_field("rounds", &drpo::icl_trace::rounds),
+    json_field("stop_reason", &drpo::icl_trace::stop_reason)};
+// The report's "search" object.
+inline constexpr auto drpo_search_stats_fields = std::tuple{
+    json_field("levels", &search::search_stats::levels),
+    json_field("final_max_depth", &search::search_stats::final_max_depth),
+    json_field("depth_increases", &search::search_stats::depth_increases),
+    json_field("expansions", &search::search_stats::expansions),
+    json_field("evaluations", &search::search_stats::evaluations)};
+// Without "search" (the object above).
+inline constexpr auto drpo_report_fields = std::tuple{
+    json_field("best_prompt", &drpo::report::best_prompt),
+    json_field("best_score", &drpo::report::best_score),
+    json_field("best_path", &drpo::report::best_path),
+    json_field("examples", &drpo::report::examples),
+    json_field("icl", &drpo::report::icl),
+    json_field("trace", &drpo::report::trace),
+    json_field("rejected", &drpo::report::rejected),
+    json_field("strategy", &drpo::report::strategy),
+    json_field("status", &drpo::report::status),
+    json_field("run_usage", &drpo::report::run_usage),
+    json_field("usage_by_role", &drpo::report::usage_by_role),
+    json_field("total", &drpo::report::total),
+    json_field("cache_hits", &drpo::report::cache_hits),
+    json_field("stop_reason", &drpo::report::stop_reason),
+    json_field("complete", &drpo::report::complete),
+    json_field("error", &drpo::report::error),
+    json_field("wall_seconds", &drpo::report::wall_seconds),
+    json_field("seed", &drpo::report::seed),
+    json_field("base_answers", &drpo::report::base_answers),
+    json_field("base_answers_cut", &drpo::report::base_answers_cut)};
+}  // namespace detail
 
 namespace drpo {
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_example& e) {
-  j = nlohmann::json::object();
-  j["query"] = e.query;
-  j["answer"] = e.answer;
+  selfalign::detail::write_json_fields(j, e, selfalign::detail::drpo_icl_example_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_example& e) {
-  selfalign::detail::get_if_present(j, "query", e.query);
-  selfalign::detail::get_if_present(j, "answer", e.answer);
+  selfalign::detail::read_json_fields(j, e, selfalign::detail::drpo_icl_example_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const evaluation& e) {
-  j = nlohmann::json::object();
-  j["aspects"] = e.aspects;
-  j["selection_reasoning"] = e.selection_reasoning;
-  j["selection_status"] = e.selection_status;
-  j["verdict"] = e.verdict;
-  j["reward"] = e.reward ? nlohmann::json(*e.reward) : nlohmann::json(nullptr);
-  if (e.error) j["error"] = *e.error;
+  selfalign::detail::write_json_fields(j, e, selfalign::detail::drpo_evaluation_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, evaluation& e) {
-  selfalign::detail::get_if_present(j, "aspects", e.aspects);
-  selfalign::detail::get_if_present(j, "selection_reasoning", e.selection_reasoning);
-  selfalign::detail::get_if_present(j, "selection_status", e.selection_status);
-  selfalign::detail::get_if_present(j, "verdict", e.verdict);
-  selfalign::detail::get_if_present(j, "reward", e.reward);
-  selfalign::detail::get_if_present(j, "error", e.error);
+  selfalign::detail::read_json_fields(j, e, selfalign::detail::drpo_evaluation_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const candidate& c) {
-  j = nlohmann::json::object();
-  j["id"] = c.id;
-  j["level"] = c.level;
-  j["beam_index"] = c.beam_index;
-  j["candidate_index"] = c.candidate_index;
-  j["origin"] = c.origin;
-  j["system_prompt"] = c.system_prompt;
-  j["query_index"] = c.query_index;
-  j["query"] = c.query;
-  j["response"] = c.response;
-  j["eval"] = c.eval;
-  j["kept"] = c.kept;
-  j["parent"] = c.parent ? nlohmann::json(*c.parent) : nlohmann::json(nullptr);
-  j["path_score"] = c.path_score ? nlohmann::json(*c.path_score) : nlohmann::json(nullptr);
-  j["reused_from"] = c.reused_from ? nlohmann::json(*c.reused_from) : nlohmann::json(nullptr);
+  selfalign::detail::write_json_fields(j, c, selfalign::detail::drpo_candidate_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, candidate& c) {
-  selfalign::detail::get_if_present(j, "id", c.id);
-  selfalign::detail::get_if_present(j, "parent", c.parent);
-  selfalign::detail::get_if_present(j, "level", c.level);
-  selfalign::detail::get_if_present(j, "beam_index", c.beam_index);
-  selfalign::detail::get_if_present(j, "candidate_index", c.candidate_index);
-  selfalign::detail::get_if_present(j, "origin", c.origin);
-  selfalign::detail::get_if_present(j, "system_prompt", c.system_prompt);
-  selfalign::detail::get_if_present(j, "query_index", c.query_index);
-  selfalign::detail::get_if_present(j, "query", c.query);
-  selfalign::detail::get_if_present(j, "response", c.response);
-  selfalign::detail::get_if_present(j, "eval", c.eval);
-  selfalign::detail::get_if_present(j, "path_score", c.path_score);
-  selfalign::detail::get_if_present(j, "kept", c.kept);
-  selfalign::detail::get_if_present(j, "reused_from", c.reused_from);
+  selfalign::detail::read_json_fields(j, c, selfalign::detail::drpo_candidate_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const rejected_proposal& r) {
-  j = nlohmann::json::object();
-  j["level"] = r.level;
-  j["parent"] = r.parent;
-  j["candidate_index"] = r.candidate_index;
-  j["reason"] = r.reason;
-  j["text"] = r.text;
+  selfalign::detail::write_json_fields(j, r, selfalign::detail::drpo_rejected_proposal_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, rejected_proposal& r) {
-  selfalign::detail::get_if_present(j, "level", r.level);
-  selfalign::detail::get_if_present(j, "parent", r.parent);
-  selfalign::detail::get_if_present(j, "candidate_index", r.candidate_index);
-  selfalign::detail::get_if_present(j, "reason", r.reason);
-  selfalign::detail::get_if_present(j, "text", r.text);
+  selfalign::detail::read_json_fields(j, r, selfalign::detail::drpo_rejected_proposal_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_round& r) {
-  j = nlohmann::json::object();
-  j["round"] = r.round;
-  j["answer"] = r.answer;
-  j["eval"] = r.eval;
-  j["best"] = r.best;
-  j["note"] = r.note;
-  j["total"] = r.total ? nlohmann::json(*r.total) : nlohmann::json(nullptr);
+  selfalign::detail::write_json_fields(j, r, selfalign::detail::drpo_icl_round_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_round& r) {
-  selfalign::detail::get_if_present(j, "round", r.round);
-  selfalign::detail::get_if_present(j, "answer", r.answer);
-  selfalign::detail::get_if_present(j, "eval", r.eval);
-  selfalign::detail::get_if_present(j, "total", r.total);
-  selfalign::detail::get_if_present(j, "best", r.best);
-  selfalign::detail::get_if_present(j, "note", r.note);
+  selfalign::detail::read_json_fields(j, r, selfalign::detail::drpo_icl_round_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const icl_trace& t) {
-  j = nlohmann::json::object();
-  j["index"] = t.index;
-  j["query"] = t.query;
-  j["seed_answer"] = t.seed_answer;
-  j["best_answer"] = t.best_answer;
-  j["rounds"] = t.rounds;
-  j["stop_reason"] = t.stop_reason;
-  j["best_total"] = t.best_total ? nlohmann::json(*t.best_total) : nlohmann::json(nullptr);
+  selfalign::detail::write_json_fields(j, t, selfalign::detail::drpo_icl_trace_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, icl_trace& t) {
-  selfalign::detail::get_if_present(j, "index", t.index);
-  selfalign::detail::get_if_present(j, "query", t.query);
-  selfalign::detail::get_if_present(j, "seed_answer", t.seed_answer);
-  selfalign::detail::get_if_present(j, "best_answer", t.best_answer);
-  selfalign::detail::get_if_present(j, "best_total", t.best_total);
-  selfalign::detail::get_if_present(j, "rounds", t.rounds);
-  selfalign::detail::get_if_present(j, "stop_reason", t.stop_reason);
+  selfalign::detail::read_json_fields(j, t, selfalign::detail::drpo_icl_trace_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r) {
-  nlohmann::json stats = {{"levels", r.search.levels}, {"final_max_depth", r.search.final_max_depth},
-                          {"depth_increases", r.search.depth_increases}, {"expansions", r.search.expansions},
-                          {"evaluations", r.search.evaluations}};
-  j = nlohmann::json::object();
-  j["best_prompt"] = r.best_prompt;
-  j["best_path"] = r.best_path;
-  j["examples"] = r.examples;
-  j["icl"] = r.icl;
-  j["trace"] = r.trace;
-  j["rejected"] = r.rejected;
-  j["strategy"] = r.strategy;
-  j["search"] = stats;
-  j["status"] = r.status;
-  j["run_usage"] = r.run_usage;
-  j["usage_by_role"] = r.usage_by_role;
-  j["total"] = r.total;
-  j["cache_hits"] = r.cache_hits;
-  j["stop_reason"] = r.stop_reason;
-  j["complete"] = r.complete;
-  j["wall_seconds"] = r.wall_seconds;
-  j["seed"] = r.seed;
-  j["base_answers"] = r.base_answers;
-  j["base_answers_cut"] = r.base_answers_cut;
-  j["best_score"] = r.best_score ? nlohmann::json(*r.best_score) : nlohmann::json(nullptr);
-  j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
+  selfalign::detail::write_json_fields(j, r, selfalign::detail::drpo_report_fields);
+  selfalign::detail::write_json_fields(j["search"], r.search, selfalign::detail::drpo_search_stats_fields);
 }
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r) {
-  using selfalign::detail::get_if_present;
-  get_if_present(j, "best_prompt", r.best_prompt);
-  get_if_present(j, "best_score", r.best_score);
-  get_if_present(j, "best_path", r.best_path);
-  get_if_present(j, "examples", r.examples);
-  get_if_present(j, "icl", r.icl);
-  get_if_present(j, "trace", r.trace);
-  get_if_present(j, "rejected", r.rejected);
-  get_if_present(j, "strategy", r.strategy);
-  if (auto it = j.find("search"); it != j.end() && it->is_object()) {
-    get_if_present(*it, "levels", r.search.levels);
-    get_if_present(*it, "final_max_depth", r.search.final_max_depth);
-    get_if_present(*it, "depth_increases", r.search.depth_increases);
-    get_if_present(*it, "expansions", r.search.expansions);
-    get_if_present(*it, "evaluations", r.search.evaluations);
-  }
-  get_if_present(j, "status", r.status);
-  get_if_present(j, "run_usage", r.run_usage);
-  get_if_present(j, "usage_by_role", r.usage_by_role);
-  get_if_present(j, "total", r.total);
-  get_if_present(j, "cache_hits", r.cache_hits);
-  get_if_present(j, "stop_reason", r.stop_reason);
-  get_if_present(j, "complete", r.complete);
-  get_if_present(j, "error", r.error);
-  get_if_present(j, "wall_seconds", r.wall_seconds);
-  get_if_present(j, "seed", r.seed);
-  get_if_present(j, "base_answers", r.base_answers);
-  get_if_present(j, "base_answers_cut", r.base_answers_cut);
+  selfalign::detail::read_json_fields(j, r, selfalign::detail::drpo_report_fields);
+  if (auto it = j.find("search"); it != j.end()) selfalign::detail::read_json_fields(*it, r.search, selfalign::detail::drpo_search_stats_fields);
   // A report written before `status` and `run_usage` existed: the same facts from the older fields.
   if (!j.contains("status")) r.status = r.complete ? run_status::completed() : run_status::from(r.error);
   if (!j.contains("run_usage")) r.run_usage = usage_summary{r.usage_by_role, r.total};

@@ -2,9 +2,62 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/json_fields.hpp>
 #include <selfalign/rain/report.hpp>
 
+#include <tuple>
+
 SELFALIGN_BEGIN_NAMESPACE
+
+namespace detail {
+// The field tables of rain::report and its parts (selfalign/detail/json_fields.hpp).
+inline constexpr auto rain_token_fields = std::tuple{
+    json_field("text", &rain::token::text),
+    json_field("id", &rain::token::id).omit_when_default(),
+    json_field("eos", &rain::token::eos).omit_when_default()};
+inline constexpr auto rain_step_stats_fields = std::tuple{
+    json_field("text", &rain::step_stats::text),
+    json_field("tokens", &rain::step_stats::tokens),
+    json_field("inner_iterations", &rain::step_stats::inner_iterations),
+    json_field("reused_visits", &rain::step_stats::reused_visits),
+    json_field("rewinds", &rain::step_stats::rewinds),
+    json_field("failed_evaluations", &rain::step_stats::failed_evaluations),
+    json_field("evaluation_failure", &rain::step_stats::evaluation_failure).omit_when_default(),
+    json_field("requests", &rain::step_stats::requests),
+    json_field("prompt_tokens", &rain::step_stats::prompt_tokens),
+    json_field("completion_tokens", &rain::step_stats::completion_tokens)};
+// Speculation's two counters are written only when speculation ran (config::speculation_depth > 0).
+[[nodiscard]] constexpr bool rain_speculated(const rain::statistics& s) noexcept { return s.speculative_leaves > 0; }
+inline constexpr auto rain_statistics_fields = std::tuple{
+    json_field("outer_steps", &rain::statistics::outer_steps),
+    json_field("inner_iterations", &rain::statistics::inner_iterations),
+    json_field("rewinds", &rain::statistics::rewinds),
+    json_field("nodes", &rain::statistics::nodes),
+    json_field("dynamic_additions", &rain::statistics::dynamic_additions),
+    json_field("requests", &rain::statistics::requests),
+    json_field("prompt_tokens", &rain::statistics::prompt_tokens),
+    json_field("completion_tokens", &rain::statistics::completion_tokens),
+    json_field("rollouts", &rain::statistics::rollouts),
+    json_field("evaluations", &rain::statistics::evaluations),
+    json_field("evaluation_cache_hits", &rain::statistics::evaluation_cache_hits),
+    json_field("failed_evaluations", &rain::statistics::failed_evaluations),
+    json_field("distribution_cache_hits", &rain::statistics::distribution_cache_hits),
+    json_field("speculative_leaves", &rain::statistics::speculative_leaves).written_if(rain_speculated),
+    json_field("speculation_hits", &rain::statistics::speculation_hits).written_if(rain_speculated),
+    json_field("embedding_calls", &rain::statistics::embedding_calls),
+    json_field("response_tokens", &rain::statistics::response_tokens),
+    json_field("wall_ms", &rain::statistics::wall_ms)};
+inline constexpr auto rain_report_fields = std::tuple{
+    json_field("response", &rain::report::response),
+    json_field("tokens", &rain::report::tokens),
+    json_field("stop_reason", &rain::report::stop_reason),
+    json_field("stats", &rain::report::stats),
+    json_field("steps", &rain::report::steps),
+    json_field("error", &rain::report::error),
+    json_field("status", &rain::report::status),
+    json_field("run_usage", &rain::report::run_usage),
+    json_field("tree", &rain::report::tree).omit_when_default()};  // only with config.keep_tree
+}  // namespace detail
 
 namespace rain {
 
@@ -14,54 +67,44 @@ SELFALIGN_DECL input input::with_context(std::string query, std::string context)
   return i;
 }
 
+SELFALIGN_DECL void to_json(nlohmann::json& j, const token& t) {
+  selfalign::detail::write_json_fields(j, t, selfalign::detail::rain_token_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, token& t) {
+  selfalign::detail::read_json_fields(j, t, selfalign::detail::rain_token_fields);
+}
+
 SELFALIGN_DECL void to_json(nlohmann::json& j, const step_stats& s) {
-  j = nlohmann::json::object();
-  j["text"] = s.text;
-  j["tokens"] = s.tokens;
-  j["inner_iterations"] = s.inner_iterations;
-  j["reused_visits"] = s.reused_visits;
-  j["rewinds"] = s.rewinds;
-  j["failed_evaluations"] = s.failed_evaluations;
-  j["requests"] = s.requests;
-  j["prompt_tokens"] = s.prompt_tokens;
-  j["completion_tokens"] = s.completion_tokens;
-  if (!s.evaluation_failure.empty()) j["evaluation_failure"] = s.evaluation_failure;
+  selfalign::detail::write_json_fields(j, s, selfalign::detail::rain_step_stats_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, step_stats& s) {
+  selfalign::detail::read_json_fields(j, s, selfalign::detail::rain_step_stats_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const statistics& s) {
-  j = nlohmann::json::object();
-  j["outer_steps"] = s.outer_steps;
-  j["inner_iterations"] = s.inner_iterations;
-  j["rewinds"] = s.rewinds;
-  j["nodes"] = s.nodes;
-  j["dynamic_additions"] = s.dynamic_additions;
-  j["requests"] = s.requests;
-  j["prompt_tokens"] = s.prompt_tokens;
-  j["completion_tokens"] = s.completion_tokens;
-  j["rollouts"] = s.rollouts;
-  j["evaluations"] = s.evaluations;
-  j["evaluation_cache_hits"] = s.evaluation_cache_hits;
-  j["failed_evaluations"] = s.failed_evaluations;
-  j["distribution_cache_hits"] = s.distribution_cache_hits;
-  j["embedding_calls"] = s.embedding_calls;
-  j["response_tokens"] = s.response_tokens;
-  j["wall_ms"] = s.wall_ms;
-  if (s.speculative_leaves > 0) {  // only with config::speculation_depth > 0
-    j["speculative_leaves"] = s.speculative_leaves;
-    j["speculation_hits"] = s.speculation_hits;
-  }
+  selfalign::detail::write_json_fields(j, s, selfalign::detail::rain_statistics_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, statistics& s) {
+  selfalign::detail::read_json_fields(j, s, selfalign::detail::rain_statistics_fields);
 }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r) {
-  j = nlohmann::json::object();
-  j["response"] = r.response;
-  j["stop_reason"] = r.stop_reason;
-  j["stats"] = r.stats;
-  j["steps"] = r.steps;
-  j["error"] = r.error ? nlohmann::json(*r.error) : nlohmann::json(nullptr);
-  j["status"] = r.status;
-  j["run_usage"] = r.run_usage;
-  if (!r.tree.is_null()) j["tree"] = r.tree;
+  selfalign::detail::write_json_fields(j, r, selfalign::detail::rain_report_fields);
+}
+
+SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r) {
+  selfalign::detail::read_json_fields(j, r, selfalign::detail::rain_report_fields);
+}
+
+SELFALIGN_DECL std::string to_json_text(const report& r, int indent) {
+  return nlohmann::json(r).dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+SELFALIGN_DECL result<report> report_from_json_text(std::string_view text) {
+  return parse_json_as<report>(text, "rain report");
 }
 
 }  // namespace rain
