@@ -321,7 +321,7 @@ template <ScoringGenerator G>
   const boundary_mode mode = *resolved;
 
   report rep;
-  rep.status = run_status::completed();  // until a stop says otherwise
+  rep.set_status(run_status::completed());  // until a stop says otherwise
   rep.queries = queries.size();
   rep.boundary = mode;
   const batch_options batch{cfg.max_concurrency, cfg.stop_token};
@@ -340,9 +340,7 @@ template <ScoringGenerator G>
   };
   auto stop_with = [&rep](const selfalign::error& e) {
     if (!rep.stop_code) {
-      rep.status = run_status::stopped(e);
-      rep.stop_code = e.code;
-      rep.stop_reason = rep.status.stop_reason;  // the older field: the same "<code>: <message>" text
+      rep.set_status(run_status::stopped(e));
     }
   };
   std::size_t done = 0;

@@ -122,91 +122,13 @@ struct margin_summary {
 /// Summarises self-rewarding scores.
 [[nodiscard]] SELFALIGN_DECL margin_summary summarize_margins(std::vector<double> r, double clip_min, double clip_max);
 
-namespace detail {
-
-/// dlma::report's older `stop_reason` (kept for one release): another name for
-/// status.stop_reason, so that the two cannot disagree. Reads and assigns like a std::string;
-/// copy the text (`std::string s = r.stop_reason;`), not this view.
-class stop_reason_view {
- public:
-  explicit stop_reason_view(run_status& s) noexcept : status_(&s) {}
-  stop_reason_view(const stop_reason_view&) = delete;
-  stop_reason_view& operator=(const stop_reason_view&) = delete;
-  stop_reason_view& operator=(std::string reason) {
-    status_->stop_reason = std::move(reason);
-    return *this;
-  }
-  operator const std::string&() const noexcept { return status_->stop_reason; }  // NOLINT: reads as the string
-  [[nodiscard]] const std::string& str() const noexcept { return status_->stop_reason; }
-  friend bool operator==(const stop_reason_view& a, std::string_view b) noexcept { return a.str() == b; }
-
- private:
-  run_status* status_;
-};
-
-/// dlma::report's older `stop_code` (kept for one release): the code of status.error, read like
-/// a std::optional<errc> (empty while no error stopped the run). Assigning a code sets the
-/// error's code (a status without an error becomes stopped by one with that code).
-class stop_code_view {
- public:
-  explicit stop_code_view(run_status& s) noexcept : status_(&s) {}
-  stop_code_view(const stop_code_view&) = delete;
-  stop_code_view& operator=(const stop_code_view&) = delete;
-  stop_code_view& operator=(errc code) {
-    if (status_->error) status_->error->code = code;
-    else *status_ = run_status::stopped(selfalign::error(code, ""));
-    return *this;
-  }
-  [[nodiscard]] bool has_value() const noexcept { return status_->error.has_value(); }
-  explicit operator bool() const noexcept { return has_value(); }
-  [[nodiscard]] errc operator*() const noexcept { return status_->error->code; }  ///< only when has_value()
-  [[nodiscard]] errc value() const {
-    if (!has_value()) throw std::bad_optional_access();
-    return **this;
-  }
-  operator std::optional<errc>() const noexcept {  // NOLINT: reads as the optional it was
-    return has_value() ? std::optional<errc>(status_->error->code) : std::nullopt;
-  }
-  friend bool operator==(const stop_code_view& a, errc b) noexcept { return a.has_value() && *a == b; }
-
- private:
-  run_status* status_;
-};
-
-/// dlma::report's `status` and the two older names for parts of it. Copying or moving a report
-/// copies the status; the older names always view the status of their own report.
-struct report_status_base {
-  /// How the run ended, in the shape every algorithm's report shares ("completed" or "<code>: <message>").
-  run_status status;
-  stop_reason_view stop_reason{status};  ///< = status.stop_reason (kept for one release)
-  stop_code_view stop_code{status};      ///< = status.error's code: errc::budget_exhausted / errc::cancelled when stopped early (kept for one release)
-
-  report_status_base() = default;
-  report_status_base(const report_status_base& o) : status(o.status) {}
-  report_status_base(report_status_base&& o) noexcept : status(std::move(o.status)) {}
-  report_status_base& operator=(const report_status_base& o) {
-    status = o.status;
-    return *this;
-  }
-  report_status_base& operator=(report_status_base&& o) noexcept {
-    status = std::move(o.status);
-    return *this;
-  }
-  ~report_status_base() = default;
-};
-
-/// The older stop_reason in JSON: its text, as when it was a std::string.
-SELFALIGN_DECL void to_json(nlohmann::json& j, const stop_reason_view& v);
-
-}  // namespace detail
-
 /// What dlma::build_pairs returns: the pairs (in input order), what did not become a pair, the
 /// margin statistics and the usage. A run stopped by a budget or a cancellation still returns
 /// its finished pairs, with `status` saying why and `unfinished` listing what is left.
-///
-/// `status` (and its older names `stop_reason`, `stop_code` and `complete()`, which read it) comes
-/// from the base class: a report made by hand says "not run", not complete, like its status.
-struct report : detail::report_status_base {
+struct report {
+  /// How the run ended, in the shape every algorithm's report shares ("completed" or
+  /// "<code>: <message>"); a report made by hand says "not run".
+  run_status status;
   std::vector<preference_pair> pairs;    ///< kept pairs, in input order
   std::vector<preference_pair> dropped;  ///< pairs left out by negative_margin_policy::drop
   std::vector<pair_failure> failures;    ///< queries whose calls failed (not budget/cancel)
@@ -227,13 +149,22 @@ struct report : detail::report_status_base {
   /// Usage by role ("generator": the two answers, "scorer": the four scorings) and in total;
   /// `calls` counts billed calls, replays from a cache are `cache_hits`, failed calls `failed`.
   usage_summary run_usage;
-  // The fields below predate `status` and `run_usage` (kept for one release):
+  // The fields below predate `status` and `run_usage` (kept for one release); build_pairs sets them
+  // from `status`, and a report made by hand says "not run" in them too:
+  std::string stop_reason = "not run";  ///< = status.stop_reason
+  std::optional<errc> stop_code;        ///< = status.error's code: errc::budget_exhausted / errc::cancelled when stopped early
   selfalign::usage usage;           ///< summed over every answered generate/score call, replays included
   std::size_t calls = 0;            ///< generate + score calls answered (of every query, finished or not), replays included
   std::size_t cache_hits = 0;       ///< of those, answered from a cache
 
   /// = status.complete (kept for one release).
   [[nodiscard]] bool complete() const noexcept { return status.complete; }
+  /// Sets `status` and the older fields that say the same.
+  void set_status(run_status s) {
+    stop_reason = s.stop_reason;
+    stop_code = s.error ? std::optional<errc>(s.error->code) : std::nullopt;
+    status = std::move(s);
+  }
 };
 
 // JSON ------------------------------------------------------------------------------------------
@@ -271,15 +202,6 @@ SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r);
 
 }  // namespace dlma
 SELFALIGN_END_NAMESPACE
-
-/// fmt support for the older `report::stop_reason`: `fmt::format("{}", r.stop_reason)` prints the text.
-template <>
-struct fmt::formatter<selfalign::dlma::detail::stop_reason_view> : fmt::formatter<std::string_view> {
-  template <class FormatContext>
-  auto format(const selfalign::dlma::detail::stop_reason_view& v, FormatContext& ctx) const {
-    return fmt::formatter<std::string_view>::format(v.str(), ctx);
-  }
-};
 
 #if defined(SELFALIGN_HEADER_ONLY)
 #include <selfalign/dlma/impl/report.ipp>

@@ -75,7 +75,7 @@ inline constexpr auto dlma_boundary_counts_fields = std::tuple{
     json_field("server_text", &dlma::report::boundary_counts::server_text)};
 // Besides these, to_json writes the summary's counts ("pairs", "dropped", "failed", "unfinished")
 // and the older "stop_reason" and "complete", which are not read back: they follow from the
-// lists and from "status" (report::stop_reason and complete() read the status).
+// lists and from "status".
 inline constexpr auto dlma_report_fields = std::tuple{
     json_field("pair_list", &dlma::report::pairs),
     json_field("dropped_list", &dlma::report::dropped),
@@ -133,8 +133,6 @@ SELFALIGN_DECL margin_summary summarize_margins(std::vector<double> r, double cl
   s.negative_fraction = static_cast<double>(s.negative) / static_cast<double>(r.size());
   return s;
 }
-
-SELFALIGN_DECL void detail::to_json(nlohmann::json& j, const detail::stop_reason_view& v) { j = v.str(); }
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, boundary_mode m) { j = std::string(to_string(m)); }
 
@@ -202,6 +200,7 @@ SELFALIGN_DECL void to_json(nlohmann::json& j, const report& r) {
 
 SELFALIGN_DECL void from_json(const nlohmann::json& j, report& r) {
   selfalign::detail::read_json_fields(j, r, selfalign::detail::dlma_report_fields);
+  r.set_status(r.status);  // the older stop_reason and stop_code say what the status read says
 }
 
 SELFALIGN_DECL std::string to_json_text(const report& r, int indent) {
