@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/backends/detail/context.hpp>
 #include <selfalign/backends/detail/errors.hpp>
 #include <selfalign/backends/detail/pool.hpp>
 #include <selfalign/backends/detail/retry.hpp>
