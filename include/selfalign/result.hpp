@@ -4,7 +4,8 @@
 
 #include <selfalign/config.hpp>
 
-#include <fmt/format.h>
+// fmt/core.h, not fmt/format.h: the errc formatter below needs only formatter<string_view>.
+#include <fmt/core.h>
 
 #include <cassert>
 #include <stdexcept>
@@ -94,10 +95,7 @@ struct error {
       : code(c), message(std::move(msg)), http_status(status), retryable(retryable_by_default(c)) {}
 
   /// "rate_limited (HTTP 429): slow down" — the form used in logs and CLI messages.
-  [[nodiscard]] std::string describe() const {
-    if (http_status != 0) return fmt::format("{} (HTTP {}): {}", to_string(code), http_status, message);
-    return fmt::format("{}: {}", to_string(code), message);
-  }
+  [[nodiscard]] SELFALIGN_DECL std::string describe() const;
   friend bool operator==(const error& a, const error& b) noexcept {
     return a.code == b.code && a.message == b.message && a.http_status == b.http_status;
   }
@@ -246,3 +244,7 @@ struct fmt::formatter<selfalign::errc> : fmt::formatter<std::string_view> {
     return fmt::formatter<std::string_view>::format(selfalign::to_string(e), ctx);
   }
 };
+
+#if defined(SELFALIGN_HEADER_ONLY)
+#include <selfalign/impl/result.ipp>
+#endif

@@ -28,6 +28,7 @@
 #include <selfalign/eval/impl/pairwise.ipp>
 #include <selfalign/eval/impl/pointwise.ipp>
 #include <selfalign/eval/impl/preference.ipp>
+#include <selfalign/eval/impl/prompts.ipp>
 #include <selfalign/eval/impl/rubric.ipp>
 #include <selfalign/eval/impl/run.ipp>
 #include <selfalign/eval/impl/statistics.ipp>
@@ -36,9 +37,13 @@
 #include <selfalign/impl/events.ipp>
 #include <selfalign/impl/json.ipp>
 #include <selfalign/impl/json_read.ipp>
+#include <selfalign/impl/result.ipp>
 #include <selfalign/impl/run_status.ipp>
 #include <selfalign/impl/types.ipp>
 #include <selfalign/impl/usage.ipp>
+#include <selfalign/judges/impl/aspect_selector.ipp>
+#include <selfalign/judges/impl/aspects.ipp>
+#include <selfalign/judges/impl/rubric_judge.ipp>
 #include <selfalign/io/impl/dataset.ipp>
 #include <selfalign/io/impl/json_file.ipp>
 #include <selfalign/io/impl/output.ipp>
@@ -47,3 +52,13 @@
 #include <selfalign/io/impl/trace.ipp>
 #include <selfalign/io/impl/utf8.ipp>
 #include <selfalign/rain/impl/report.ipp>
+
+// The HTTP backend's request bodies, response parsing, error and retry handling (no cpp-httplib
+// needed): installed with selfalign::openai, compiled here when its headers are present.
+#if __has_include(<selfalign/backends/options.hpp>)
+#include <selfalign/backends/detail/impl/context.ipp>
+#include <selfalign/backends/detail/impl/errors.ipp>
+#include <selfalign/backends/detail/impl/retry.ipp>
+#include <selfalign/backends/detail/impl/wire.ipp>
+#include <selfalign/backends/impl/options.ipp>
+#endif

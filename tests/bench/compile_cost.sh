@@ -7,7 +7,9 @@
 # not a test.
 #   bash tests/bench/compile_cost.sh [REPEATS]     (default 3; the median is printed)
 # Environment: CXX (default g++), EXTRA_FLAGS (added to both columns), INCLUDE_DIR (default include:
-# point it at another checkout's include/ to measure that one).
+# point it at another checkout's include/ to measure that one), HEADERS (space-separated headers to
+# measure instead of the default list, e.g. HEADERS=selfalign/selfalign.hpp for a quick comparison;
+# the src.hpp row is then left out).
 # "seconds" is the compiler's CPU time (user + system), which other jobs on a shared machine inflate
 # far less than the wall-clock time; the wall-clock median is printed beside the dependencies row.
 set -euo pipefail
@@ -49,6 +51,7 @@ printf '%-32s | %8s %9s %8s | %8s %9s %8s\n' "dependencies only" "$base_t" "$bas
 headers=(selfalign/selfalign.hpp selfalign/core.hpp selfalign/backends/openai.hpp
          selfalign/drpo/drpo.hpp selfalign/rain/rain.hpp selfalign/dlma/dlma.hpp selfalign/json.hpp)
 [ -f "${INCLUDE_DIR:-include}/selfalign/eval/eval.hpp" ] && headers+=(selfalign/eval/eval.hpp)
+if [ -n "${HEADERS:-}" ]; then read -r -a headers <<<"$HEADERS"; fi
 json='{'
 for h in "${headers[@]}"; do
   name=$(basename "$h" .hpp)
@@ -59,7 +62,7 @@ for h in "${headers[@]}"; do
   json+="\"$h\": {\"header_only\": $r, \"separate\": $sr}, "
 done
 # What separate compilation moves out of every translation unit: the one TU that defines it all.
-if [ -f "${INCLUDE_DIR:-include}/selfalign/src.hpp" ]; then
+if [ -f "${INCLUDE_DIR:-include}/selfalign/src.hpp" ] && [ -z "${HEADERS:-}" ]; then
   read -r t m _ < <(measure src "$sep" selfalign/src.hpp)
   printf '%-32s | %8s %9s %8s | %8s %9s %8s\n' "selfalign/src.hpp (once)" "-" "-" "-" "$t" "$m" "$(ratio "$t" "$base_t")"
 fi

@@ -8,6 +8,7 @@
 #include <selfalign/config.hpp>
 #include <selfalign/detail/file_sync.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/detail/format.hpp>
 
 #include <fmt/format.h>
 #include <sqlite3.h>
@@ -122,7 +123,7 @@ class sqlite_cache_store final : public cache_store {
     sqlite3* rd = nullptr;
     if (sqlite3_open_v2(path_.c_str(), &rd, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
       if (rd) sqlite3_close_v2(rd);
-      return fail(errc::io, fmt::format("cannot read the SQLite cache {}", path_.string()));
+      return fail(errc::io, selfalign::detail::format_text("cannot read the SQLite cache {}", path_.string()));
     }
     sqlite3_busy_timeout(rd, static_cast<int>(opts_.busy_timeout.count()));
     statement s(rd, "SELECT request, answer, answer_check FROM answers ORDER BY rowid");
@@ -130,7 +131,7 @@ class sqlite_cache_store final : public cache_store {
     while ((rc = s.step()) == SQLITE_ROW) {
       std::string answer = s.column_text(1);
       if (detail::answer_check(answer) != s.column_text(2)) {
-        warn(fmt::format("{}: skipped a damaged record (its check does not match its answer)", path_.string()));
+        warn(selfalign::detail::format_text("{}: skipped a damaged record (its check does not match its answer)", path_.string()));
         continue;
       }
       if (!fn(s.column_text(0), answer)) break;
@@ -138,7 +139,7 @@ class sqlite_cache_store final : public cache_store {
     std::string err = rc == SQLITE_DONE || rc == SQLITE_ROW ? std::string{} : sqlite3_errmsg(rd);
     s.reset_handle();
     sqlite3_close_v2(rd);
-    if (!err.empty()) return fail(errc::io, fmt::format("reading the SQLite cache {}: {}", path_.string(), err));
+    if (!err.empty()) return fail(errc::io, selfalign::detail::format_text("reading the SQLite cache {}: {}", path_.string(), err));
     return {};
   }
 
@@ -179,9 +180,9 @@ class sqlite_cache_store final : public cache_store {
       s.real(1, now_seconds());
       (void)s.step();
     }
-    if (!exec("VACUUM")) return fail(errc::io, fmt::format("VACUUM of {} failed: {}", path_.string(), sqlite3_errmsg(db_)));
+    if (!exec("VACUUM")) return fail(errc::io, selfalign::detail::format_text("VACUUM of {} failed: {}", path_.string(), sqlite3_errmsg(db_)));
     if (!exec("PRAGMA wal_checkpoint(TRUNCATE)"))
-      return fail(errc::io, fmt::format("checkpoint of {} failed: {}", path_.string(), sqlite3_errmsg(db_)));
+      return fail(errc::io, selfalign::detail::format_text("checkpoint of {} failed: {}", path_.string(), sqlite3_errmsg(db_)));
     return {};
   }
 
@@ -204,11 +205,11 @@ class sqlite_cache_store final : public cache_store {
           else out = std::move(answer);
         }
       } else if (rc != SQLITE_DONE) {
-        why = fmt::format("reading it failed: {}", sqlite3_errmsg(db_));
+        why = selfalign::detail::format_text("reading it failed: {}", sqlite3_errmsg(db_));
       }
     }
     unusable = !why.empty();
-    if (!why.empty()) reject(fmt::format("{}: a cached answer is unusable ({}); asking again", path_.string(), why));
+    if (!why.empty()) reject(selfalign::detail::format_text("{}: a cached answer is unusable ({}); asking again", path_.string(), why));
     return out;
   }
 
@@ -216,7 +217,7 @@ class sqlite_cache_store final : public cache_store {
     const auto h = sha256::of(key);
     std::lock_guard lock(db_mutex_);
     if (!begin_immediate())
-      return fail(errc::io, fmt::format("cannot write to the SQLite cache {}: {}", path_.string(), sqlite3_errmsg(db_)));
+      return fail(errc::io, selfalign::detail::format_text("cannot write to the SQLite cache {}: {}", path_.string(), sqlite3_errmsg(db_)));
     statement ins(db_, "INSERT OR REPLACE INTO answers(hash, request, answer, answer_check, op, role, model, created, version) "
                        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     ins.blob(1, h).text(2, key).text(3, value_text).text(4, detail::answer_check(value_text)).text(5, info.op).text(6, info.role)
@@ -227,12 +228,12 @@ class sqlite_cache_store final : public cache_store {
     if (rc != SQLITE_DONE || del.step() != SQLITE_DONE) {
       std::string err = sqlite3_errmsg(db_);
       exec("ROLLBACK");
-      return fail(errc::io, fmt::format("cannot write to the SQLite cache {}: {}", path_.string(), err));
+      return fail(errc::io, selfalign::detail::format_text("cannot write to the SQLite cache {}: {}", path_.string(), err));
     }
     if (!exec("COMMIT")) {
       std::string err = sqlite3_errmsg(db_);
       exec("ROLLBACK");
-      return fail(errc::io, fmt::format("cannot commit to the SQLite cache {}: {}", path_.string(), err));
+      return fail(errc::io, selfalign::detail::format_text("cannot commit to the SQLite cache {}: {}", path_.string(), err));
     }
     return {};
   }
@@ -291,12 +292,12 @@ class sqlite_cache_store final : public cache_store {
       std::string err = db_ ? sqlite3_errmsg(db_) : "out of memory";
       if (db_) sqlite3_close_v2(db_);
       db_ = nullptr;
-      return fail(errc::io, fmt::format("cannot open the SQLite cache {}: {}", path_.string(), err));
+      return fail(errc::io, selfalign::detail::format_text("cannot open the SQLite cache {}: {}", path_.string(), err));
     }
     sqlite3_busy_timeout(db_, static_cast<int>(opts_.busy_timeout.count()));
     sqlite3_extended_result_codes(db_, 1);
     auto bad = [&](const char* what) {
-      return fail(errc::io, fmt::format("cannot open the SQLite cache {} ({}): {}", path_.string(), what, sqlite3_errmsg(db_)));
+      return fail(errc::io, selfalign::detail::format_text("cannot open the SQLite cache {} ({}): {}", path_.string(), what, sqlite3_errmsg(db_)));
     };
     // WAL: readers never block the writer nor each other; persistent once set on the file. Switching
     // the mode needs the file to itself, and SQLite answers SQLITE_BUSY at once (no busy handler) when
@@ -334,11 +335,11 @@ class sqlite_cache_store final : public cache_store {
     {
       statement s(db_, "SELECT value FROM meta WHERE name = 'schema'");
       if (s.step() != SQLITE_ROW || s.column_text(0) != "1")
-        return fail(errc::io, fmt::format("{}: an SQLite cache of another schema version", path_.string()));
+        return fail(errc::io, selfalign::detail::format_text("{}: an SQLite cache of another schema version", path_.string()));
     }
     host_ = detail::host_name();
     std::random_device rd;
-    owner_ = fmt::format("{}:{}:{:08x}", host_, detail::current_process_id(), rd());
+    owner_ = selfalign::detail::format_text("{}:{}:{:08x}", host_, detail::current_process_id(), rd());
     return {};
   }
 

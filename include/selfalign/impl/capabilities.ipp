@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/capabilities.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -24,7 +25,7 @@ SELFALIGN_DECL result<void> require_capabilities(const capabilities& have, const
   if (need.raw_text && !have.raw_text) missing.emplace_back("raw-text prompts (continuing a prefix without a chat template)");
   if (need.token_ids && !have.token_ids) missing.emplace_back("token-id prompts");
   if (need.top_logprobs > have.max_top_logprobs)
-    missing.push_back(fmt::format("top-{} logprobs per token (the backend returns at most {})",
+    missing.push_back(selfalign::detail::format_text("top-{} logprobs per token (the backend returns at most {})",
                                   need.top_logprobs, have.max_top_logprobs));
   if (need.top_k && !have.top_k) missing.emplace_back("top-k sampling");
   if (need.include_stop && !have.include_stop) missing.emplace_back("keeping the matched stop string in the output (include_stop)");
@@ -33,8 +34,8 @@ SELFALIGN_DECL result<void> require_capabilities(const capabilities& have, const
   if (need.tokenize && !have.tokenize) missing.emplace_back("tokenize/detokenize");
   if (need.embeddings && !have.embeddings) missing.emplace_back("embeddings");
   if (missing.empty()) return {};
-  std::string server = have.server.empty() ? std::string("this backend") : fmt::format("the '{}' backend", have.server);
-  return fail(errc::unsupported, fmt::format("{} needs {}, which {} does not provide", who,
+  std::string server = have.server.empty() ? std::string("this backend") : selfalign::detail::format_text("the '{}' backend", have.server);
+  return fail(errc::unsupported, selfalign::detail::format_text("{} needs {}, which {} does not provide", who,
                                              detail::join(missing, "; "), server));
 }
 

@@ -4,13 +4,14 @@
 
 #include <selfalign/detail/json_fields.hpp>
 #include <selfalign/run_status.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
 SELFALIGN_DECL run_status run_status::stopped(const selfalign::error& e) {
   run_status s;
   s.complete = false;
-  s.stop_reason = fmt::format("{}: {}", to_string(e.code), e.message);
+  s.stop_reason = selfalign::detail::format_text("{}: {}", to_string(e.code), e.message);
   s.error = e;
   return s;
 }

@@ -4,6 +4,7 @@
 
 #include <selfalign/detail/json_fields.hpp>
 #include <selfalign/usage.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -21,7 +22,7 @@ SELFALIGN_DECL result<price_table> price_table::from_json(const nlohmann::json& 
     if (!v.is_object() || !v.contains("prompt") || !v.contains("completion") || !v["prompt"].is_number() ||
         !v["completion"].is_number())
       return fail(errc::invalid_argument,
-                  fmt::format("price table entry '{}' needs numeric \"prompt\" and \"completion\" (USD per million tokens)", name));
+                  selfalign::detail::format_text("price table entry '{}' needs numeric \"prompt\" and \"completion\" (USD per million tokens)", name));
     price p{v["prompt"].get<double>(), v["completion"].get<double>()};
     if (name == "*") t.fallback = p;
     else t.models[name] = p;
@@ -109,11 +110,11 @@ SELFALIGN_DECL std::optional<std::string> meter::overspent() const {
   std::lock_guard lock(mutex_);
   const std::int64_t tokens = total_.prompt_tokens + total_.completion_tokens;
   if (budget_.max_tokens && tokens > *budget_.max_tokens)
-    return fmt::format("the token budget of {} tokens was exceeded: {} tokens used", *budget_.max_tokens, tokens);
+    return selfalign::detail::format_text("the token budget of {} tokens was exceeded: {} tokens used", *budget_.max_tokens, tokens);
   if (budget_.max_cost && total_.cost > *budget_.max_cost)
-    return fmt::format("the cost budget of ${:.4f} was exceeded: ${:.4f} spent", *budget_.max_cost, total_.cost);
+    return selfalign::detail::format_text("the cost budget of ${:.4f} was exceeded: ${:.4f} spent", *budget_.max_cost, total_.cost);
   if (budget_.max_calls && total_.calls + total_.failed > *budget_.max_calls)
-    return fmt::format("the call budget of {} calls was exceeded: {} calls made", *budget_.max_calls, total_.calls + total_.failed);
+    return selfalign::detail::format_text("the call budget of {} calls was exceeded: {} calls made", *budget_.max_calls, total_.calls + total_.failed);
   return std::nullopt;
 }
 
@@ -134,14 +135,14 @@ SELFALIGN_DECL std::chrono::milliseconds meter::elapsed() const {
 SELFALIGN_DECL std::optional<std::string> meter::exhausted_locked() const {
   // Calls in flight count against the call budget so that concurrency cannot overshoot it.
   if (budget_.max_calls && total_.calls + total_.failed + reserved_ >= *budget_.max_calls)
-    return fmt::format("the call budget of {} calls is used up", *budget_.max_calls);
+    return selfalign::detail::format_text("the call budget of {} calls is used up", *budget_.max_calls);
   // Calls in flight hold their worst case against the token budget (see admit()).
   if (budget_.max_tokens && total_.prompt_tokens + total_.completion_tokens + reserved_tokens_ >= *budget_.max_tokens)
-    return fmt::format("the token budget of {} tokens is used up", *budget_.max_tokens);
+    return selfalign::detail::format_text("the token budget of {} tokens is used up", *budget_.max_tokens);
   if (budget_.max_cost && total_.cost >= *budget_.max_cost)
-    return fmt::format("the cost budget of ${:.4f} is used up", *budget_.max_cost);
+    return selfalign::detail::format_text("the cost budget of ${:.4f} is used up", *budget_.max_cost);
   if (budget_.max_wall_time && elapsed() >= *budget_.max_wall_time)
-    return fmt::format("the wall-time budget of {:.1f} s is used up",
+    return selfalign::detail::format_text("the wall-time budget of {:.1f} s is used up",
                        static_cast<double>(budget_.max_wall_time->count()) / 1000.0);
   return std::nullopt;
 }

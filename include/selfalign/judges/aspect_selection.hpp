@@ -9,6 +9,7 @@
 #include <selfalign/config.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
+#include <selfalign/detail/format.hpp>
 
 #include <fmt/format.h>
 
@@ -73,7 +74,7 @@ struct select_batch_fn {
       std::vector<result<aspect_selection>> out =
           selfalign::detail::with_call_slot(s, [&] { return s.select_batch(requests, options); });
       if (out.size() != requests.size()) {
-        const auto why = fmt::format("{} answered a batch of {} selection requests with {} results",
+        const auto why = selfalign::detail::format_text("{} answered a batch of {} selection requests with {} results",
                                      selfalign::detail::type_name<S>(), requests.size(), out.size());
         out.assign(requests.size(), fail(errc::unsupported, why));
       }

@@ -11,6 +11,7 @@
 #include <selfalign/judges/detail/self_eval_values.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
+#include <selfalign/detail/format.hpp>
 
 #include <fmt/format.h>
 
@@ -229,7 +230,7 @@ class self_eval_judge {
     const auto& t = o_.question;
     const std::string& first = order == 0 ? t.good_option : t.bad_option;
     const std::string& second = order == 0 ? t.bad_option : t.good_option;
-    return fmt::format("{}\n\n{}{}{}{}\n\n{}\nOptions: ({}) {} ({}) {}\n{}", t.instruction, t.user_prefix, query,
+    return selfalign::detail::format_text("{}\n\n{}{}{}{}\n\n{}\nOptions: ({}) {} ({}) {}\n{}", t.instruction, t.user_prefix, query,
                        t.assistant_prefix, response, t.question, t.first_label, first, t.second_label, second,
                        t.stem);
   }
@@ -275,10 +276,10 @@ class self_eval_judge {
     std::array<bool, 2> good_won{false, false};
     for (int o = 0; o < orders; ++o) {
       const reading& r = read[static_cast<std::size_t>(o)];
-      j.raw += fmt::format("{}order {}: {}", o == 0 ? "" : "; ", o + 1, describe(r));
+      j.raw += selfalign::detail::format_text("{}order {}: {}", o == 0 ? "" : "; ", o + 1, describe(r));
       if (!decided[static_cast<std::size_t>(o)]) {
         j.status = parse_status::failed;
-        j.rationale = fmt::format("cannot tell which of '{}' and '{}' is more probable for order {}: {}", o_.question.first_label,
+        j.rationale = selfalign::detail::format_text("cannot tell which of '{}' and '{}' is more probable for order {}: {}", o_.question.first_label,
                                   o_.question.second_label, o + 1, why_undecided(r));
         return j;
       }
@@ -291,8 +292,8 @@ class self_eval_judge {
       const double pb = bad.read ? std::exp(bad.logprob) : 0.0;
       p_good.push_back(pg);
       p_bad.push_back(pb);
-      j.criteria.push_back({fmt::format("order_{}", o + 1), won ? 1.0 : 0.0,
-                            fmt::format("p(good)={:.6g} p(bad)={:.6g} ({})", pg, pb, r.source)});
+      j.criteria.push_back({selfalign::detail::format_text("order_{}", o + 1), won ? 1.0 : 0.0,
+                            selfalign::detail::format_text("p(good)={:.6g} p(bad)={:.6g} ({})", pg, pb, r.source)});
     }
     if (soft) {
       j.score = detail::soft_value(p_good, p_bad);
@@ -301,7 +302,7 @@ class self_eval_judge {
     } else {
       j.score = good_won[0] ? 1.0 : -1.0;  // [C truth] one order: v in {-1, +1}
     }
-    j.rationale = fmt::format("{}: {}", o_.question.name, j.raw);
+    j.rationale = selfalign::detail::format_text("{}: {}", o_.question.name, j.raw);
     return j;
   }
 
@@ -345,15 +346,15 @@ class self_eval_judge {
   }
   std::string describe(const reading& r) const {
     auto one = [](const label_reading& l) {
-      if (l.read) return fmt::format("{:.6g}", std::exp(l.logprob));
-      if (std::isfinite(l.bound)) return fmt::format("<={:.6g}", std::exp(l.bound));
+      if (l.read) return selfalign::detail::format_text("{:.6g}", std::exp(l.logprob));
+      if (std::isfinite(l.bound)) return selfalign::detail::format_text("<={:.6g}", std::exp(l.bound));
       return std::string("?");
     };
-    return fmt::format("p({})={} p({})={} ({})", o_.question.first_label, one(r[0]), o_.question.second_label, one(r[1]), r.source);
+    return selfalign::detail::format_text("p({})={} p({})={} ({})", o_.question.first_label, one(r[0]), o_.question.second_label, one(r[1]), r.source);
   }
   std::string why_undecided(const reading& r) const {
     std::string src = r.source == "scoring" ? "the scorer bounded them instead of reading them"
-                                            : fmt::format("they are not both among the {} alternatives returned", labels_->top_k);
+                                            : selfalign::detail::format_text("they are not both among the {} alternatives returned", labels_->top_k);
     if (!labels_->can_score && o_.source != label_source::alternatives)
       src += "; the backend cannot score a continuation either (vLLM, SGLang and llama.cpp can)";
     return src;
@@ -394,7 +395,7 @@ class self_eval_judge {
       }
     }
     if (o_.lookup == label_lookup::ids)
-      return fail(errc::unsupported, fmt::format("judges::self_eval_judge: label lookup by id needs a tokenizer "
+      return fail(errc::unsupported, selfalign::detail::format_text("judges::self_eval_judge: label lookup by id needs a tokenizer "
                                                  "that maps '{}' and '{}' after the stem to single tokens",
                                                  t.first_label, t.second_label));
     return {};
@@ -443,7 +444,7 @@ class self_eval_judge {
   static result<bool> usable_logprob(double lp, std::string_view where) {
     if (std::isnan(lp)) return false;
     if (lp > 1e-6)
-      return fail(errc::bad_response, fmt::format("judges::self_eval_judge: {} has logprob {} (a probability above 1)", where, lp));
+      return fail(errc::bad_response, selfalign::detail::format_text("judges::self_eval_judge: {} has logprob {} (a probability above 1)", where, lp));
     return true;
   }
 
@@ -460,7 +461,7 @@ class self_eval_judge {
     double lowest = 0.0;
     bool any = false;
     for (const auto& a : alts) {
-      auto ok = usable_logprob(a.logprob, fmt::format("the alternative '{}'", a.token));
+      auto ok = usable_logprob(a.logprob, selfalign::detail::format_text("the alternative '{}'", a.token));
       if (!ok) return unexpected(ok.error());
       if (!*ok) continue;
       lowest = any ? std::min(lowest, a.logprob) : a.logprob;
@@ -505,7 +506,7 @@ class self_eval_judge {
           if (!a) return unexpected(a.error());
           j.usage += a->usage;
           ++j.attempts;
-          auto ok = usable_logprob(a->logprob, fmt::format("the scored label '{}'", reqs[k * 2 + i].continuation));
+          auto ok = usable_logprob(a->logprob, selfalign::detail::format_text("the scored label '{}'", reqs[k * 2 + i].continuation));
           if (!ok) return unexpected(ok.error());
           if (!*ok || a->tokens.empty()) continue;
           if (a->approximate) r[i].bound = a->logprob;  // teacher forcing saw it below its alternatives

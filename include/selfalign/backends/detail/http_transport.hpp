@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/backends/detail/context.hpp>
 #include <selfalign/backends/detail/errors.hpp>
 #include <selfalign/backends/detail/pool.hpp>
 #include <selfalign/backends/detail/retry.hpp>
@@ -14,6 +15,7 @@
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
+#include <selfalign/detail/format.hpp>
 
 // The only selfalign header that includes cpp-httplib. Link selfalign::openai so that the
 // CPPHTTPLIB_*_SUPPORT macros match the compiled library (Debian ships it compiled).
@@ -67,17 +69,17 @@ struct transport_counters {
                                            std::chrono::milliseconds connect_timeout) {
   switch (err) {
     case httplib::Error::Connection:
-      return error(errc::transport, fmt::format("cannot connect to {} (refused or unreachable)", where));
+      return error(errc::transport, selfalign::detail::format_text("cannot connect to {} (refused or unreachable)", where));
     case httplib::Error::ConnectionTimeout:
-      return error(errc::timeout, fmt::format("connecting to {} timed out after {} ms", where, connect_timeout.count()));
+      return error(errc::timeout, selfalign::detail::format_text("connecting to {} timed out after {} ms", where, connect_timeout.count()));
     case httplib::Error::SSLServerVerification:
     case httplib::Error::SSLLoadingCerts: {
-      error e(errc::transport, fmt::format("TLS with {} failed: {}", where, httplib::to_string(err)));
+      error e(errc::transport, selfalign::detail::format_text("TLS with {} failed: {}", where, httplib::to_string(err)));
       e.retryable = false;
       return e;
     }
     default:
-      return error(errc::transport, fmt::format("{} to {} failed: {}", what, where, httplib::to_string(err)));
+      return error(errc::transport, selfalign::detail::format_text("{} to {} failed: {}", what, where, httplib::to_string(err)));
   }
 }
 
@@ -197,7 +199,7 @@ inline http_transport::http_transport(openai_options o) : opts_(std::move(o)) {
     }
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
     if (parsed->https()) {
-      config_error_ = error(errc::unsupported, fmt::format("'{}' needs HTTPS, but cpp-httplib was built without OpenSSL "
+      config_error_ = error(errc::unsupported, selfalign::detail::format_text("'{}' needs HTTPS, but cpp-httplib was built without OpenSSL "
                                                            "(CPPHTTPLIB_OPENSSL_SUPPORT); use http:// or rebuild cpp-httplib with OpenSSL", u));
       return;
     }
@@ -231,7 +233,7 @@ inline std::unique_ptr<httplib::Client> http_transport::make_client(const base_u
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   if (u.https()) {
     const bool v6 = u.host.find(':') != std::string::npos;
-    c = std::make_unique<httplib::Client>(fmt::format("https://{}{}{}:{}", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port));
+    c = std::make_unique<httplib::Client>(selfalign::detail::format_text("https://{}{}{}:{}", v6 ? "[" : "", u.host, v6 ? "]" : "", u.port));
     c->enable_server_certificate_verification(opts_.verify_tls);
     if (!opts_.ca_cert_path.empty()) c->set_ca_cert_path(opts_.ca_cert_path);
   }
@@ -256,7 +258,7 @@ inline http_transport::attempt http_transport::send_once(const char* method, con
   const base_url& url = urls_[lease.endpoint()];
   httplib::Client& cli = *lease;
   const std::string path = (root ? url.root_prefix() : url.prefix) + rel_path;
-  auto what = [&] { return fmt::format("{} {}", method, path); };  // only failures need it
+  auto what = [&] { return selfalign::detail::format_text("{} {}", method, path); };  // only failures need it
 
   const auto now = clock::now();
   using ms = std::chrono::milliseconds;
@@ -354,8 +356,8 @@ inline http_transport::attempt http_transport::send_once(const char* method, con
   lease.mark_broken();
   if (too_large) {
     out.failure = error(errc::bad_response,
-                        fmt::format("{}: the answer is larger than the limit of {} bytes (openai_options.max_answer_bytes{})", what(),
-                                    max_bytes, declared_length ? fmt::format("; Content-Length: {}", *declared_length) : std::string{}),
+                        selfalign::detail::format_text("{}: the answer is larger than the limit of {} bytes (openai_options.max_answer_bytes{})", what(),
+                                    max_bytes, declared_length ? selfalign::detail::format_text("; Content-Length: {}", *declared_length) : std::string{}),
                         status > 0 ? status : 0);
     out.failure->retryable = false;
     return out;
@@ -365,7 +367,7 @@ inline http_transport::attempt http_transport::send_once(const char* method, con
     return out;
   }
   if (aborted || clock::now() >= deadline) {
-    out.failure = error(errc::timeout, fmt::format("{} did not finish within the call deadline of {} ms", what(), opts_.deadline.count()));
+    out.failure = error(errc::timeout, selfalign::detail::format_text("{} did not finish within the call deadline of {} ms", what(), opts_.deadline.count()));
     out.failure->retryable = false;
     return out;
   }
@@ -376,17 +378,17 @@ inline http_transport::attempt http_transport::send_once(const char* method, con
     return out;
   }
   if (status == 200 && got_bytes) {
-    out.failure = bad_body(what(), fmt::format("the answer was cut off after {} bytes", collected.size()),
+    out.failure = bad_body(what(), selfalign::detail::format_text("the answer was cut off after {} bytes", collected.size()),
                            redacted(collected.substr(0, 1024), secrets_));
     return out;
   }
   const std::string where = url.display();
   if (err == httplib::Error::Read || err == httplib::Error::Write) {
     if (status < 0 && clock::now() - started >= read_timeout - ms(5) && err == httplib::Error::Read) {
-      out.failure = error(errc::timeout, fmt::format("{} to {}: no answer within the read timeout of {} ms", what(), where,
+      out.failure = error(errc::timeout, selfalign::detail::format_text("{} to {}: no answer within the read timeout of {} ms", what(), where,
                                                      read_timeout.count()));
     } else {
-      out.failure = error(errc::transport, fmt::format("{} to {}: the connection was closed or reset ({} failed)", what(), where,
+      out.failure = error(errc::transport, selfalign::detail::format_text("{} to {}: the connection was closed or reset ({} failed)", what(), where,
                                                        err == httplib::Error::Read ? "reading" : "writing"));
       out.stale_candidate = status < 0 && !got_bytes && lease.previous_uses() > 0;
     }
@@ -399,10 +401,10 @@ inline http_transport::attempt http_transport::send_once(const char* method, con
 inline void http_transport::explain_not_found(error& failure) const {
   const auto& u = urls_.front();
   if (u.prefix.size() < 3 || u.prefix.compare(u.prefix.size() - 3, 3, "/v1") != 0)
-    failure.message += fmt::format(" (the base URL {} does not end in /v1; OpenAI-compatible servers answer under "
+    failure.message += selfalign::detail::format_text(" (the base URL {} does not end in /v1; OpenAI-compatible servers answer under "
                                    "http://host:port/v1: add /v1 to the base URL)", u.display());
   else if (added_v1_)
-    failure.message += fmt::format(" (selfalign added /v1 to a base URL without a path: {})", u.display());
+    failure.message += selfalign::detail::format_text(" (selfalign added /v1 to a base URL without a path: {})", u.display());
 }
 
 inline result<http_reply> http_transport::request(const char* method, const std::string& rel_path, bool root,
@@ -422,7 +424,7 @@ inline result<http_reply> http_transport::request(const char* method, const std:
       const int st = a.reply->status;
       if ((st >= 200 && st < 300) || (sink && a.delivered)) return std::move(*a.reply);
       const std::string prefix = root ? urls_.front().root_prefix() : urls_.front().prefix;
-      failure = error_from_http(st, a.reply->body, a.request_id, fmt::format("{} {}{}", method, prefix, rel_path));
+      failure = error_from_http(st, a.reply->body, a.request_id, selfalign::detail::format_text("{} {}{}", method, prefix, rel_path));
       if (classify_context_overflow(*failure) && overflow_body)  // errc::context_overflow, never retried
         *overflow_body = a.reply->body;
       if (st == 501) {  // Not Implemented (llama-server without --embeddings): asking again cannot help
@@ -445,7 +447,7 @@ inline result<http_reply> http_transport::request(const char* method, const std:
     auto decision = decide_retry(policy, retries, retryable, a.should_retry, server_wait, unit_random());
     if (decision.retry && deadline != clock::time_point::max() && clock::now() + decision.wait >= deadline) decision.retry = false;
     if (!decision.retry) {
-      if (attempts > 1) failure->message += fmt::format(" (after {} attempts)", attempts);
+      if (attempts > 1) failure->message += selfalign::detail::format_text(" (after {} attempts)", attempts);
       return unexpected(scrub(std::move(*failure)));
     }
     ++retries;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/cache/store.hpp>
+#include <selfalign/detail/format.hpp>
 #include <selfalign/detail/file_sync.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -34,7 +35,7 @@ SELFALIGN_DECL jsonl_cache_scan read_jsonl_cache(std::string_view bytes, const s
     auto skip = [&](const char* why) {
       ++scan.skipped;
       if (warn)
-        warn(fmt::format("{}:{}: skipped an unreadable cache record ({} bytes; {})", source, lineno, line.size(), why));
+        warn(selfalign::detail::format_text("{}:{}: skipped an unreadable cache record ({} bytes; {})", source, lineno, line.size(), why));
     };
     auto j = parse_record_json(line);
     if (j.is_discarded() || !j.is_object()) {
@@ -102,7 +103,7 @@ SELFALIGN_DECL std::optional<nlohmann::json> cache_store::peek(const std::string
   auto j = detail::parse_record_json(*text);
   if (j.is_discarded()) {
     if (unusable) *unusable = true;
-    reject(fmt::format("the cached answer for a '{}' call of role '{}' is damaged (unreadable JSON); asking again",
+    reject(selfalign::detail::format_text("the cached answer for a '{}' call of role '{}' is damaged (unreadable JSON); asking again",
                        info.op, info.role));
     return std::nullopt;
   }
@@ -127,7 +128,7 @@ SELFALIGN_DECL result<void> cache_store::insert(const std::string& key, const nl
     // error_handler_t::replace: a model answer with invalid UTF-8 must not make the record unwritable.
     text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } catch (const nlohmann::json::exception& e) {
-    return fail(errc::internal, fmt::format("cannot serialize an answer for the cache: {}", e.what()));
+    return fail(errc::internal, selfalign::detail::format_text("cannot serialize an answer for the cache: {}", e.what()));
   }
   return put(key, text, info);
 }
@@ -222,7 +223,7 @@ SELFALIGN_DECL result<void> jsonl_cache_store::put(const std::string& key, const
   {
     std::lock_guard lock(file_mutex_);
     if (std::fwrite(line.data(), 1, line.size(), file_) != line.size() || std::fflush(file_) != 0)
-      return fail(errc::io, fmt::format("cannot append to cache file {}", path_.string()));
+      return fail(errc::io, selfalign::detail::format_text("cannot append to cache file {}", path_.string()));
     if (opts_.fsync) (void)detail::sync_file(file_);
   }
   return cache_store::put(key, value_text, info);
@@ -246,7 +247,7 @@ SELFALIGN_DECL result<void> jsonl_cache_store::load() {
   stats_.loaded = scan.loaded;
   stats_.skipped_lines = scan.skipped;
   file_ = std::fopen(path_.c_str(), "ab");
-  if (!file_) return fail(errc::io, fmt::format("cannot open cache file {} for appending", path_.string()));
+  if (!file_) return fail(errc::io, selfalign::detail::format_text("cannot open cache file {} for appending", path_.string()));
   if (scan.ends_mid_line) {
     std::fputc('\n', file_);
     std::fflush(file_);
@@ -268,7 +269,7 @@ SELFALIGN_DECL result<std::shared_ptr<cache_store>> cache_store::open_jsonl(cons
 
 SELFALIGN_DECL result<std::shared_ptr<cache_store>> cache_store::open_sqlite(const std::filesystem::path& path, cache_options opts) {
   if (auto opener = detail::sqlite_opener()) return opener(path, std::move(opts));
-  return fail(errc::unsupported, fmt::format("cannot open the SQLite cache {}: this program was built without SQLite support "
+  return fail(errc::unsupported, selfalign::detail::format_text("cannot open the SQLite cache {}: this program was built without SQLite support "
                                              "(link selfalign::sqlite and include <selfalign/cache/sqlite_store.hpp>)",
                                              path.string()));
 }

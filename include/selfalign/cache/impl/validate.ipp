@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/cache/validate.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -20,7 +21,7 @@ SELFALIGN_DECL result<void> check_cached_usage(const nlohmann::json& value) {
     auto v = it->find(f);
     if (v == it->end()) continue;
     if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<std::int64_t>() < 0))
-      return cache_invalid(fmt::format("usage.{} is not a non-negative integer", f));
+      return cache_invalid(selfalign::detail::format_text("usage.{} is not a non-negative integer", f));
   }
   if (auto v = it->find("from_cache"); v != it->end() && !v->is_boolean()) return cache_invalid("usage.from_cache is not a boolean");
   return {};
@@ -51,7 +52,7 @@ SELFALIGN_DECL result<void> check_cached_answer(const nlohmann::json& value, con
   if (choices == value.end() || !choices->is_array()) return cache_invalid("the answer has no `choices` array");
   if (choices->empty()) return cache_invalid("the answer has no choices");
   const std::size_t n = static_cast<std::size_t>(req.sampling.n < 1 ? 1 : req.sampling.n);
-  if (choices->size() > n) return cache_invalid(fmt::format("the answer has {} choices for n = {}", choices->size(), n));
+  if (choices->size() > n) return cache_invalid(selfalign::detail::format_text("the answer has {} choices for n = {}", choices->size(), n));
   for (const auto& c : *choices) {
     if (!c.is_object()) return cache_invalid("a choice is not an object");
     if (!c.contains("text") || !c["text"].is_string()) return cache_invalid("a choice has no string `text`");
@@ -84,7 +85,7 @@ SELFALIGN_DECL result<void> check_cached_answer(const nlohmann::json& value, con
   auto vs = value.find("vectors");
   if (vs == value.end() || !vs->is_array()) return cache_invalid("the answer has no `vectors` array");
   if (vs->size() != req.texts.size())
-    return cache_invalid(fmt::format("the answer has {} vectors for {} texts", vs->size(), req.texts.size()));
+    return cache_invalid(selfalign::detail::format_text("the answer has {} vectors for {} texts", vs->size(), req.texts.size()));
   for (const auto& v : *vs) {
     if (!v.is_array() || v.empty()) return cache_invalid("a vector is empty or not an array");
     for (const auto& x : v)
@@ -98,7 +99,7 @@ SELFALIGN_DECL result<void> check_cached_answer(const nlohmann::json& value, con
   auto st = value.find("status");
   if (st == value.end() || !st->is_string()) return cache_invalid("the judgement has no string `status`");
   const auto& s = st->get_ref<const std::string&>();
-  if (s != "ok" && s != "repaired" && s != "failed") return cache_invalid(fmt::format("unknown judgement status '{}'", s));
+  if (s != "ok" && s != "repaired" && s != "failed") return cache_invalid(selfalign::detail::format_text("unknown judgement status '{}'", s));
   auto sc = value.find("score");
   const bool has_score = sc != value.end() && !sc->is_null();
   if (has_score && !is_finite_number(*sc)) return cache_invalid("the judgement's `score` is not a finite number");

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/eval/evaluation.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -33,16 +34,16 @@ SELFALIGN_DECL void compute_metrics(evaluation& ev) {
 
 SELFALIGN_DECL result<std::vector<paired_metric>> paired_differences(const evaluation& system, const evaluation& baseline) {
   if (system.protocol != baseline.protocol)
-    return fail(errc::invalid_argument, fmt::format("cannot pair a {} evaluation with a {} one", system.protocol, baseline.protocol));
+    return fail(errc::invalid_argument, selfalign::detail::format_text("cannot pair a {} evaluation with a {} one", system.protocol, baseline.protocol));
   std::map<std::string, const item_record*> base_by_id;
   for (const auto& it : baseline.items) base_by_id[it.id] = &it;
   std::set<std::string> seen;
   for (const auto& it : system.items) {
-    if (!base_by_id.count(it.id)) return fail(errc::invalid_argument, fmt::format("id \"{}\" has no baseline item", it.id));
+    if (!base_by_id.count(it.id)) return fail(errc::invalid_argument, selfalign::detail::format_text("id \"{}\" has no baseline item", it.id));
     seen.insert(it.id);
   }
   for (const auto& it : baseline.items)
-    if (!seen.count(it.id)) return fail(errc::invalid_argument, fmt::format("baseline id \"{}\" has no system item", it.id));
+    if (!seen.count(it.id)) return fail(errc::invalid_argument, selfalign::detail::format_text("baseline id \"{}\" has no system item", it.id));
   std::vector<paired_metric> out;
   for (const auto& m : system.metrics) {
     if (m.kind != metric_kind::mean) continue;

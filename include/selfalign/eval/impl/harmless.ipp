@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/eval/harmless.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -12,7 +13,7 @@ namespace detail {
 
 SELFALIGN_DECL std::vector<metric> harmless_metrics(std::string_view verdict) {
   return {
-      {"harmless_rate", fmt::format("judge: share of answers {} harmless", verdict), metric_kind::mean, "harmless", "", true, "", {}},
+      {"harmless_rate", selfalign::detail::format_text("judge: share of answers {} harmless", verdict), metric_kind::mean, "harmless", "", true, "", {}},
       {"refusal_rate", "keyword rule: share of answers that refuse", metric_kind::mean, "refused", "", true, "", {}},
       {"attack_success_rate", "keyword rule: share that do not refuse (AdvBench ASR)", metric_kind::mean, "attack_success", "", true, "", {}},
       {"agreement", "judge harmless == keyword refusal", metric_kind::mean, "agreement", "", true, "", {}},

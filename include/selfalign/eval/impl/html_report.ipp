@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/eval/html_report.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -30,13 +31,13 @@ SELFALIGN_DECL std::string html_escape(std::string_view s) {
 
 SELFALIGN_DECL std::string fmt_value(double v, bool rate) {
   if (!std::isfinite(v)) return "n/a";
-  return rate ? fmt::format("{:.1f}%", 100.0 * v) : fmt::format("{:.2f}", v);
+  return rate ? selfalign::detail::format_text("{:.1f}%", 100.0 * v) : selfalign::detail::format_text("{:.2f}", v);
 }
 
 SELFALIGN_DECL std::string fmt_estimate(const estimate& e, bool rate) {
-  if (!e.defined()) return fmt::format("n/a (n = {})", e.n);
-  if (!e.has_interval()) return fmt::format("{} (n = {})", fmt_value(e.value, rate), e.n);
-  return fmt::format("{} [{}, {}] (n = {})", fmt_value(e.value, rate), fmt_value(e.ci_low, rate), fmt_value(e.ci_high, rate), e.n);
+  if (!e.defined()) return selfalign::detail::format_text("n/a (n = {})", e.n);
+  if (!e.has_interval()) return selfalign::detail::format_text("{} (n = {})", fmt_value(e.value, rate), e.n);
+  return selfalign::detail::format_text("{} [{}, {}] (n = {})", fmt_value(e.value, rate), fmt_value(e.ci_low, rate), fmt_value(e.ci_high, rate), e.n);
 }
 
 SELFALIGN_DECL std::string svg_bar_chart(const std::string& id, const std::string& caption, const std::vector<bar_row>& rows,
@@ -50,7 +51,7 @@ SELFALIGN_DECL std::string svg_bar_chart(const std::string& id, const std::strin
     const double t = std::clamp((v - lo) / (hi - lo), 0.0, 1.0);
     return label_w + t * plot_w;
   };
-  std::string s = fmt::format(
+  std::string s = selfalign::detail::format_text(
       "<figure class=\"chart\" id=\"{}\"><figcaption>{}</figcaption>\n"
       "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"bar-chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {} {}\" width=\"{}\" "
       "height=\"{}\">\n",
@@ -59,32 +60,32 @@ SELFALIGN_DECL std::string svg_bar_chart(const std::string& id, const std::strin
   for (int k = 0; k <= 4; ++k) {
     const double v = lo + (hi - lo) * k / 4.0;
     const double x = x_of(v);
-    s += fmt::format("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/>", x, top - 6, x, height - bottom);
-    s += fmt::format("<text class=\"tick\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x, height - bottom + 16,
-                     rate ? fmt::format("{:.0f}%", 100 * v) : fmt::format("{:.1f}", v));
+    s += selfalign::detail::format_text("<line class=\"grid\" x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/>", x, top - 6, x, height - bottom);
+    s += selfalign::detail::format_text("<text class=\"tick\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", x, height - bottom + 16,
+                     rate ? selfalign::detail::format_text("{:.0f}%", 100 * v) : selfalign::detail::format_text("{:.1f}", v));
   }
   for (std::size_t r = 0; r < rows.size(); ++r) {
     const int y0 = top + row_h * static_cast<int>(r);
-    s += fmt::format("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", label_w - 8, y0 + row_h / 2 + 4,
+    s += selfalign::detail::format_text("<text class=\"label\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>\n", label_w - 8, y0 + row_h / 2 + 4,
                      html_escape(rows[r].label));
     auto bar = [&](const std::optional<estimate>& e, int y, const char* cls, const std::string& who) {
       if (!e) return;
       if (!e->defined()) {
-        s += fmt::format("<text class=\"na\" x=\"{}\" y=\"{}\">n/a (n = {})</text>\n", label_w + 4, y + bar_h - 2, e->n);
+        s += selfalign::detail::format_text("<text class=\"na\" x=\"{}\" y=\"{}\">n/a (n = {})</text>\n", label_w + 4, y + bar_h - 2, e->n);
         return;
       }
       const double x0 = x_of(lo), x1 = x_of(e->value);
-      s += fmt::format("<rect class=\"bar {}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\"><title>{}: {}</title></rect>\n", cls, x0, y,
+      s += selfalign::detail::format_text("<rect class=\"bar {}\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\"><title>{}: {}</title></rect>\n", cls, x0, y,
                        std::max(0.0, x1 - x0), bar_h, html_escape(who), html_escape(fmt_estimate(*e, rate)));
       if (e->has_interval()) {
         const double a = x_of(e->ci_low), b = x_of(e->ci_high);
         const int cy = y + bar_h / 2;
-        s += fmt::format(
+        s += selfalign::detail::format_text(
             "<g class=\"whisker\"><line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/><line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" "
             "y2=\"{}\"/><line x1=\"{:.1f}\" y1=\"{}\" x2=\"{:.1f}\" y2=\"{}\"/></g>\n",
             a, cy, b, cy, a, cy - 5, a, cy + 5, b, cy - 5, b, cy + 5);
       }
-      s += fmt::format("<text class=\"value\" x=\"{}\" y=\"{}\">{}</text>\n", label_w + plot_w + 8, y + bar_h - 2,
+      s += selfalign::detail::format_text("<text class=\"value\" x=\"{}\" y=\"{}\">{}</text>\n", label_w + plot_w + 8, y + bar_h - 2,
                        html_escape(fmt_value(e->value, rate)));
     };
     if (two) {
@@ -96,7 +97,7 @@ SELFALIGN_DECL std::string svg_bar_chart(const std::string& id, const std::strin
   }
   s += "</svg>";
   if (two)
-    s += fmt::format("<p class=\"legend\"><span class=\"key system\"></span>{} <span class=\"key baseline\"></span>{}</p>",
+    s += selfalign::detail::format_text("<p class=\"legend\"><span class=\"key system\"></span>{} <span class=\"key baseline\"></span>{}</p>",
                      html_escape(opt.system_label), html_escape(opt.baseline_label));
   s += "</figure>\n";
   return s;
@@ -110,7 +111,7 @@ SELFALIGN_DECL std::vector<differing_item> differing_items(const evaluation& ev,
       const std::string outcome = it.detail.value("outcome", "");
       if (const auto d = it.values.find("score_difference"); d != it.values.end()) {  // a pointwise judge: scores, no orders
         out.push_back({&it, nullptr, std::abs(d->second) + (outcome == "tie" ? 0.0 : 1e6),
-                       fmt::format("{}: the system's answer scored {:+.2f} against the baseline's", outcome, d->second)});
+                       selfalign::detail::format_text("{}: the system's answer scored {:+.2f} against the baseline's", outcome, d->second)});
         continue;
       }
       const bool consistent = it.detail.value("position_consistent", false);
@@ -123,7 +124,7 @@ SELFALIGN_DECL std::vector<differing_item> differing_items(const evaluation& ev,
       if (!it.evaluated) continue;
       const double r = it.values.at("R");
       out.push_back({&it, nullptr, std::abs(r) + (r < 0 ? 1e6 : 0.0),
-                     fmt::format("R = {:.3f}: the model {}", r, r > 0 ? "agrees with the human label" : r < 0 ? "prefers the rejected answer" : "cannot tell")});
+                     selfalign::detail::format_text("R = {:.3f}: the model {}", r, r > 0 ? "agrees with the human label" : r < 0 ? "prefers the rejected answer" : "cannot tell")});
     }
   } else if (baseline) {
     std::map<std::string, const item_record*> by_id;
@@ -136,7 +137,7 @@ SELFALIGN_DECL std::vector<differing_item> differing_items(const evaluation& ev,
       const auto b = o->second->values.find(key);
       if (a == it.values.end() || b == o->second->values.end()) continue;
       out.push_back({&it, o->second, std::abs(a->second - b->second),
-                     fmt::format("{}: {:.2f} vs {:.2f}", ev.metrics.front().name, a->second, b->second)});
+                     selfalign::detail::format_text("{}: {:.2f} vs {:.2f}", ev.metrics.front().name, a->second, b->second)});
     }
   } else {
     return out;
@@ -154,13 +155,13 @@ SELFALIGN_DECL std::string html_report(const evaluation& ev, const html_report_o
   h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   h += "<title>" + html_escape(opt.title) + "</title>\n<style>" + std::string(detail::report_css) + "</style></head><body>\n";
   h += "<h1>" + html_escape(opt.title) + "</h1>\n";
-  h += fmt::format("<p class=\"note\">Protocol <b>{}</b>: {} items, {} evaluated, {} excluded (unreadable or failed judge outputs), {} unfinished.</p>\n",
+  h += selfalign::detail::format_text("<p class=\"note\">Protocol <b>{}</b>: {} items, {} evaluated, {} excluded (unreadable or failed judge outputs), {} unfinished.</p>\n",
                    html_escape(ev.protocol), ev.items.size(), ev.evaluated, ev.failures, ev.unfinished);
   h += "<dl class=\"run\">";
-  h += fmt::format("<dt>status</dt><dd class=\"{}\">{}</dd>", ev.status.complete ? "status-ok" : "status-stopped",
+  h += selfalign::detail::format_text("<dt>status</dt><dd class=\"{}\">{}</dd>", ev.status.complete ? "status-ok" : "status-stopped",
                    html_escape(ev.status.complete ? std::string("complete") : "stopped early: " + ev.status.stop_reason));
   for (const auto& [k, v] : opt.run_info) h += "<dt>" + html_escape(k) + "</dt><dd>" + html_escape(v) + "</dd>";
-  h += fmt::format("<dt>intervals</dt><dd>{:.0f}% bootstrap over items, {} resamples, seed {}</dd>", 100 * ev.bootstrap.level,
+  h += selfalign::detail::format_text("<dt>intervals</dt><dd>{:.0f}% bootstrap over items, {} resamples, seed {}</dd>", 100 * ev.bootstrap.level,
                    ev.bootstrap.resamples, ev.bootstrap.seed);
   h += "</dl>\n";
 
@@ -198,7 +199,7 @@ SELFALIGN_DECL std::string html_report(const evaluation& ev, const html_report_o
   if (diffs)
     for (const auto& d : *diffs) diff_by_name[d.name] = &d;
   auto table = [&](const char* title, bool aspect_rows) {
-    std::string t = fmt::format("<h2>{}</h2>\n<table class=\"{}\"><thead><tr><th>{}</th><th>{}</th>", title,
+    std::string t = selfalign::detail::format_text("<h2>{}</h2>\n<table class=\"{}\"><thead><tr><th>{}</th><th>{}</th>", title,
                                 aspect_rows ? "aspects" : "metrics", aspect_rows ? "aspect" : "metric", html_escape(opt.system_label));
     if (baseline) t += "<th>" + html_escape(opt.baseline_label) + "</th><th>paired difference</th>";
     t += "<th>meaning</th></tr></thead><tbody>\n";
@@ -222,7 +223,7 @@ SELFALIGN_DECL std::string html_report(const evaluation& ev, const html_report_o
   h += table("Per-aspect table", true);
   if (!ev.counts.empty()) {
     h += "<h2>Counts</h2>\n<table class=\"counts\"><tbody>";
-    for (const auto& [k, v] : ev.counts) h += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td></tr>", html_escape(k), v);
+    for (const auto& [k, v] : ev.counts) h += selfalign::detail::format_text("<tr><td>{}</td><td class=\"num\">{}</td></tr>", html_escape(k), v);
     h += "</tbody></table>\n";
   }
 
@@ -243,7 +244,7 @@ SELFALIGN_DECL std::string html_report(const evaluation& ev, const html_report_o
     }
   }
   if (ev.failures > 0) {
-    h += fmt::format("<h2>Items excluded: unreadable or failed judge outputs ({})</h2>\n<table class=\"failures\"><thead><tr><th>id</th><th>reason</th></tr></thead><tbody>", ev.failures);
+    h += selfalign::detail::format_text("<h2>Items excluded: unreadable or failed judge outputs ({})</h2>\n<table class=\"failures\"><thead><tr><th>id</th><th>reason</th></tr></thead><tbody>", ev.failures);
     for (const auto& it : ev.items)
       if (!it.failure.empty() && it.failure != "unfinished") h += "<tr><td>" + html_escape(it.id) + "</td><td>" + html_escape(it.failure) + "</td></tr>";
     h += "</tbody></table>\n";

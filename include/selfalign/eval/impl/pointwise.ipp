@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/eval/pointwise.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -50,7 +51,7 @@ SELFALIGN_DECL result<double> criterion_score_of(const judgement& j, std::string
   for (const auto& cs : j.criteria)
     if (judges::normalize_aspect_name(cs.name) == key) return cs.score;
   if (overall_if_unnamed && j.criteria.empty()) return *j.score;
-  return fail(errc::parse_failure, fmt::format("the judgement has no score for \"{}\"", name));
+  return fail(errc::parse_failure, selfalign::detail::format_text("the judgement has no score for \"{}\"", name));
 }
 
 SELFALIGN_DECL nlohmann::json judgement_to_json(const judgement& j) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/eval/statistics.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -91,7 +92,7 @@ SELFALIGN_DECL estimate bootstrap_ratio(std::span<const double> numerator, std::
 SELFALIGN_DECL result<estimate> paired_difference(std::span<const double> a, std::span<const double> b,
                                                         const bootstrap_options& opt) {
   if (a.size() != b.size())
-    return fail(errc::invalid_argument, fmt::format("paired_difference: {} values against {}; pairs need the same items", a.size(), b.size()));
+    return fail(errc::invalid_argument, selfalign::detail::format_text("paired_difference: {} values against {}; pairs need the same items", a.size(), b.size()));
   std::vector<double> d(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
   return bootstrap_mean(d, opt);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/eval/truthful.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -20,9 +21,9 @@ namespace detail {
 
 SELFALIGN_DECL std::vector<metric> truthful_metrics(std::string_view verdict) {
   return {
-      {"truthful_rate", fmt::format("share {} truthful", verdict), metric_kind::mean, "truthful", "", true, "", {}},
-      {"informative_rate", fmt::format("share {} informative", verdict), metric_kind::mean, "informative", "", true, "", {}},
-      {"truthful_informative_rate", fmt::format("share {} both truthful and informative", verdict), metric_kind::mean,
+      {"truthful_rate", selfalign::detail::format_text("share {} truthful", verdict), metric_kind::mean, "truthful", "", true, "", {}},
+      {"informative_rate", selfalign::detail::format_text("share {} informative", verdict), metric_kind::mean, "informative", "", true, "", {}},
+      {"truthful_informative_rate", selfalign::detail::format_text("share {} both truthful and informative", verdict), metric_kind::mean,
        "truthful_informative", "", true, "", {}},
   };
 }

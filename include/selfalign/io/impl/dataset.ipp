@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/io/dataset.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -13,7 +14,7 @@ namespace detail {
 SELFALIGN_DECL std::string dataset_type_name(const nlohmann::json& j) { return j.type_name(); }
 
 SELFALIGN_DECL unexpected dataset_error_at(std::string_view source, std::size_t line, std::string_view reason) {
-  return fail(errc::invalid_argument, fmt::format("{}:{}: {}", source, line, reason));
+  return fail(errc::invalid_argument, selfalign::detail::format_text("{}:{}: {}", source, line, reason));
 }
 
 SELFALIGN_DECL std::string_view exception_reason(const std::exception& e) {
@@ -32,16 +33,16 @@ SELFALIGN_DECL result<nlohmann::json> parse_dataset_json(std::string_view text, 
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    return dataset_error_at(source, line, fmt::format("not valid JSON (column {}): {}", e.byte, selfalign::detail::excerpt(text, 60)));
+    return dataset_error_at(source, line, selfalign::detail::format_text("not valid JSON (column {}): {}", e.byte, selfalign::detail::excerpt(text, 60)));
   } catch (const nlohmann::json::exception& e) {
-    return dataset_error_at(source, line, fmt::format("not valid JSON: {}", exception_reason(e)));
+    return dataset_error_at(source, line, selfalign::detail::format_text("not valid JSON: {}", exception_reason(e)));
   }
 }
 
 SELFALIGN_DECL std::string dataset_quoted_list(const std::vector<std::string>& names) {
   std::vector<std::string> q;
   q.reserve(names.size());
-  for (const auto& n : names) q.push_back(fmt::format("\"{}\"", n));
+  for (const auto& n : names) q.push_back(selfalign::detail::format_text("\"{}\"", n));
   return selfalign::detail::join(q, ", ");
 }
 
@@ -58,11 +59,11 @@ SELFALIGN_DECL result<query_record> parse_query_line(std::string_view text, std:
 SELFALIGN_DECL result<query_record> detail::parse_query_line_unguarded(std::string_view text, std::string_view source, std::size_t line,
                                                                const read_options& options) {
   if (auto bad = first_invalid_utf8(text))
-    return detail::dataset_error_at(source, line, fmt::format("invalid UTF-8 at byte {}", *bad + 1));
+    return detail::dataset_error_at(source, line, selfalign::detail::format_text("invalid UTF-8 at byte {}", *bad + 1));
   auto parsed = detail::parse_dataset_json(text, source, line);
   if (!parsed) return unexpected(std::move(parsed).error());
   nlohmann::json j = std::move(*parsed);
-  if (!j.is_object()) return detail::dataset_error_at(source, line, fmt::format("expected a JSON object, found {}", detail::dataset_type_name(j)));
+  if (!j.is_object()) return detail::dataset_error_at(source, line, selfalign::detail::format_text("expected a JSON object, found {}", detail::dataset_type_name(j)));
 
   query_record r;
   r.line = line;
@@ -71,7 +72,7 @@ SELFALIGN_DECL result<query_record> detail::parse_query_line_unguarded(std::stri
     auto it = j.find(name);
     if (it == j.end() || it->is_null()) continue;
     if (!it->is_string())
-      return detail::dataset_error_at(source, line, fmt::format("field \"{}\" is {}, expected a string", name, detail::dataset_type_name(*it)));
+      return detail::dataset_error_at(source, line, selfalign::detail::format_text("field \"{}\" is {}, expected a string", name, detail::dataset_type_name(*it)));
     r.prompt = it->get<std::string>();
     used = name;
     break;
@@ -80,7 +81,7 @@ SELFALIGN_DECL result<query_record> detail::parse_query_line_unguarded(std::stri
     std::vector<std::string> found;
     for (const auto& [k, v] : j.items()) found.push_back(k);
     return detail::dataset_error_at(source, line,
-                      fmt::format("no query text: expected one of the fields {} (the record has {})",
+                      selfalign::detail::format_text("no query text: expected one of the fields {} (the record has {})",
                                   detail::dataset_quoted_list(options.text_fields),
                                   found.empty() ? std::string("no fields") : detail::dataset_quoted_list(found)));
   }
@@ -89,14 +90,14 @@ SELFALIGN_DECL result<query_record> detail::parse_query_line_unguarded(std::stri
       r.prompt += "\n\n" + in->get<std::string>();
   }
   if (!options.allow_empty && selfalign::detail::trim(r.prompt).empty())
-    return detail::dataset_error_at(source, line, fmt::format("field \"{}\" is empty", used));
+    return detail::dataset_error_at(source, line, selfalign::detail::format_text("field \"{}\" is empty", used));
 
   if (!options.id_field.empty()) {
     if (auto it = j.find(options.id_field); it != j.end() && !it->is_null()) {
       if (it->is_string()) r.id = it->get<std::string>();
       else if (it->is_number_integer()) r.id = it->dump();
       else
-        return detail::dataset_error_at(source, line, fmt::format("field \"{}\" is {}, expected a string or an integer", options.id_field,
+        return detail::dataset_error_at(source, line, selfalign::detail::format_text("field \"{}\" is {}, expected a string or an integer", options.id_field,
                                                     detail::dataset_type_name(*it)));
     }
   }
@@ -127,20 +128,20 @@ SELFALIGN_DECL result<std::vector<query_record>> read_queries(std::istream& in, 
       if (!rec) return unexpected(std::move(rec).error());
       auto [it, inserted] = first_line_of.emplace(rec->id, lineno);
       if (!inserted)
-        return detail::dataset_error_at(source, lineno, fmt::format("duplicate id \"{}\" (first on line {})", rec->id, it->second));
+        return detail::dataset_error_at(source, lineno, selfalign::detail::format_text("duplicate id \"{}\" (first on line {})", rec->id, it->second));
       out.push_back(std::move(*rec));
     }
   } catch (const std::exception& e) {
-    return fail(errc::io, fmt::format("{}:{}: read error: {}", source, at, detail::exception_reason(e)));
+    return fail(errc::io, selfalign::detail::format_text("{}:{}: read error: {}", source, at, detail::exception_reason(e)));
   }
-  if (in.bad()) return fail(errc::io, fmt::format("{}: read error after line {}", source, lineno));
+  if (in.bad()) return fail(errc::io, selfalign::detail::format_text("{}: read error after line {}", source, lineno));
   return out;
 }
 
 SELFALIGN_DECL result<std::vector<query_record>> read_queries(const std::filesystem::path& path,
                                                                     const read_options& options) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(errc::io, fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  if (!in) return fail(errc::io, selfalign::detail::format_text("cannot open {}: {}", path.string(), std::strerror(errno)));
   return read_queries(in, path.string(), options);
 }
 
@@ -167,7 +168,7 @@ SELFALIGN_DECL result<std::vector<message>> parse_hh_transcript(std::string_view
     pos = next_marker(0);
     if (pos == std::string_view::npos || !selfalign::detail::trim(transcript.substr(0, pos)).empty())
       return fail(errc::invalid_argument,
-                  fmt::format("HH transcript does not start with \"Human:\": {}", selfalign::detail::excerpt(transcript, 60)));
+                  selfalign::detail::format_text("HH transcript does not start with \"Human:\": {}", selfalign::detail::excerpt(transcript, 60)));
     pos += 2;
   }
   while (pos != std::string_view::npos && pos < transcript.size()) {
@@ -189,9 +190,9 @@ SELFALIGN_DECL result<std::string> hh_query(std::string_view transcript, std::st
   if (!t.empty() && t.back().role == "assistant") t.pop_back();
   if (t.empty()) return fail(errc::invalid_argument, "HH transcript has no Human turn");
   if (t.back().role != "user") return fail(errc::invalid_argument, "HH transcript does not end on a Human turn before the reply");
-  std::string out = t.front().role == "user" ? t.front().content : fmt::format("{}: {}", assistant_label, t.front().content);
+  std::string out = t.front().role == "user" ? t.front().content : selfalign::detail::format_text("{}: {}", assistant_label, t.front().content);
   for (std::size_t i = 1; i < t.size(); ++i)
-    out += fmt::format("\n{}: {}", t[i].role == "user" ? user_label : assistant_label, t[i].content);
+    out += selfalign::detail::format_text("\n{}: {}", t[i].role == "user" ? user_label : assistant_label, t[i].content);
   return out;
 }
 
@@ -203,7 +204,7 @@ SELFALIGN_DECL result<std::vector<query_record>> read_hh_queries(std::istream& i
   if (!records) return records;
   for (auto& r : *records) {
     auto q = hh_query(r.prompt);
-    if (!q) return detail::dataset_error_at(source, r.line, fmt::format("field \"{}\": {}", field, q.error().message));
+    if (!q) return detail::dataset_error_at(source, r.line, selfalign::detail::format_text("field \"{}\": {}", field, q.error().message));
     r.prompt = std::move(*q);
   }
   return records;
@@ -212,7 +213,7 @@ SELFALIGN_DECL result<std::vector<query_record>> read_hh_queries(std::istream& i
 SELFALIGN_DECL result<std::vector<query_record>> read_hh_queries(const std::filesystem::path& path,
                                                                        std::string field) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(errc::io, fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+  if (!in) return fail(errc::io, selfalign::detail::format_text("cannot open {}: {}", path.string(), std::strerror(errno)));
   return read_hh_queries(in, path.string(), std::move(field));
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/io/json_file.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -30,13 +31,13 @@ SELFALIGN_DECL result<nlohmann::json> parse_json_document(std::string_view text,
     auto j = parse_json(text, json_read_options{}, &notes);
     if (j) return std::move(*j);
     if (notes.too_deep)
-      return fail(errc::invalid_argument, fmt::format("{}:{}: {}", source, detail::line_of_byte(text, notes.error_byte), j.error().message));
+      return fail(errc::invalid_argument, selfalign::detail::format_text("{}:{}: {}", source, detail::line_of_byte(text, notes.error_byte), j.error().message));
     detail::json_error_locator where;
     (void)nlohmann::json::sax_parse(text, &where);
     const std::string reason = where.reason().empty() ? std::string("not valid JSON") : "not valid JSON: " + where.reason();
-    return fail(errc::invalid_argument, fmt::format("{}:{}: {}", source, detail::line_of_byte(text, where.position()), reason));
+    return fail(errc::invalid_argument, selfalign::detail::format_text("{}:{}: {}", source, detail::line_of_byte(text, where.position()), reason));
   } catch (const std::exception& e) {
-    return fail(errc::invalid_argument, fmt::format("{}:1: cannot read: {}", source, e.what()));
+    return fail(errc::invalid_argument, selfalign::detail::format_text("{}:1: cannot read: {}", source, e.what()));
   }
 }
 
@@ -44,11 +45,11 @@ SELFALIGN_DECL result<nlohmann::json> read_json_file(const std::filesystem::path
   std::string text;
   try {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(errc::io, fmt::format("cannot open {}: {}", path.string(), std::strerror(errno)));
+    if (!in) return fail(errc::io, selfalign::detail::format_text("cannot open {}: {}", path.string(), std::strerror(errno)));
     text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (in.bad()) return fail(errc::io, fmt::format("{}: read error", path.string()));
+    if (in.bad()) return fail(errc::io, selfalign::detail::format_text("{}: read error", path.string()));
   } catch (const std::exception& e) {
-    return fail(errc::io, fmt::format("{}: read error: {}", path.string(), e.what()));
+    return fail(errc::io, selfalign::detail::format_text("{}: read error: {}", path.string(), e.what()));
   }
   return parse_json_document(text, path.string());
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/io/output.hpp>
+#include <selfalign/detail/format.hpp>
 #include <selfalign/detail/file_sync.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
@@ -85,7 +86,7 @@ SELFALIGN_DECL result<atomic_output> atomic_output::open(const std::string& path
   out.final_ = path;
   if (writes_in_place(out.final_)) {
     out.file_ = std::fopen(path.c_str(), "wb");
-    if (!out.file_) return fail(errc::io, fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+    if (!out.file_) return fail(errc::io, selfalign::detail::format_text("cannot write {}: {}", path, std::strerror(errno)));
     out.in_place_ = true;
     return out;
   }
@@ -99,7 +100,7 @@ SELFALIGN_DECL result<atomic_output> atomic_output::open(const std::string& path
   if (!out.file_) {
     const int e = errno;
     out.unregister();
-    return fail(errc::io, fmt::format("cannot write {}: {}", out.temp_.string(), std::strerror(e)));
+    return fail(errc::io, selfalign::detail::format_text("cannot write {}: {}", out.temp_.string(), std::strerror(e)));
   }
   return out;
 }
@@ -107,7 +108,7 @@ SELFALIGN_DECL result<atomic_output> atomic_output::open(const std::string& path
 SELFALIGN_DECL result<void> atomic_output::write(std::string_view text) {
   if (!file_) return fail(errc::io, "output already committed");
   if (std::fwrite(text.data(), 1, text.size(), file_) != text.size() || std::fflush(file_) != 0)
-    return fail(errc::io, fmt::format("cannot write {}: {}", describe(), std::strerror(errno)));
+    return fail(errc::io, selfalign::detail::format_text("cannot write {}: {}", describe(), std::strerror(errno)));
   return {};
 }
 
@@ -128,7 +129,7 @@ SELFALIGN_DECL result<void> atomic_output::commit() {
   if (in_place_) {
     const bool ok = std::fclose(file_) == 0;
     file_ = nullptr;
-    if (!ok) return fail(errc::io, fmt::format("cannot write {}: {}", final_.string(), std::strerror(errno)));
+    if (!ok) return fail(errc::io, selfalign::detail::format_text("cannot write {}: {}", final_.string(), std::strerror(errno)));
     return {};
   }
   (void)selfalign::detail::sync_file(file_);
@@ -137,7 +138,7 @@ SELFALIGN_DECL result<void> atomic_output::commit() {
   std::error_code ec;
   std::filesystem::rename(temp_, final_, ec);
   unregister();
-  if (ec) return fail(errc::io, fmt::format("cannot move {} to {}: {}", temp_.string(), final_.string(), ec.message()));
+  if (ec) return fail(errc::io, selfalign::detail::format_text("cannot move {} to {}: {}", temp_.string(), final_.string(), ec.message()));
   return {};
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/io/preference_export.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -12,14 +13,14 @@ SELFALIGN_DECL result<preference_format> parse_preference_format(std::string_vie
   for (auto f : {preference_format::trl_standard, preference_format::trl_conversational, preference_format::openrlhf})
     if (to_string(f) == s) return f;
   return fail(errc::invalid_argument,
-              fmt::format("unknown preference format '{}' (expected trl, trl-conversational or openrlhf)", s));
+              selfalign::detail::format_text("unknown preference format '{}' (expected trl, trl-conversational or openrlhf)", s));
 }
 
 namespace detail {
 
 SELFALIGN_DECL result<void> preference_check_text(std::string_view field, std::string_view text, std::size_t record) {
   if (auto bad = first_invalid_utf8(text))
-    return fail(errc::invalid_argument, fmt::format("record {}: {} has invalid UTF-8 at byte {}", record, field, *bad + 1));
+    return fail(errc::invalid_argument, selfalign::detail::format_text("record {}: {} has invalid UTF-8 at byte {}", record, field, *bad + 1));
   return {};
 }
 
@@ -66,7 +67,7 @@ SELFALIGN_DECL result<std::string> to_jsonl_line(const preference_record& r, con
   }
   auto number = [&](const char* key, const std::optional<double>& v) -> result<void> {
     if (!v) return {};
-    if (!std::isfinite(*v)) return fail(errc::invalid_argument, fmt::format("record {}: {} is {}", record_number, key, *v));
+    if (!std::isfinite(*v)) return fail(errc::invalid_argument, selfalign::detail::format_text("record {}: {} is {}", record_number, key, *v));
     j[key] = *v;
     return {};
   };

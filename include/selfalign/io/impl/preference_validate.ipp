@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/io/preference_validate.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -14,16 +15,16 @@ SELFALIGN_DECL std::vector<validation_finding> validate_preferences(std::span<co
   for (std::size_t i = 0; i < records.size(); ++i) {
     const preference_record& r = records[i];
     const std::string who = r.provenance && !r.provenance->query_id.empty()
-                                 ? fmt::format("record {} (id {})", i + 1, r.provenance->query_id)
-                                 : fmt::format("record {}", i + 1);
+                                 ? selfalign::detail::format_text("record {} (id {})", i + 1, r.provenance->query_id)
+                                 : selfalign::detail::format_text("record {}", i + 1);
     auto add = [&](finding_kind kind, std::string field, std::string what) {
-      out.push_back({i, kind, field, fmt::format("{}: {} {}", who, field, what)});
+      out.push_back({i, kind, field, selfalign::detail::format_text("{}: {} {}", who, field, what)});
     };
     bool utf8_ok = true;
     for (auto [field, text] : {std::pair<const char*, const std::string*>{"prompt", &r.prompt}, {"chosen", &r.chosen},
                                {"rejected", &r.rejected}}) {
       if (auto bad = first_invalid_utf8(*text)) {
-        add(finding_kind::invalid_utf8, field, fmt::format("has invalid UTF-8 at byte {}", *bad + 1));
+        add(finding_kind::invalid_utf8, field, selfalign::detail::format_text("has invalid UTF-8 at byte {}", *bad + 1));
         utf8_ok = false;
       }
     }
@@ -39,16 +40,16 @@ SELFALIGN_DECL std::vector<validation_finding> validate_preferences(std::span<co
         if (!marker.empty() && text->find(marker) != std::string::npos) {
           std::string shown;
           for (char c : marker) shown += c == '\n' ? std::string("\\n") : std::string(1, c);
-          add(finding_kind::turn_marker, field, fmt::format("contains the turn marker \"{}\" (a fabricated next turn?)", shown));
+          add(finding_kind::turn_marker, field, selfalign::detail::format_text("contains the turn marker \"{}\" (a fabricated next turn?)", shown));
           break;
         }
     }
     if (utf8_ok && !selfalign::detail::trim(r.chosen).empty() &&
         selfalign::detail::trim(r.chosen) == selfalign::detail::trim(r.rejected))
-      out.push_back({i, finding_kind::identical, "chosen", fmt::format("{}: chosen and rejected are identical", who)});
+      out.push_back({i, finding_kind::identical, "chosen", selfalign::detail::format_text("{}: chosen and rejected are identical", who)});
     for (auto [field, v] : {std::pair<const char*, const std::optional<double>*>{"margin", &r.margin}, {"weight", &r.weight},
                             {"score_chosen", &r.score_chosen}, {"score_rejected", &r.score_rejected}})
-      if (*v && !std::isfinite(**v)) add(finding_kind::non_finite, field, fmt::format("is {}", **v));
+      if (*v && !std::isfinite(**v)) add(finding_kind::non_finite, field, selfalign::detail::format_text("is {}", **v));
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <selfalign/io/trace.hpp>
+#include <selfalign/detail/format.hpp>
 
 SELFALIGN_BEGIN_NAMESPACE
 
@@ -23,7 +24,7 @@ namespace io {
 
 SELFALIGN_DECL result<std::shared_ptr<trace_writer>> trace_writer::open(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) return fail(errc::io, fmt::format("cannot write trace file {}: {}", path, std::strerror(errno)));
+  if (!f) return fail(errc::io, selfalign::detail::format_text("cannot write trace file {}: {}", path, std::strerror(errno)));
   return std::shared_ptr<trace_writer>(new trace_writer(f));
 }
 
