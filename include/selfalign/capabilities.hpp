@@ -3,7 +3,7 @@
 #pragma once
 
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/strings.hpp>
 
 #include <fmt/format.h>

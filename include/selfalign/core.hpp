@@ -7,7 +7,8 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
+#include <selfalign/version.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/events.hpp>
 #include <selfalign/fwd.hpp>

@@ -5,7 +5,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <cstdint>
 

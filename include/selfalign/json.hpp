@@ -8,7 +8,7 @@
 // input catch and turn into errc::bad_response / errc::invalid_argument.
 
 #include <selfalign/capabilities.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 // fmt/core.h, not fmt/format.h: the errc formatter below needs only formatter<string_view>.
 #include <fmt/core.h>

@@ -10,7 +10,7 @@
 #error "<selfalign/src.hpp> is for separate compilation: define SELFALIGN_SEPARATE_COMPILATION in every translation unit, or link selfalign::compiled instead"
 #endif
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <selfalign/cache/impl/sha256.ipp>
 #include <selfalign/cache/impl/store.ipp>
@@ -51,6 +51,7 @@
 #include <selfalign/io/impl/preference_validate.ipp>
 #include <selfalign/io/impl/trace.ipp>
 #include <selfalign/io/impl/utf8.ipp>
+#include <selfalign/rain/impl/input.ipp>
 #include <selfalign/rain/impl/report.ipp>
 
 // The HTTP backend's request bodies, response parsing, error and retry handling (no cpp-httplib

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <selfalign/capabilities.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/result.hpp>
 
 #include <nlohmann/json.hpp>

@@ -5,7 +5,8 @@
 
 #include <selfalign/cache/sha256.hpp>
 #include <selfalign/cache/store.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
+#include <selfalign/version.hpp>
 #include <selfalign/detail/file_sync.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/detail/format.hpp>

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <selfalign/cache/sha256.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 

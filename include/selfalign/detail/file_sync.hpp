@@ -6,7 +6,7 @@
 // Declarations only: <unistd.h> (or, on Windows, <io.h> and <process.h>) stays in the .ipp, so
 // that no public header drags the POSIX names into a user's translation unit.
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <cstdio>
 #include <string>

@@ -7,7 +7,7 @@
 // (BPE joining "\n" and "I", say), that count is one off (algorithms.md §3.4). This header finds
 // the boundary per sequence, with no padding assumptions, and applies a merge_policy.
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/dlma/config.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>

@@ -10,7 +10,7 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/dlma/boundary.hpp>
 #include <selfalign/dlma/config.hpp>

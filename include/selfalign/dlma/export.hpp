@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/dlma/config.hpp>
 #include <selfalign/dlma/report.hpp>
 #include <selfalign/io/preference_export.hpp>

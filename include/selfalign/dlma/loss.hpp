@@ -7,7 +7,7 @@
 // log-probs, chosen minus rejected) and R is the self-rewarding score. Defaults from the official
 // scripts/run_dlma.sh: β = 0.1, w = 0.2, [L, U] = [-40, 40] (algorithms.md §3.2).
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/result.hpp>
 
 #include <fmt/format.h>

@@ -7,7 +7,7 @@
 // once under a negative prompt, and scores both answers under both prompts
 // (docs/dlma.md, reference algorithms.md §3.2-§3.3).
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
 

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/drpo/config.hpp>
 #include <selfalign/drpo/detail/engine.hpp>
 #include <selfalign/drpo/detail/icl_stage.hpp>

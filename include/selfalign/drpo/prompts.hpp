@@ -4,7 +4,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/judges/prompts.hpp>
 
 #include <string>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/drpo/layout.hpp>
 #include <selfalign/embedding.hpp>
 #include <selfalign/judges/aspect_selector.hpp>

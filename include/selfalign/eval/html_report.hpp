@@ -4,7 +4,8 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
+#include <selfalign/version.hpp>
 #include <selfalign/eval/evaluation.hpp>
 
 #include <fmt/format.h>

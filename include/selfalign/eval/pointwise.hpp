@@ -7,7 +7,7 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/calls.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/eval/evaluation.hpp>
 #include <selfalign/eval/run.hpp>
 #include <selfalign/judges/aspects.hpp>

@@ -6,7 +6,7 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/dlma/build_pairs.hpp>
 #include <selfalign/dlma/config.hpp>
 #include <selfalign/dlma/prompts.hpp>

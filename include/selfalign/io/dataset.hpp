@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/io/utf8.hpp>
 #include <selfalign/json_read.hpp>

@@ -13,7 +13,8 @@
 // followed by the optional columns "margin", "weight", "score_chosen", "score_rejected" and a
 // "provenance" object. See docs/dlma.md for how TRL and OpenRLHF read them.
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
+#include <selfalign/version.hpp>
 #include <selfalign/io/output.hpp>
 #include <selfalign/io/utf8.hpp>
 #include <selfalign/result.hpp>

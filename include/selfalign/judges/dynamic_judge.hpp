@@ -5,7 +5,7 @@
 
 #include <selfalign/batch.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/judges/aspect_selector.hpp>
 #include <selfalign/judges/aspects.hpp>
 

@@ -5,7 +5,7 @@
 
 #include <selfalign/batch.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/ask_until_parsed.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/judges/aspects.hpp>

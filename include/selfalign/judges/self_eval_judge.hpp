@@ -7,7 +7,7 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/judges/detail/self_eval_values.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>

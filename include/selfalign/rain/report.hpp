@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/json.hpp>
+#include <selfalign/rain/input.hpp>
 #include <selfalign/rain/tree.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/run_status.hpp>
@@ -21,18 +22,6 @@
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace rain {
-
-/// What to decode: the user's query (what the judge sees) and the text the model continues.
-struct input {
-  std::string query;
-  /// The full generation context. Empty: config.preamble + user_prefix + query + assistant_prefix.
-  std::string context;
-
-  input() = default;
-  input(std::string q) : query(std::move(q)) {}  // NOLINT: implicit, a query is the common case
-  input(const char* q) : query(q) {}             // NOLINT
-  [[nodiscard]] static input with_context(std::string query, std::string context);
-};
 
 /// What one outer step (one committed token set) cost.
 struct step_stats {

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <cmath>
 #include <concepts>

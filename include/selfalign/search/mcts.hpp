@@ -3,7 +3,7 @@
 #pragma once
 
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/search/common.hpp>
 
 #include <cmath>

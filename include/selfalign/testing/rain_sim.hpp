@@ -6,7 +6,7 @@
 
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/seed.hpp>
 
 #include <algorithm>

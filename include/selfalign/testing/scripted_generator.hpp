@@ -4,7 +4,7 @@
 
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <algorithm>
 #include <chrono>

@@ -6,7 +6,7 @@
 #include <selfalign/cache/store.hpp>
 #include <selfalign/cache/validate.hpp>
 #include <selfalign/capabilities.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/json.hpp>
 #include <selfalign/wrappers/forwarding.hpp>
 

@@ -7,7 +7,7 @@
 #include <selfalign/calls.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <fmt/format.h>
 

@@ -10,7 +10,7 @@
 #include <selfalign/backends/detail/url.hpp>
 #include <selfalign/backends/detail/wire.hpp>
 #include <selfalign/backends/options.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/redact.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/json_read.hpp>

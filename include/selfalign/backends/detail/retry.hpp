@@ -3,7 +3,7 @@
 #pragma once
 
 #include <selfalign/backends/options.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 
 #include <algorithm>
 #include <chrono>

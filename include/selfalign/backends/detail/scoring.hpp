@@ -6,7 +6,7 @@
 
 #include <selfalign/backends/detail/http_transport.hpp>
 #include <selfalign/backends/detail/wire.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/types.hpp>
 

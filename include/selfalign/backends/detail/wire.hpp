@@ -5,7 +5,7 @@
 
 #include <selfalign/backends/detail/errors.hpp>
 #include <selfalign/backends/options.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/json_read.hpp>
 #include <selfalign/result.hpp>
 #include <selfalign/seed.hpp>

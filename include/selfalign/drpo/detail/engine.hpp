@@ -5,7 +5,7 @@
 
 #include <selfalign/batch.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/drpo/config.hpp>
 #include <selfalign/drpo/layout.hpp>

@@ -2,7 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/drpo/detail/engine.hpp>
 #include <selfalign/drpo/detail/optimizer_io.hpp>
 #include <selfalign/prompt_template.hpp>

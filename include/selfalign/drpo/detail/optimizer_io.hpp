@@ -3,7 +3,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/drpo/report.hpp>

@@ -4,7 +4,7 @@
 #pragma once
 
 #include <selfalign/batch.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/drpo/config.hpp>
 #include <selfalign/drpo/detail/engine.hpp>

@@ -6,7 +6,7 @@
 #include <selfalign/batch.hpp>
 #include <selfalign/capabilities.hpp>
 #include <selfalign/concepts.hpp>
-#include <selfalign/config.hpp>
+#include <selfalign/detail/prologue.hpp>
 #include <selfalign/rain/config.hpp>
 #include <selfalign/rain/detail/formulas.hpp>
 #include <selfalign/rain/report.hpp>

@@ -1,4 +1,4 @@
-// selfalign: definitions for <selfalign/rain/report.hpp> (rain::input, rain::report and its statistics)
+// selfalign: definitions for <selfalign/rain/report.hpp> (rain::report and its statistics)
 // SPDX-License-Identifier: MIT
 #pragma once
 
@@ -60,12 +60,6 @@ inline constexpr auto rain_report_fields = std::tuple{
 }  // namespace detail
 
 namespace rain {
-
-SELFALIGN_DECL input input::with_context(std::string query, std::string context) {
-  input i(std::move(query));
-  i.context = std::move(context);
-  return i;
-}
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const token& t) {
   selfalign::detail::write_json_fields(j, t, selfalign::detail::rain_token_fields);
