@@ -11,7 +11,6 @@
 #include <limits>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <vector>
 
 using namespace selfalign;
@@ -34,7 +33,7 @@ struct fields_probe {
 
 [[nodiscard]] constexpr bool fields_probe_big(const fields_probe& p) noexcept { return p.count > 10; }
 
-constexpr auto fields_probe_table = std::tuple{
+constexpr auto fields_probe_table = json_fields(
     detail::json_field("name", &fields_probe::name),
     detail::json_field("count", &fields_probe::count).also_read("n"),
     detail::json_field("score", &fields_probe::score),
@@ -42,7 +41,7 @@ constexpr auto fields_probe_table = std::tuple{
     detail::json_field("flag", &fields_probe::flag).omit_when_default(),
     detail::json_field("items", &fields_probe::items),
     detail::json_field("mean", &fields_probe::mean).null_unless_finite(),
-    detail::json_field("extra", &fields_probe::extra).written_if(fields_probe_big)};
+    detail::json_field("extra", &fields_probe::extra).written_if(fields_probe_big));
 
 nlohmann::json fields_write(const fields_probe& p) {
   nlohmann::json j;

@@ -8,22 +8,23 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <concepts>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
+#include <utility>
 
 SELFALIGN_BEGIN_NAMESPACE
 namespace detail {
 
 // A type's JSON form as one table of (key, member) entries, e.g. in an impl/*.ipp:
 //
-//   inline constexpr auto usage_totals_fields = std::tuple{
+//   inline constexpr auto usage_totals_fields = json_fields(
 //       json_field("calls", &usage_totals::calls),
-//       json_field("cost_usd", &usage_totals::cost)};
+//       json_field("cost_usd", &usage_totals::cost));
 //   void to_json(nlohmann::json& j, const usage_totals& u) { write_json_fields(j, u, usage_totals_fields); }
 //   void from_json(const nlohmann::json& j, usage_totals& u) { read_json_fields(j, u, usage_totals_fields); }
 //
@@ -145,17 +146,40 @@ void read_json_field(const nlohmann::json& j, Object& object, const json_field_e
   else it->get_to(out);
 }
 
+// A table: the entries in order, each in its own base class. Not a std::tuple: a tuple's
+// constructor constraints, checked for every table's many element types, cost every translation
+// unit seconds of compile time; this plain aggregate costs next to nothing.
+template <std::size_t I, class F>
+struct json_field_slot {
+  F entry;
+};
+template <class Indices, class... F>
+struct json_field_table;
+template <std::size_t... I, class... F>
+struct json_field_table<std::index_sequence<I...>, F...> : json_field_slot<I, F>... {
+  template <class Fn>
+  constexpr void for_each(Fn&& fn) const {
+    (fn(static_cast<const json_field_slot<I, F>&>(*this).entry), ...);
+  }
+};
+
+/// A field table: json_fields(json_field("key", &T::member), ...), in the order written.
+template <class... F>
+[[nodiscard]] constexpr json_field_table<std::index_sequence_for<F...>, F...> json_fields(F... entries) {
+  return {{entries}...};
+}
+
 /// `j` becomes an object holding the fields of `table` (see the rules above).
-template <class T, class... F>
-void write_json_fields(nlohmann::json& j, const T& object, const std::tuple<F...>& table) {
+template <class T, class Table>
+void write_json_fields(nlohmann::json& j, const T& object, const Table& table) {
   j = nlohmann::json::object();
-  std::apply([&j, &object](const F&... f) { (write_json_field(j, object, f), ...); }, table);
+  table.for_each([&j, &object](const auto& f) { write_json_field(j, object, f); });
 }
 
 /// Reads the fields of `table` from `j` into `object` (see the rules above).
-template <class T, class... F>
-void read_json_fields(const nlohmann::json& j, T& object, const std::tuple<F...>& table) {
-  std::apply([&j, &object](const F&... f) { (read_json_field(j, object, f), ...); }, table);
+template <class T, class Table>
+void read_json_fields(const nlohmann::json& j, T& object, const Table& table) {
+  table.for_each([&j, &object](const auto& f) { read_json_field(j, object, f); });
 }
 
 /// Reads an enum written by its name (`to_string(value)`): `j` must be a string (else nlohmann's

@@ -5,17 +5,16 @@
 #include <selfalign/detail/json_fields.hpp>
 #include <selfalign/json.hpp>
 
-#include <tuple>
 
 SELFALIGN_BEGIN_NAMESPACE
 
 namespace detail {
 // The field tables of the vocabulary types (detail/json_fields.hpp): each field listed once.
-inline constexpr auto message_fields = std::tuple{
+inline constexpr auto message_fields = json_fields(
     json_field("role", &message::role),
-    json_field("content", &message::content)};
+    json_field("content", &message::content));
 // Without logit_bias: its keys are token ids written as strings (to_json/from_json below).
-inline constexpr auto sampling_fields = std::tuple{
+inline constexpr auto sampling_fields = json_fields(
     json_field("temperature", &sampling::temperature),
     json_field("top_p", &sampling::top_p),
     json_field("top_k", &sampling::top_k),
@@ -25,73 +24,73 @@ inline constexpr auto sampling_fields = std::tuple{
     json_field("n", &sampling::n),
     json_field("logprobs", &sampling::logprobs),
     json_field("return_token_ids", &sampling::return_token_ids).omit_when_default(),  // only when set: older cache keys stay valid
-    json_field("seed", &sampling::seed)};
-inline constexpr auto generation_request_fields = std::tuple{
+    json_field("seed", &sampling::seed));
+inline constexpr auto generation_request_fields = json_fields(
     json_field("model", &generation_request::model),
     json_field("prompt", &generation_request::prompt),
-    json_field("sampling", &generation_request::sampling)};
-inline constexpr auto scoring_request_fields = std::tuple{
+    json_field("sampling", &generation_request::sampling));
+inline constexpr auto scoring_request_fields = json_fields(
     json_field("model", &scoring_request::model),
     json_field("prompt", &scoring_request::prompt),
     json_field("continuation", &scoring_request::continuation),
     json_field("continuation_token_ids", &scoring_request::continuation_token_ids),
-    json_field("top_logprobs", &scoring_request::top_logprobs)};
-inline constexpr auto embedding_request_fields = std::tuple{
+    json_field("top_logprobs", &scoring_request::top_logprobs));
+inline constexpr auto embedding_request_fields = json_fields(
     json_field("model", &embedding_request::model),
-    json_field("texts", &embedding_request::texts)};
-inline constexpr auto criterion_fields = std::tuple{
+    json_field("texts", &embedding_request::texts));
+inline constexpr auto criterion_fields = json_fields(
     json_field("name", &criterion::name),
     json_field("description", &criterion::description),
     json_field("rubric", &criterion::rubric),
-    json_field("weight", &criterion::weight)};
-inline constexpr auto judge_request_fields = std::tuple{
+    json_field("weight", &criterion::weight));
+inline constexpr auto judge_request_fields = json_fields(
     json_field("query", &judge_request::query),
     json_field("response", &judge_request::response),
     json_field("criteria", &judge_request::criteria),
     json_field("guidance", &judge_request::guidance),
-    json_field("seed", &judge_request::seed)};
-inline constexpr auto top_logprob_fields = std::tuple{
+    json_field("seed", &judge_request::seed));
+inline constexpr auto top_logprob_fields = json_fields(
     json_field("token", &top_logprob::token),
     json_field("logprob", &top_logprob::logprob),
-    json_field("id", &top_logprob::id).omit_when_default()};
-inline constexpr auto token_logprob_fields = std::tuple{
+    json_field("id", &top_logprob::id).omit_when_default());
+inline constexpr auto token_logprob_fields = json_fields(
     json_field("token", &token_logprob::token),
     json_field("logprob", &token_logprob::logprob),
     json_field("top", &token_logprob::top),
-    json_field("id", &token_logprob::id).omit_when_default()};
-inline constexpr auto usage_fields = std::tuple{
+    json_field("id", &token_logprob::id).omit_when_default());
+inline constexpr auto usage_fields = json_fields(
     json_field("prompt_tokens", &usage::prompt_tokens),
     json_field("completion_tokens", &usage::completion_tokens),
     json_field("cached_prompt_tokens", &usage::cached_prompt_tokens),
     json_field("requests", &usage::requests),
     json_field("from_cache", &usage::from_cache),
-    json_field("estimated", &usage::estimated).omit_when_default()};
-inline constexpr auto completion_fields = std::tuple{
+    json_field("estimated", &usage::estimated).omit_when_default());
+inline constexpr auto completion_fields = json_fields(
     json_field("text", &completion::text),
     json_field("tokens", &completion::tokens),
     json_field("token_ids", &completion::token_ids),
     json_field("finish_reason", &completion::finish_reason),
-    json_field("invalid_utf8_replaced", &completion::invalid_utf8_replaced).omit_when_default()};
-inline constexpr auto generation_fields = std::tuple{
+    json_field("invalid_utf8_replaced", &completion::invalid_utf8_replaced).omit_when_default());
+inline constexpr auto generation_fields = json_fields(
     json_field("choices", &generation::choices),
     json_field("usage", &generation::usage),
-    json_field("model", &generation::model)};
+    json_field("model", &generation::model));
 // Without boundary: an enum written by name, read leniently (to_json/from_json below).
-inline constexpr auto scoring_fields = std::tuple{
+inline constexpr auto scoring_fields = json_fields(
     json_field("logprob", &scoring::logprob),
     json_field("tokens", &scoring::tokens),
     json_field("approximate", &scoring::approximate),
     json_field("usage", &scoring::usage),
     json_field("boundary_merged", &scoring::boundary_merged).omit_when_default(),
-    json_field("prompt_tokens", &scoring::prompt_tokens).omit_when_default()};
-inline constexpr auto embeddings_fields = std::tuple{
+    json_field("prompt_tokens", &scoring::prompt_tokens).omit_when_default());
+inline constexpr auto embeddings_fields = json_fields(
     json_field("vectors", &embeddings::vectors),
-    json_field("usage", &embeddings::usage)};
-inline constexpr auto criterion_score_fields = std::tuple{
+    json_field("usage", &embeddings::usage));
+inline constexpr auto criterion_score_fields = json_fields(
     json_field("name", &criterion_score::name),
     json_field("score", &criterion_score::score),
-    json_field("rationale", &criterion_score::rationale)};
-inline constexpr auto judgement_fields = std::tuple{
+    json_field("rationale", &criterion_score::rationale));
+inline constexpr auto judgement_fields = json_fields(
     json_field("criteria", &judgement::criteria),
     json_field("rationale", &judgement::rationale),
     json_field("status", &judgement::status),
@@ -99,8 +98,8 @@ inline constexpr auto judgement_fields = std::tuple{
     json_field("raw", &judgement::raw),
     json_field("usage", &judgement::usage),
     json_field("score", &judgement::score),
-    json_field("response_chars_omitted", &judgement::response_chars_omitted).omit_when_default()};  // only when cut
-inline constexpr auto capabilities_fields = std::tuple{
+    json_field("response_chars_omitted", &judgement::response_chars_omitted).omit_when_default());  // only when cut
+inline constexpr auto capabilities_fields = json_fields(
     json_field("chat", &capabilities::chat),
     json_field("raw_text", &capabilities::raw_text),
     json_field("token_ids", &capabilities::token_ids),
@@ -120,7 +119,7 @@ inline constexpr auto capabilities_fields = std::tuple{
     json_field("context_size", &capabilities::context_size),
     json_field("max_concurrent_calls", &capabilities::max_concurrent_calls),
     json_field("default_model", &capabilities::default_model).omit_when_default(),
-    json_field("fixed_request_fields", &capabilities::fixed_request_fields).omit_when_default()};
+    json_field("fixed_request_fields", &capabilities::fixed_request_fields).omit_when_default());
 }  // namespace detail
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const message& m) {

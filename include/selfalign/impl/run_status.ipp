@@ -21,10 +21,10 @@ SELFALIGN_DECL bool run_status::resumable() const noexcept {
 }
 
 namespace detail {
-inline constexpr auto run_status_fields = std::tuple{
+inline constexpr auto run_status_fields = json_fields(
     json_field("complete", &run_status::complete),
     json_field("stop_reason", &run_status::stop_reason),
-    json_field("error", &run_status::error)};  // null when none
+    json_field("error", &run_status::error));  // null when none
 }  // namespace detail
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const run_status& s) {

@@ -57,16 +57,16 @@ SELFALIGN_DECL void usage_totals::add_answer(const usage& u, double answer_cost,
 }
 
 namespace detail {
-inline constexpr auto usage_totals_fields = std::tuple{
+inline constexpr auto usage_totals_fields = json_fields(
     json_field("calls", &usage_totals::calls),
     json_field("failed", &usage_totals::failed),
     json_field("prompt_tokens", &usage_totals::prompt_tokens),
     json_field("completion_tokens", &usage_totals::completion_tokens),
     json_field("cache_hits", &usage_totals::cache_hits),
-    json_field("cost_usd", &usage_totals::cost)};
-inline constexpr auto usage_summary_fields = std::tuple{
+    json_field("cost_usd", &usage_totals::cost));
+inline constexpr auto usage_summary_fields = json_fields(
     json_field("by_role", &usage_summary::by_role),
-    json_field("total", &usage_summary::total)};
+    json_field("total", &usage_summary::total));
 }  // namespace detail
 
 SELFALIGN_DECL void to_json(nlohmann::json& j, const usage_totals& u) {

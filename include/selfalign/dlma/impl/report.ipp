@@ -5,13 +5,12 @@
 #include <selfalign/detail/json_fields.hpp>
 #include <selfalign/dlma/report.hpp>
 
-#include <tuple>
 
 SELFALIGN_BEGIN_NAMESPACE
 
 namespace detail {
 // The field tables of dlma::report and its parts (selfalign/detail/json_fields.hpp).
-inline constexpr auto dlma_continuation_score_fields = std::tuple{
+inline constexpr auto dlma_continuation_score_fields = json_fields(
     json_field("logprob", &dlma::continuation_score::logprob),
     json_field("tokens", &dlma::continuation_score::tokens),
     json_field("approximate", &dlma::continuation_score::approximate),
@@ -19,8 +18,8 @@ inline constexpr auto dlma_continuation_score_fields = std::tuple{
     json_field("method", &dlma::continuation_score::method),
     json_field("merged", &dlma::continuation_score::merged),
     json_field("prompt_tokens", &dlma::continuation_score::prompt_tokens),
-    json_field("scored_tokens", &dlma::continuation_score::scored_tokens)};
-inline constexpr auto dlma_preference_pair_fields = std::tuple{
+    json_field("scored_tokens", &dlma::continuation_score::scored_tokens));
+inline constexpr auto dlma_preference_pair_fields = json_fields(
     json_field("index", &dlma::preference_pair::index),
     json_field("id", &dlma::preference_pair::id),
     json_field("query", &dlma::preference_pair::query),
@@ -47,14 +46,14 @@ inline constexpr auto dlma_preference_pair_fields = std::tuple{
     json_field("seed_negative", &dlma::preference_pair::seed_negative),
     json_field("finish_positive", &dlma::preference_pair::finish_positive),
     json_field("finish_negative", &dlma::preference_pair::finish_negative),
-    json_field("model", &dlma::preference_pair::model)};
-inline constexpr auto dlma_pair_failure_fields = std::tuple{
+    json_field("model", &dlma::preference_pair::model));
+inline constexpr auto dlma_pair_failure_fields = json_fields(
     json_field("index", &dlma::pair_failure::index),
     json_field("id", &dlma::pair_failure::id),
     json_field("stage", &dlma::pair_failure::stage),
-    json_field("error", &dlma::pair_failure::error)};
+    json_field("error", &dlma::pair_failure::error));
 // Statistics of an empty set are NaN: written as null, and null leaves the default NaN.
-inline constexpr auto dlma_margin_summary_fields = std::tuple{
+inline constexpr auto dlma_margin_summary_fields = json_fields(
     json_field("count", &dlma::margin_summary::count),
     json_field("min", &dlma::margin_summary::min).null_unless_finite(),
     json_field("max", &dlma::margin_summary::max).null_unless_finite(),
@@ -68,15 +67,15 @@ inline constexpr auto dlma_margin_summary_fields = std::tuple{
     json_field("negative", &dlma::margin_summary::negative),
     json_field("negative_fraction", &dlma::margin_summary::negative_fraction).null_unless_finite(),
     json_field("clipped_low", &dlma::margin_summary::clipped_low),
-    json_field("clipped_high", &dlma::margin_summary::clipped_high)};
-inline constexpr auto dlma_boundary_counts_fields = std::tuple{
+    json_field("clipped_high", &dlma::margin_summary::clipped_high));
+inline constexpr auto dlma_boundary_counts_fields = json_fields(
     json_field("generated_ids", &dlma::report::boundary_counts::generated_ids),
     json_field("joint_tokenization", &dlma::report::boundary_counts::joint_tokenization),
-    json_field("server_text", &dlma::report::boundary_counts::server_text)};
+    json_field("server_text", &dlma::report::boundary_counts::server_text));
 // Besides these, to_json writes the summary's counts ("pairs", "dropped", "failed", "unfinished")
 // and the older "stop_reason" and "complete", which are not read back: they follow from the
 // lists and from "status".
-inline constexpr auto dlma_report_fields = std::tuple{
+inline constexpr auto dlma_report_fields = json_fields(
     json_field("pair_list", &dlma::report::pairs),
     json_field("dropped_list", &dlma::report::dropped),
     json_field("unfinished_list", &dlma::report::unfinished),
@@ -93,7 +92,7 @@ inline constexpr auto dlma_report_fields = std::tuple{
     json_field("calls", &dlma::report::calls),
     json_field("cache_hits", &dlma::report::cache_hits),
     json_field("status", &dlma::report::status),
-    json_field("run_usage", &dlma::report::run_usage)};
+    json_field("run_usage", &dlma::report::run_usage));
 }  // namespace detail
 
 namespace dlma {

@@ -5,23 +5,22 @@
 #include <selfalign/detail/json_fields.hpp>
 #include <selfalign/drpo/report.hpp>
 
-#include <tuple>
 
 SELFALIGN_BEGIN_NAMESPACE
 
 namespace detail {
 // The field tables of the report's parts (selfalign/detail/json_fields.hpp): each field once.
-inline constexpr auto drpo_icl_example_fields = std::tuple{
+inline constexpr auto drpo_icl_example_fields = json_fields(
     json_field("query", &drpo::icl_example::query),
-    json_field("answer", &drpo::icl_example::answer)};
-inline constexpr auto drpo_evaluation_fields = std::tuple{
+    json_field("answer", &drpo::icl_example::answer));
+inline constexpr auto drpo_evaluation_fields = json_fields(
     json_field("aspects", &drpo::evaluation::aspects),
     json_field("selection_reasoning", &drpo::evaluation::selection_reasoning),
     json_field("selection_status", &drpo::evaluation::selection_status),
     json_field("verdict", &drpo::evaluation::verdict),
     json_field("reward", &drpo::evaluation::reward),
-    json_field("error", &drpo::evaluation::error).omit_when_default()};
-inline constexpr auto drpo_candidate_fields = std::tuple{
+    json_field("error", &drpo::evaluation::error).omit_when_default());
+inline constexpr auto drpo_candidate_fields = json_fields(
     json_field("id", &drpo::candidate::id),
     json_field("parent", &drpo::candidate::parent),
     json_field("level", &drpo::candidate::level),
@@ -35,37 +34,37 @@ inline constexpr auto drpo_candidate_fields = std::tuple{
     json_field("eval", &drpo::candidate::eval),
     json_field("path_score", &drpo::candidate::path_score),
     json_field("kept", &drpo::candidate::kept),
-    json_field("reused_from", &drpo::candidate::reused_from)};
-inline constexpr auto drpo_rejected_proposal_fields = std::tuple{
+    json_field("reused_from", &drpo::candidate::reused_from));
+inline constexpr auto drpo_rejected_proposal_fields = json_fields(
     json_field("level", &drpo::rejected_proposal::level),
     json_field("parent", &drpo::rejected_proposal::parent),
     json_field("candidate_index", &drpo::rejected_proposal::candidate_index),
     json_field("reason", &drpo::rejected_proposal::reason),
-    json_field("text", &drpo::rejected_proposal::text)};
-inline constexpr auto drpo_icl_round_fields = std::tuple{
+    json_field("text", &drpo::rejected_proposal::text));
+inline constexpr auto drpo_icl_round_fields = json_fields(
     json_field("round", &drpo::icl_round::round),
     json_field("answer", &drpo::icl_round::answer),
     json_field("eval", &drpo::icl_round::eval),
     json_field("total", &drpo::icl_round::total),
     json_field("best", &drpo::icl_round::best),
-    json_field("note", &drpo::icl_round::note)};
-inline constexpr auto drpo_icl_trace_fields = std::tuple{
+    json_field("note", &drpo::icl_round::note));
+inline constexpr auto drpo_icl_trace_fields = json_fields(
     json_field("index", &drpo::icl_trace::index),
     json_field("query", &drpo::icl_trace::query),
     json_field("seed_answer", &drpo::icl_trace::seed_answer),
     json_field("best_answer", &drpo::icl_trace::best_answer),
     json_field("best_total", &drpo::icl_trace::best_total),
     json_field("rounds", &drpo::icl_trace::rounds),
-    json_field("stop_reason", &drpo::icl_trace::stop_reason)};
+    json_field("stop_reason", &drpo::icl_trace::stop_reason));
 // The report's "search" object.
-inline constexpr auto drpo_search_stats_fields = std::tuple{
+inline constexpr auto drpo_search_stats_fields = json_fields(
     json_field("levels", &search::search_stats::levels),
     json_field("final_max_depth", &search::search_stats::final_max_depth),
     json_field("depth_increases", &search::search_stats::depth_increases),
     json_field("expansions", &search::search_stats::expansions),
-    json_field("evaluations", &search::search_stats::evaluations)};
+    json_field("evaluations", &search::search_stats::evaluations));
 // Without "search" (the object above).
-inline constexpr auto drpo_report_fields = std::tuple{
+inline constexpr auto drpo_report_fields = json_fields(
     json_field("best_prompt", &drpo::report::best_prompt),
     json_field("best_score", &drpo::report::best_score),
     json_field("best_path", &drpo::report::best_path),
@@ -85,7 +84,7 @@ inline constexpr auto drpo_report_fields = std::tuple{
     json_field("wall_seconds", &drpo::report::wall_seconds),
     json_field("seed", &drpo::report::seed),
     json_field("base_answers", &drpo::report::base_answers),
-    json_field("base_answers_cut", &drpo::report::base_answers_cut)};
+    json_field("base_answers_cut", &drpo::report::base_answers_cut));
 }  // namespace detail
 
 namespace drpo {

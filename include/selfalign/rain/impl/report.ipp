@@ -5,17 +5,16 @@
 #include <selfalign/detail/json_fields.hpp>
 #include <selfalign/rain/report.hpp>
 
-#include <tuple>
 
 SELFALIGN_BEGIN_NAMESPACE
 
 namespace detail {
 // The field tables of rain::report and its parts (selfalign/detail/json_fields.hpp).
-inline constexpr auto rain_token_fields = std::tuple{
+inline constexpr auto rain_token_fields = json_fields(
     json_field("text", &rain::token::text),
     json_field("id", &rain::token::id).omit_when_default(),
-    json_field("eos", &rain::token::eos).omit_when_default()};
-inline constexpr auto rain_step_stats_fields = std::tuple{
+    json_field("eos", &rain::token::eos).omit_when_default());
+inline constexpr auto rain_step_stats_fields = json_fields(
     json_field("text", &rain::step_stats::text),
     json_field("tokens", &rain::step_stats::tokens),
     json_field("inner_iterations", &rain::step_stats::inner_iterations),
@@ -25,10 +24,10 @@ inline constexpr auto rain_step_stats_fields = std::tuple{
     json_field("evaluation_failure", &rain::step_stats::evaluation_failure).omit_when_default(),
     json_field("requests", &rain::step_stats::requests),
     json_field("prompt_tokens", &rain::step_stats::prompt_tokens),
-    json_field("completion_tokens", &rain::step_stats::completion_tokens)};
+    json_field("completion_tokens", &rain::step_stats::completion_tokens));
 // Speculation's two counters are written only when speculation ran (config::speculation_depth > 0).
 [[nodiscard]] constexpr bool rain_speculated(const rain::statistics& s) noexcept { return s.speculative_leaves > 0; }
-inline constexpr auto rain_statistics_fields = std::tuple{
+inline constexpr auto rain_statistics_fields = json_fields(
     json_field("outer_steps", &rain::statistics::outer_steps),
     json_field("inner_iterations", &rain::statistics::inner_iterations),
     json_field("rewinds", &rain::statistics::rewinds),
@@ -46,8 +45,8 @@ inline constexpr auto rain_statistics_fields = std::tuple{
     json_field("speculation_hits", &rain::statistics::speculation_hits).written_if(rain_speculated),
     json_field("embedding_calls", &rain::statistics::embedding_calls),
     json_field("response_tokens", &rain::statistics::response_tokens),
-    json_field("wall_ms", &rain::statistics::wall_ms)};
-inline constexpr auto rain_report_fields = std::tuple{
+    json_field("wall_ms", &rain::statistics::wall_ms));
+inline constexpr auto rain_report_fields = json_fields(
     json_field("response", &rain::report::response),
     json_field("tokens", &rain::report::tokens),
     json_field("stop_reason", &rain::report::stop_reason),
@@ -56,7 +55,7 @@ inline constexpr auto rain_report_fields = std::tuple{
     json_field("error", &rain::report::error),
     json_field("status", &rain::report::status),
     json_field("run_usage", &rain::report::run_usage),
-    json_field("tree", &rain::report::tree).omit_when_default()};  // only with config.keep_tree
+    json_field("tree", &rain::report::tree).omit_when_default());  // only with config.keep_tree
 }  // namespace detail
 
 namespace rain {
