@@ -10,7 +10,6 @@
 #include <selfalign/types.hpp>
 #include <selfalign/usage.hpp>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
