@@ -4,6 +4,7 @@
 #pragma once
 
 #include <selfalign/detail/prologue.hpp>
+#include <selfalign/detail/aspect_json_text.hpp>
 #include <selfalign/detail/lenient_json.hpp>
 #include <selfalign/detail/strings.hpp>
 #include <selfalign/drpo/report.hpp>
@@ -24,25 +25,15 @@ namespace drpo {
 namespace detail {
 
 // {"Aspect": {"rationale": ..., "score": n}} as the optimizer sees it ("{}" when unreadable, as the
-// original): the aspects in the judge's order, laid out as a JSON dump with an indent of 2. Written
-// directly rather than through nlohmann::ordered_json, a second JSON type that would cost every
-// translation unit including DRPO its compile time.
+// original), an integer score without a decimal point.
 inline std::string evaluation_text(const evaluation& e) {
-  const auto quoted = [](const std::string& s) { return nlohmann::json(s).dump(); };
-  std::vector<std::pair<std::string, std::string>> members;  // name, body; a repeated name keeps its first place
+  std::vector<selfalign::detail::aspect_json_entry> entries;
   if (e.verdict.ok())
-    for (const auto& c : e.verdict.criteria) {
-      const std::string score =
-          c.score == std::floor(c.score) ? std::to_string(static_cast<long long>(c.score)) : nlohmann::json(c.score).dump();
-      std::string body = fmt::format("{{\n    \"rationale\": {},\n    \"score\": {}\n  }}", quoted(c.rationale), score);
-      auto same = std::find_if(members.begin(), members.end(), [&](const auto& m) { return m.first == c.name; });
-      if (same != members.end()) same->second = std::move(body);
-      else members.emplace_back(c.name, std::move(body));
-    }
-  if (members.empty()) return "{}";
-  std::string out = "{";
-  for (const auto& [name, body] : members) out += (out.size() == 1 ? "\n  " : ",\n  ") + quoted(name) + ": " + body;
-  return out + "\n}";
+    for (const auto& c : e.verdict.criteria)
+      entries.push_back({c.name, nlohmann::json(c.rationale).dump(),
+                         c.score == std::floor(c.score) ? std::to_string(static_cast<long long>(c.score))
+                                                        : nlohmann::json(c.score).dump()});
+  return selfalign::detail::aspect_json_text(entries);
 }
 
 // Replaces the two characters '\' 'n' by a newline, as the original does with proposals.

@@ -2,6 +2,7 @@
 // SPDX-License-Identifier: MIT
 #pragma once
 
+#include <selfalign/detail/aspect_json_text.hpp>
 #include <selfalign/judges/rubric_judge.hpp>
 #include <selfalign/detail/format.hpp>
 
@@ -16,19 +17,9 @@ SELFALIGN_DECL std::string rubric_lines(const std::vector<criterion>& criteria) 
 }
 
 SELFALIGN_DECL std::string json_skeleton(const std::vector<criterion>& criteria) {
-  // What nlohmann::ordered_json's dump(2) prints for {name: {"rationale": "...", "score": "1-5"}}
-  // in the criteria's order (a repeated name keeps its first place), written out so that no second
-  // basic_json type (ordered_json) is instantiated for it.
-  std::vector<const std::string*> names;
-  for (const auto& c : criteria)
-    if (std::none_of(names.begin(), names.end(), [&](const std::string* n) { return *n == c.name; })) names.push_back(&c.name);
-  if (names.empty()) return "{}";
-  std::string out = "{";
-  for (const std::string* n : names) {
-    if (out.size() > 1) out += ',';
-    out += "\n  " + nlohmann::json(*n).dump() + ": {\n    \"rationale\": \"...\",\n    \"score\": \"1-5\"\n  }";
-  }
-  return out + "\n}";
+  std::vector<selfalign::detail::aspect_json_entry> entries;
+  for (const auto& c : criteria) entries.push_back({c.name, "\"...\"", "\"1-5\""});
+  return selfalign::detail::aspect_json_text(entries);
 }
 
 SELFALIGN_DECL result<criterion_score> read_rubric_entry(const nlohmann::json& entry, const std::string& name,
